@@ -1,0 +1,1 @@
+"""Speed and memory of beras against TF/Keras, run by hand with `make bench` (never as timed tests)."""

@@ -4,7 +4,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 3
-export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONWARNINGS := ignore
 export KERAS_BACKEND := tensorflow
 
@@ -23,7 +22,7 @@ demo: $(STAMP)
 	@$(PY) -m autograder demo
 
 test: $(STAMP)
-	@$(PY) -m pytest -q -p no:cacheprovider tests
+	@TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)
 	@$(PY) -m benchmarks

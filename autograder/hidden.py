@@ -1,0 +1,160 @@
+"""Hidden tests: instructor-only checks that run in the grader, against a student's code.
+
+A hidden test lives in ``solutions/<assignment>/hidden_tests.py`` (never released). It is a
+function of one argument, ``student``, a proxy to the student's code. The proxy runs the
+student's code in a sandboxed worker process and hands back plain data (NumPy arrays, numbers,
+strings, lists, dicts), so every comparison happens here, in the trusted grader, where a
+student cannot monkeypatch NumPy or the assertion helpers::
+
+    from autograder.hidden import hidden_test, assert_close
+
+    @hidden_test(points=4, name="conv2d: stride 3, SAME, 7x9 input")
+    def conv2d_stride3_same(student):
+        x, w = rng.standard_normal((2, 7, 9, 3)), rng.standard_normal((3, 2, 3, 4))
+        got = student.call("beras.nn.conv2d", x, w, strides=3, padding="SAME")
+        assert_close(got, tf.nn.conv2d(x, w, 3, "SAME").numpy(), "conv2d stride 3 SAME on a 7x9 input")
+
+A test passes (full points) when it returns None or True, fails (0 points) when it raises,
+and earns partial credit when it returns a fraction in [0, 1].
+
+The proxy (:class:`Student`) has three calls:
+
+- ``student.call(name, *args, **kwargs)``: call a function of the student's code by dotted
+  name ("beras.nn.conv2d" imports the student's beras; a bare name like "build_resnet" is
+  looked up in the namespace of the student's notebook code). Returns plain data.
+- ``student.vjp(name, args, kwargs=None, wrt=(0,), upstream=None)``: run the student's op
+  under the student's ``beras.GradientTape``; returns ``(output, [grad for each index in wrt])``
+  (the upstream gradient defaults to ones, i.e. the gradient of the sum).
+- ``student.probe(code, **inputs)``: execute trusted instructor code in the student's
+  namespace (``inputs`` bound as variables); the code sets ``result`` to plain data, returned.
+
+:class:`LocalStudent` implements the same calls in-process, for instructors writing and
+testing hidden tests against the reference solution. The grader uses a sandboxed
+implementation (``autograder.sandbox``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Callable
+
+import numpy as np
+
+
+class HiddenTestFailure(AssertionError):
+    """A hidden test's verdict, with a message the student can read."""
+
+
+@dataclasses.dataclass
+class HiddenTest:
+    name: str
+    points: float
+    fn: Callable
+    grade_id: str
+    visibility: str = "visible"   # Gradescope visibility of the *result* (name + message), never the code
+
+
+def hidden_test(points, name=None, grade_id=None, visibility="visible"):
+    """Register a hidden test worth ``points``. ``name`` is what the student sees."""
+    def register(fn):
+        test = HiddenTest(name or fn.__name__.replace("_", " "), float(points), fn,
+                          grade_id or f"hidden_{fn.__name__}", visibility)
+        fn.hidden_test = test
+        return fn
+    return register
+
+
+def collect(module) -> list[HiddenTest]:
+    """The hidden tests of a module, in definition order."""
+    tests = [v.hidden_test for v in vars(module).values() if hasattr(v, "hidden_test")]
+    ids = [t.grade_id for t in tests]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"duplicate hidden test ids in {module.__name__}: {dupes}")
+    return tests
+
+
+def rel_error(got, expected):
+    """CS231n relative error: max |a - b| / max(1e-8, |a| + |b|)."""
+    a, b = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(1e-8, np.max(np.abs(a) + np.abs(b))))
+
+
+def assert_close(got, expected, case, tol=1e-5):
+    """Fail with 'case: expected shape/values vs got' unless ``got`` matches ``expected``."""
+    if got is None:
+        raise HiddenTestFailure(f"{case}: got None, expected an array of shape {np.shape(expected)}")
+    try:
+        got_arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise HiddenTestFailure(f"{case}: got {type(got).__name__}, expected a numeric array") from None
+    if got_arr.shape != np.shape(expected):
+        raise HiddenTestFailure(f"{case}: expected shape {np.shape(expected)}, got shape {got_arr.shape}")
+    if not np.all(np.isfinite(got_arr)):
+        raise HiddenTestFailure(f"{case}: the result contains NaN or infinity")
+    err = rel_error(got_arr, expected)
+    if not err < tol:
+        raise HiddenTestFailure(f"{case}: values differ from the reference (relative error {err:.2e}, "
+                                f"tolerance {tol:.0e})")
+
+
+def assert_equal(got, expected, case):
+    if got != expected:
+        raise HiddenTestFailure(f"{case}: expected {expected!r}, got {got!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# In-process proxy (for writing and testing hidden tests against the reference solution)
+# ---------------------------------------------------------------------------------------------
+def to_plain(value):
+    """Convert a student's return value to plain data: arrays, numbers, strings, lists, dicts."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return np.array(value)
+
+
+def resolve(name, namespace):
+    """'pkg.mod.fn' imports pkg.mod and returns fn; a bare name is looked up in ``namespace``."""
+    if "." not in name:
+        if name not in namespace:
+            raise HiddenTestFailure(f"`{name}` is not defined in your notebook")
+        return namespace[name]
+    module, _, attr = name.rpartition(".")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr)
+
+
+class LocalStudent:
+    """The :class:`Student` calls, run in this process against ``namespace`` and importable modules."""
+
+    def __init__(self, namespace=None):
+        self.namespace = dict(namespace or {})
+
+    def call(self, name, *args, **kwargs):
+        return to_plain(resolve(name, self.namespace)(*args, **kwargs))
+
+    def vjp(self, name, args, kwargs=None, wrt=(0,), upstream=None):
+        import beras
+        fn = resolve(name, self.namespace)
+        args = [beras.constant(a) if i in wrt else a for i, a in enumerate(args)]
+        with beras.GradientTape() as tape:
+            tape.watch([args[i] for i in wrt])
+            out = fn(*args, **(kwargs or {}))
+        grads = tape.gradient(out, [args[i] for i in wrt], output_gradients=upstream)
+        return to_plain(out), [to_plain(g) for g in grads]
+
+    def probe(self, code, **inputs):
+        scope = dict(self.namespace)
+        scope.update(inputs)
+        exec(compile(code, "<hidden test probe>", "exec"), scope)  # noqa: S102 - trusted instructor code
+        return to_plain(scope.get("result"))

@@ -15,7 +15,8 @@ student cannot monkeypatch NumPy or the assertion helpers::
         assert_close(got, tf.nn.conv2d(x, w, 3, "SAME").numpy(), "conv2d stride 3 SAME on a 7x9 input")
 
 A test passes (full points) when it returns None or True, fails (0 points) when it raises,
-and earns partial credit when it returns a fraction in [0, 1].
+and earns partial credit when it returns a fraction in [0, 1] or a :class:`Score` (a fraction
+plus a message, leaderboard entries and a training curve for the feedback).
 
 The proxy (:class:`Student`) has three calls:
 
@@ -25,8 +26,13 @@ The proxy (:class:`Student`) has three calls:
 - ``student.vjp(name, args, kwargs=None, wrt=(0,), upstream=None)``: run the student's op
   under the student's ``beras.GradientTape``; returns ``(output, [grad for each index in wrt])``
   (the upstream gradient defaults to ones, i.e. the gradient of the sum).
-- ``student.probe(code, **inputs)``: execute trusted instructor code in the student's
-  namespace (``inputs`` bound as variables); the code sets ``result`` to plain data, returned.
+- ``student.probe(code, timeout=None, **inputs)``: execute trusted instructor code in the
+  student's namespace (``inputs`` bound as variables); the code sets ``result`` to plain data,
+  which is returned. ``timeout`` (seconds) overrides the per-call limit (e.g. a training budget).
+
+The namespace of a notebook assignment is built by running the notebook's code cells tagged
+``grader-namespace`` (cell metadata ``tags``), in order: its import cell and the solution cells
+that define the graded functions (locked cells come from the instructor source).
 
 :class:`LocalStudent` implements the same calls in-process, for instructors writing and
 testing hidden tests against the reference solution. The grader uses a sandboxed
@@ -39,6 +45,16 @@ import importlib
 from typing import Callable
 
 import numpy as np
+
+
+@dataclasses.dataclass
+class Score:
+    """Partial credit with context: ``fraction`` of the points, a ``message`` for the student,
+    ``leaderboard`` entries ({name: value}) and ``curves`` ({name: [per-epoch values]}) for the feedback."""
+    fraction: float
+    message: str = ""
+    leaderboard: dict = dataclasses.field(default_factory=dict)
+    curves: dict = dataclasses.field(default_factory=dict)
 
 
 class HiddenTestFailure(AssertionError):
@@ -153,7 +169,7 @@ class LocalStudent:
         grads = tape.gradient(out, [args[i] for i in wrt], output_gradients=upstream)
         return to_plain(out), [to_plain(g) for g in grads]
 
-    def probe(self, code, **inputs):
+    def probe(self, code, timeout=None, **inputs):
         scope = dict(self.namespace)
         scope.update(inputs)
         exec(compile(code, "<hidden test probe>", "exec"), scope)  # noqa: S102 - trusted instructor code

@@ -1,4 +1,5 @@
 # Two commands for users: `make demo` and `make test`. Everything else is set up on the way.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -6,6 +7,8 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore
 export KERAS_BACKEND := tensorflow
+# TF's C++ runtime prints two lines on import before any log setting applies: drop just those.
+QUIET  := grep --line-buffered -v -e 'absl::InitializeLog' -e 'cudart_stub.cc'
 
 .PHONY: demo test bench release venv clean
 
@@ -19,10 +22,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@$(PY) -m autograder demo
+	@set -o pipefail; $(PY) -m autograder demo 2>&1 | $(QUIET)
 
 test: $(STAMP)
-	@TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider tests
+	@set -o pipefail; TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | $(QUIET)
 
 bench: $(STAMP)
 	@$(PY) -m benchmarks

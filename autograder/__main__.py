@@ -7,6 +7,9 @@ def main(argv=None):
     if argv[:1] == ["demo"]:
         from beras.demo import main as demo
         return demo()
+    if argv[:1] == ["release"]:
+        from .release import main as release
+        return release(argv[1:])
     sys.exit(f"usage: autograder demo  (other commands are being built); got {argv}")
 
 

@@ -1,0 +1,285 @@
+"""The one-command release: ``solutions/<name>/`` -> ``assignments/<name>/`` (``python -m autograder release``).
+
+For every assignment folder under ``solutions/`` (or the ``names`` given):
+
+1. the student notebook, made by nbgrader's own ``generate_assignment`` in a throwaway course
+   directory (``source/<name>/`` -> ``release/<name>/``; the gradebook stays in the temp dir);
+2. the assets: every file of ``solutions/<name>/`` except ``hidden_tests.py`` (instructor only),
+   ``__pycache__`` and ``.ipynb_checkpoints``;
+3. for ``beras_cnn``: a stencil copy of the ``beras/`` package in which every
+   ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region is replaced by nbgrader's own code stub
+   (``ClearSolutions._replace_solution_region``, no second parser);
+4. a student ``README.md`` (unless the solution folder ships its own) and ``requirements.txt``
+   pinned exactly like ``pyproject.toml``.
+
+The output is deterministic: regenerating gives byte-identical files (nbgrader's checksums are
+content-based, cell ids are fixed in the sources, and nothing time- or run-dependent is written).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOK_ASSETS_EXCLUDE = {"hidden_tests.py", "__pycache__", ".ipynb_checkpoints"}
+STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
+STENCILS = {"beras_cnn": "beras"}       # assignment -> package copied (as a stencil) next to the notebook
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+# Instructor-side packages students don't need in their environment.
+NOT_FOR_STUDENTS = {"nbgrader", "nbclient", "psutil"}
+
+
+def release(names=None, root="."):
+    """Regenerate ``<root>/assignments/<name>/`` for each assignment (all of ``solutions/`` by default).
+
+    Returns the list of released folders.
+    """
+    root = Path(root).resolve()
+    solutions = root / "solutions"
+    available = sorted(p.name for p in solutions.iterdir() if (p / f"{p.name}.ipynb").is_file()) \
+        if solutions.is_dir() else []
+    names = available if names is None else list(names)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"unknown assignment(s) {unknown}; valid: {available}")
+    out = []
+    for name in names:
+        out.append(release_one(name, root))
+    return out
+
+
+def release_one(name, root):
+    root = Path(root).resolve()
+    src = root / "solutions" / name
+    dest = root / "assignments" / name
+    with tempfile.TemporaryDirectory(prefix=f"release-{name}-") as tmp:
+        course = Path(tmp)
+        source = course / "source" / name
+        copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
+        if name in STENCILS:
+            package = STENCILS[name]
+            make_stencil(root / package, source / package)
+        generate_assignment(course, name)
+        built = course / "release" / name
+        normalize_notebooks(built)
+        if not (built / "README.md").exists():
+            (built / "README.md").write_text(student_readme(name, built))
+        (built / "requirements.txt").write_text(requirements(root, name))
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(built, dest)
+    return dest
+
+
+# ---------------------------------------------------------------------------------------------
+# nbgrader
+# ---------------------------------------------------------------------------------------------
+def nbgrader_config(course_root):
+    """nbgrader's configuration, in code (no nbgrader_config.py is read)."""
+    from traitlets.config import Config
+    c = Config()
+    c.CourseDirectory.root = str(course_root)
+    c.CourseDirectory.course_id = "beras-course"
+    c.CourseDirectory.db_url = f"sqlite:///{Path(course_root) / 'gradebook.db'}"
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.IncludeHeaderFooter.header = ""
+    c.IncludeHeaderFooter.footer = ""
+    return c
+
+
+def generate_assignment(course_root, name):
+    """Run nbgrader's generate_assignment on ``<course_root>/source/<name>``; raise on failure."""
+    from nbgrader.apps import NbGraderAPI
+    api = NbGraderAPI(config=nbgrader_config(course_root))
+    api.log.setLevel(logging.ERROR)
+    # nbgrader's gradebook runs the `alembic` script found on PATH: use the one next to this Python.
+    path = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
+    try:
+        result = api.generate_assignment(name, force=True, create=True)
+    finally:
+        os.environ["PATH"] = path
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader generate_assignment failed for {name}:\n{result.get('error')}\n"
+                           f"{result.get('log')}")
+
+
+def normalize_notebooks(folder):
+    """Rewrite every released notebook with nbformat's canonical layout (sorted keys, fixed indent)."""
+    for path in sorted(Path(folder).rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata.pop("celltoolbar", None)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stencil: marked regions -> nbgrader's stub, via nbgrader's own ClearSolutions
+# ---------------------------------------------------------------------------------------------
+def _clearer():
+    from nbgrader.preprocessors import ClearSolutions
+    return ClearSolutions(code_stub={"python": CODE_STUB})
+
+
+def clear_solutions(text, clearer=None):
+    """``text`` with each ``### BEGIN SOLUTION``..``### END SOLUTION`` region replaced by the stub.
+
+    Returns ``(new_text, replaced)``. Uses nbgrader's ``ClearSolutions._replace_solution_region`` on a
+    code cell made from the text, so the stencil and the notebooks are cleared by the same code.
+    """
+    clearer = clearer or _clearer()
+    cell = nbformat.v4.new_code_cell(text)
+    replaced = clearer._replace_solution_region(cell, "python")
+    return cell.source, replaced
+
+
+def make_stencil(package_dir, dest):
+    """Copy ``package_dir`` to ``dest`` with every solution region of its .py files stubbed out."""
+    package_dir, dest = Path(package_dir), Path(dest)
+    clearer = _clearer()
+    for path in sorted(package_dir.rglob("*")):
+        rel = path.relative_to(package_dir)
+        if any(part in STENCIL_EXCLUDE for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        target = dest / rel
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".py":
+            text, _ = clear_solutions(path.read_text(), clearer)
+            target.write_text(text)
+        else:
+            shutil.copyfile(path, target)
+
+
+def copy_tree(src, dest, exclude):
+    """Copy ``src`` into ``dest``, skipping names in ``exclude`` and compiled files, in sorted order."""
+    src, dest = Path(src), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if any(part in exclude for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_dir():
+            (dest / rel).mkdir(parents=True, exist_ok=True)
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / rel)
+
+
+# ---------------------------------------------------------------------------------------------
+# README and requirements
+# ---------------------------------------------------------------------------------------------
+def requirements(root, name):
+    """The student's requirements.txt: the project's runtime pins (``==``), minus instructor tools."""
+    meta = tomllib.loads((Path(root) / "pyproject.toml").read_text())
+    pins = [d for d in meta["project"]["dependencies"]
+            if d.split("==")[0].strip().lower() not in NOT_FOR_STUDENTS]
+    if name in STENCILS:   # the stencil brings its own beras; tfds is only for cnn_architectures' full profile
+        pins = [d for d in pins if not d.startswith("tensorflow-datasets")]
+    header = f"# {name}: the Python packages this assignment needs (pinned like the course's pyproject.toml)\n"
+    return header + "".join(p + "\n" for p in pins) + "jupyterlab\n"
+
+
+def _title(folder, name):
+    nb = Path(folder) / f"{name}.ipynb"
+    if nb.exists():
+        for cell in nbformat.read(nb, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    if line.startswith("# "):
+                        return line[2:].strip()
+    return name
+
+
+STENCIL_TEXT = """
+## What you implement
+
+1. The solution cells of `{name}.ipynb` (they contain `raise NotImplementedError()`).
+2. The CNN kernels of the beras copy in this folder, `{package}/`: every function body that says
+   `# YOUR CODE HERE` / `raise NotImplementedError()` in
+{files}
+   The rest of `{package}/` is complete and working; don't change it. Don't import TensorFlow or
+   PyTorch inside `{package}/` (plain NumPy only); the notebook's checks use TensorFlow as the reference.
+
+The notebook's first cell puts this folder first on `sys.path`, so `import {package}` loads *your*
+copy; it prints the path it imported. If it shows another path, restart the kernel and run the
+notebook from this folder.
+"""
+
+PLAIN_TEXT = """
+## What you implement
+
+The solution cells of `{name}.ipynb`: every cell that contains `raise NotImplementedError()`.
+Keep the function names and signatures: the grader calls them by name.
+"""
+
+README = """# {title}
+
+Assignment `{name}`. Everything you need is in this folder.
+{what}
+## Setup
+
+```bash
+python -m venv .venv && . .venv/bin/activate
+pip install -r requirements.txt
+jupyter lab {name}.ipynb
+```
+
+## How to check your work
+
+Run the notebook top to bottom (Kernel > Restart & Run All). Each task is followed by a locked test
+cell: it prints what it checked, and when something is wrong it says which case failed and what was
+expected versus what you returned. Passing the visible tests is necessary but not sufficient: the
+grader also runs hidden tests (other sizes, strides, dtypes and random cases) worth the remaining points.
+
+Don't edit, delete or copy the locked cells (the grader restores them) and keep the cells tagged
+`grader-namespace` fast: only definitions, no training. The notebook must run top to bottom in a few
+minutes on a CPU without errors.
+
+## What to submit
+
+This folder, laid out as you received it (a zip of it works too): `{name}.ipynb`{submit_extra}.
+Don't rename files.
+"""
+
+
+def student_readme(name, folder):
+    folder = Path(folder)
+    package = STENCILS.get(name)
+    if package:
+        marked = sorted(p.relative_to(folder).as_posix() for p in (folder / package).rglob("*.py")
+                        if "raise NotImplementedError()" in p.read_text() and "YOUR CODE HERE" in p.read_text())
+        files = "\n".join(f"   - `{f}`" for f in marked) or "   (none)"
+        what = STENCIL_TEXT.format(name=name, package=package, files=files)
+        submit_extra = f" and the `{package}/` folder with your kernels"
+    else:
+        what = PLAIN_TEXT.format(name=name)
+        submit_extra = " (with its outputs)"
+    return README.format(title=_title(folder, name), name=name, what=what, submit_extra=submit_extra)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    root = "."
+    if "--root" in argv:
+        i = argv.index("--root")
+        root = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
+    for dest in release(argv or None, root=root):
+        print(f"released {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,19 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import beras
+from beras.gradcheck import rel_error
 
 from .parity import ROWS
 
 TOL = {"float64": 1e-9, "float32": 1e-5}
-
-
-def rel_error(a, b):
-    """CS231n relative error, normalised by the largest magnitude so near-zero entries don't dominate."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape, f"shapes differ: beras {a.shape} vs tf {b.shape}"
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b)) / max(1e-8, np.max(np.abs(a) + np.abs(b))))
 
 
 def _flat(x):

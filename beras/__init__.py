@@ -10,6 +10,8 @@ from .core import *  # noqa: F401,F403
 from .core import (GradientTape, Tensor, Variable, constant, convert_to_tensor)  # noqa: F401
 from . import nn  # noqa: F401
 from . import gradcheck, losses, metrics, optimizers  # noqa: F401
+from . import activations, initializers, layers, models, utils  # noqa: F401
+from .models import Input, Model, Sequential  # noqa: F401
 
 float16, float32, float64 = "float16", "float32", "float64"
 int32, int64, bool_ = "int32", "int64", "bool"

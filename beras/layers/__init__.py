@@ -6,3 +6,5 @@ from .pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling
 from .normalization import BatchNormalization  # noqa: F401
 from .merging import Add, Concatenate  # noqa: F401
 from .reshaping import ZeroPadding2D  # noqa: F401
+from .core import (Activation, Dense, Dropout, Flatten, InputLayer, LeakyReLU, ReLU,  # noqa: F401
+                   Softmax)

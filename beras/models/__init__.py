@@ -1,0 +1,3 @@
+"""Models like ``keras.models``: Sequential, the functional Model, Input."""
+from ..layers.base import Input  # noqa: F401
+from .model import History, Model, ProgressBar, Sequential  # noqa: F401

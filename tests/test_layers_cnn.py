@@ -1,0 +1,300 @@
+"""The CNN layers vs their Keras twins, weights copied: outputs and gradients (input and every weight).
+
+float32 to ~1e-5 and float64 to ~1e-9 (CS231n relative error, normalised by the largest magnitude),
+odd and non-square sizes, strides, 'same'/'valid', dilation; BatchNormalization over k training steps.
+"""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import beras
+import beras.layers  # noqa: F401
+from beras.gradcheck import rel_error
+
+TOL = {"float64": 1e-9, "float32": 1e-5}
+
+
+def random_weights(klayer, rng):
+    """Random values for every weight (variances positive) so no case is trivially zero or one."""
+    out = []
+    for w in klayer.weights:
+        shape, dtype = tuple(w.shape), w.dtype
+        v = rng.uniform(0.5, 2.0, shape) if "variance" in w.name else rng.normal(0, 0.5, shape)
+        out.append(v.astype(dtype))
+    return out
+
+
+def twins(make, x, dtype):
+    """Build ``make(keras.layers)`` and ``make(beras.layers)`` on ``x`` and give both the same random weights."""
+    k, b = make(keras.layers, dtype), make(beras.layers, dtype)
+    k(_tf(x)), b(x)
+    weights = random_weights(k, np.random.default_rng(1))
+    k.set_weights(weights)
+    b.set_weights(weights)
+    return k, b
+
+
+def _tf(x):
+    return [tf.constant(v) for v in x] if isinstance(x, list) else tf.constant(x)
+
+
+def _beras(x):
+    return [beras.constant(v) for v in x] if isinstance(x, list) else beras.constant(x)
+
+
+def run_keras(k, x, cot, training):
+    xt = _tf(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = k(xt, training=training)
+        loss = tf.reduce_sum(y * cot)
+    grads = tape.gradient(loss, [xt, k.trainable_weights])
+    return y.numpy(), grads
+
+
+def run_beras(b, x, cot, training):
+    xb = _beras(x)
+    with beras.GradientTape() as tape:
+        tape.watch(xb)
+        y = b(xb, training=training)
+        loss = beras.reduce_sum(y * cot)
+    grads = tape.gradient(loss, [xb, b.trainable_weights])
+    return y.numpy(), grads
+
+
+def _flat(g):
+    return [np.asarray(v) for v in g] if isinstance(g, list) else [np.asarray(g)]
+
+
+def check_twins(k, b, x, dtype, training=False):
+    """Same output and same gradients (w.r.t. the input(s) and every trainable weight) under a random cotangent."""
+    tol = TOL[dtype]
+    yk = k(_tf(x), training=False)
+    cot = np.random.default_rng(2).normal(size=tuple(yk.shape)).astype(dtype)
+    out_k, (gx_k, gw_k) = run_keras(k, x, cot, training)
+    out_b, (gx_b, gw_b) = run_beras(b, x, cot, training)
+    assert out_b.dtype == np.dtype(dtype)
+    assert rel_error(out_b, out_k) < tol, f"output differs: {rel_error(out_b, out_k):.2e}"
+    for i, (gb, gk) in enumerate(zip(_flat(gx_b), _flat(gx_k))):
+        assert rel_error(gb, gk) < tol, f"gradient w.r.t. input {i} differs: {rel_error(gb, gk):.2e}"
+    assert len(gw_b) == len(gw_k)
+    for w, gb, gk in zip(k.trainable_weights, gw_b, gw_k):
+        assert rel_error(gb, gk) < tol, f"gradient w.r.t. {w.name} differs: {rel_error(gb, gk):.2e}"
+
+
+def inputs(shape, dtype, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+DTYPES = ["float32", "float64"]
+
+# ------------------------------------------------------------------------------------------ Conv2D
+CONV_CASES = {
+    "3x3-valid-odd": ((2, 7, 9, 2), dict(filters=3, kernel_size=3)),
+    "2x3-stride2-same": ((1, 9, 8, 3), dict(filters=4, kernel_size=(2, 3), strides=2, padding="same")),
+    "3x3-stride3x2-same-1ch": ((2, 10, 7, 1), dict(filters=2, kernel_size=3, strides=(3, 2), padding="same")),
+    "4x4-stride2-valid": ((3, 11, 9, 2), dict(filters=2, kernel_size=4, strides=2)),
+    "1x1-nobias-relu": ((2, 5, 6, 4), dict(filters=3, kernel_size=1, use_bias=False, activation="relu")),
+    "3x3-dilation2-same": ((2, 9, 8, 2), dict(filters=3, kernel_size=3, padding="same", dilation_rate=2)),
+    "2x2-dilation2-valid-tanh": ((1, 7, 6, 2), dict(filters=2, kernel_size=2, dilation_rate=(2, 2),
+                                                    activation="tanh")),
+}
+
+
+def _keras_can_differentiate_dilated():
+    """TF's CPU conv kernels have no gradient for dilations > 1 (see tf-semantics.md); Keras may route
+    around it (tf.nn.convolution). If it cannot, the dilated cases compare against the equivalent
+    undilated conv with a zero-inserted kernel, built in TF, differentiably."""
+    try:
+        layer = keras.layers.Conv2D(1, 2, dilation_rate=2)
+        x = tf.ones((1, 5, 5, 1))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        return tape.gradient(y, x) is not None
+    except Exception:  # noqa: BLE001 - any TF failure means: no gradient
+        return False
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(CONV_CASES))
+def test_conv2d_matches_keras(case, dtype):
+    shape, kwargs = CONV_CASES[case]
+    if "dilation_rate" in kwargs and not _keras_can_differentiate_dilated():
+        pytest.fail("Keras cannot differentiate a dilated Conv2D here; use the zero-inserted-kernel reference")
+    x = inputs(shape, dtype)
+    k, b = twins(lambda lib, dt: lib.Conv2D(**kwargs, dtype=dt), x, dtype)
+    assert [w.name.split("/")[-1] for w in b.weights] == [w.name for w in k.weights]
+    check_twins(k, b, x, dtype)
+
+
+def test_conv2d_default_init_like_keras():
+    """glorot_uniform kernel (limit sqrt(6 / (fan_in + fan_out))), zero bias, Keras's shapes."""
+    b = beras.layers.Conv2D(8, (3, 5))
+    b(np.zeros((1, 9, 9, 4), "float32"))
+    kernel, bias = b.get_weights()
+    assert kernel.shape == (3, 5, 4, 8) and bias.shape == (8,) and kernel.dtype == np.float32
+    limit = np.sqrt(6 / (3 * 5 * 4 + 3 * 5 * 8))
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.8 * limit
+    assert not bias.any()
+
+
+# ------------------------------------------------------------------------------------------ pooling
+POOL_CASES = {
+    "max-2x2-valid-odd": ("MaxPooling2D", (2, 9, 7, 3), {}),
+    "max-3x3-stride2-same": ("MaxPooling2D", (2, 9, 10, 2), dict(pool_size=3, strides=2, padding="same")),
+    "max-2x3-stride1x2-valid": ("MaxPooling2D", (1, 6, 9, 1), dict(pool_size=(2, 3), strides=(1, 2))),
+    "avg-2x2-valid-odd": ("AveragePooling2D", (2, 9, 7, 3), dict(pool_size=2)),  # required in Keras
+    "avg-3x3-stride2-same": ("AveragePooling2D", (2, 9, 10, 2), dict(pool_size=3, strides=2, padding="same")),
+    "avg-2x3-stride3-same": ("AveragePooling2D", (1, 7, 8, 2), dict(pool_size=(2, 3), strides=3,
+                                                                     padding="same")),
+    "gap": ("GlobalAveragePooling2D", (2, 5, 7, 3), {}),
+    "gap-keepdims": ("GlobalAveragePooling2D", (2, 5, 7, 3), dict(keepdims=True)),
+    "gmp": ("GlobalMaxPooling2D", (2, 5, 7, 3), {}),
+    "gmp-keepdims": ("GlobalMaxPooling2D", (1, 4, 3, 2), dict(keepdims=True)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(POOL_CASES))
+def test_pooling_matches_keras(case, dtype):
+    cls, shape, kwargs = POOL_CASES[case]
+    x = inputs(shape, dtype)
+    k, b = twins(lambda lib, dt: getattr(lib, cls)(**kwargs, dtype=dt), x, dtype)
+    check_twins(k, b, x, dtype)
+
+
+def test_pooling_strides_default_to_pool_size():
+    layer = beras.layers.AveragePooling2D(pool_size=3)
+    assert layer.strides == (3, 3) and layer.padding == "valid"
+    assert layer(np.ones((1, 9, 10, 1), "float32")).shape == (1, 3, 3, 1)
+
+
+# ------------------------------------------------------------------------------------------ merging, padding
+def test_add_and_concatenate_match_keras():
+    for dtype in DTYPES:
+        xs = [inputs((2, 5, 3, 4), dtype, seed=s) for s in range(3)]
+        check_twins(*twins(lambda lib, dt: lib.Add(dtype=dt), xs, dtype), xs, dtype)
+        ys = [inputs((2, 5, 3, c), dtype, seed=c) for c in (1, 4, 2)]
+        check_twins(*twins(lambda lib, dt: lib.Concatenate(dtype=dt), ys, dtype), ys, dtype)
+        zs = [inputs((2, h, 3, 2), dtype, seed=h) for h in (3, 1)]
+        check_twins(*twins(lambda lib, dt: lib.Concatenate(axis=1, dtype=dt), zs, dtype), zs, dtype)
+
+
+@pytest.mark.parametrize("padding", [1, (2, 0), ((1, 2), (0, 3))])
+def test_zero_padding_matches_keras(padding):
+    for dtype in DTYPES:
+        x = inputs((2, 4, 5, 3), dtype)
+        check_twins(*twins(lambda lib, dt: lib.ZeroPadding2D(padding, dtype=dt), x, dtype), x, dtype)
+
+
+# ------------------------------------------------------------------------------------------ BatchNormalization
+BN_CASES = {
+    "nhwc": ((4, 5, 3, 3), {}),
+    "axis1-nhwc": ((3, 4, 5, 2), dict(axis=1)),
+    "dense-features": ((6, 5), dict(momentum=0.9, epsilon=1e-2)),
+    "no-center": ((4, 3, 3, 2), dict(center=False)),
+    "no-scale": ((4, 3, 3, 2), dict(scale=False)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(BN_CASES))
+def test_batchnorm_matches_keras_in_both_modes(case, dtype):
+    shape, kwargs = BN_CASES[case]
+    x = inputs(shape, dtype) * 3 + 1
+    k, b = twins(lambda lib, dt: lib.BatchNormalization(**kwargs, dtype=dt), x, dtype)
+    assert [w.name.split("/")[-1] for w in b.weights] == [w.name for w in k.weights]
+    assert len(b.trainable_weights) == len(k.trainable_weights)
+    check_twins(k, b, x, dtype, training=False)
+    check_twins(k, b, x, dtype, training=True)  # also updates both layers' moving statistics once
+    for wb, wk in zip(b.get_weights(), k.get_weights()):
+        assert rel_error(wb, wk) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm_k_training_steps(dtype):
+    """k=3 SGD steps on different batches: outputs, gamma/beta and moving statistics equal Keras's."""
+    k = keras.layers.BatchNormalization(momentum=0.8, dtype=dtype)
+    b = beras.layers.BatchNormalization(momentum=0.8, dtype=dtype)
+    rng = np.random.default_rng(3)
+    batches = [(rng.normal(size=(8, 3, 4, 5)) * 2 + 1).astype(dtype) for _ in range(3)]
+    k(batches[0]), b(batches[0])
+    b.set_weights(k.get_weights())  # Keras's own initial weights: ones, zeros, zeros, ones
+    cot = rng.normal(size=(8, 3, 4, 5)).astype(dtype)
+    for x in batches:
+        out_k, (_, gk) = run_keras(k, x, cot, training=True)
+        out_b, (_, gb) = run_beras(b, x, cot, training=True)
+        assert rel_error(out_b, out_k) < TOL[dtype]
+        for wk, wb, g_k, g_b in zip(k.trainable_weights, b.trainable_weights, gk, gb):
+            assert rel_error(g_b, g_k) < TOL[dtype]
+            wk.assign_sub(0.1 * g_k)
+            wb.assign_sub(0.1 * np.asarray(g_b))
+        for wb, wk in zip(b.get_weights(), k.get_weights()):
+            assert rel_error(wb, wk) < TOL[dtype]
+    assert not np.allclose(b.moving_mean.numpy(), 0)  # the statistics did move
+    x = batches[0]
+    assert rel_error(b(x).numpy(), k(x).numpy()) < TOL[dtype]  # inference with the moving statistics
+
+
+def test_frozen_batchnorm_runs_in_inference_mode():
+    x = inputs((6, 3, 3, 4), "float32") * 2 + 1
+    k, b = twins(lambda lib, dt: lib.BatchNormalization(dtype=dt), x, "float32")
+    k.trainable = b.trainable = False
+    before = b.get_weights()
+    assert b.trainable_weights == [] and len(b.non_trainable_weights) == 4
+    out_b = b(x, training=True).numpy()
+    out_k = k(x, training=True).numpy()
+    assert rel_error(out_b, out_k) < 1e-5
+    assert rel_error(out_b, b(x, training=False).numpy()) == 0
+    for w0, w1 in zip(before, b.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+
+
+def test_batchnorm_moving_stats_untouched_in_inference():
+    b = beras.layers.BatchNormalization()
+    x = inputs((4, 2, 2, 3), "float32") + 5
+    b(x)
+    b(x, training=False)
+    np.testing.assert_array_equal(b.moving_mean.numpy(), np.zeros(3))
+    b(x, training=True)
+    np.testing.assert_allclose(b.moving_mean.numpy(), 0.01 * x.mean(axis=(0, 1, 2)), rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ errors
+def test_bad_arguments_raise_value_errors():
+    with pytest.raises(ValueError, match="'valid', 'same'"):
+        beras.layers.Conv2D(2, 3, padding="full")
+    with pytest.raises(ValueError, match="strides"):
+        beras.layers.Conv2D(2, 3, strides=0)
+    with pytest.raises(ValueError, match="strides"):
+        beras.layers.MaxPooling2D(strides=(2, -1))
+    with pytest.raises(ValueError, match="kernel_size"):
+        beras.layers.Conv2D(2, (3, 3, 3))
+    with pytest.raises(ValueError, match="channels_first"):
+        beras.layers.Conv2D(2, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="filters"):
+        beras.layers.Conv2D(0, 3)
+    with pytest.raises(ValueError, match=r"\(2, 5, 5\)"):
+        beras.layers.Conv2D(2, 3)(np.zeros((2, 5, 5), "float32"))
+    with pytest.raises(ValueError, match=r"\(1, 4, 4\)"):
+        beras.layers.MaxPooling2D()(np.zeros((1, 4, 4), "float32"))
+    with pytest.raises(ValueError):  # a 5x5 kernel does not fit a 4x4 'valid' input
+        beras.layers.Conv2D(2, 5)(np.zeros((1, 4, 4, 1), "float32"))
+    conv = beras.layers.Conv2D(2, 3)
+    conv(np.zeros((1, 5, 5, 3), "float32"))
+    with pytest.raises(ValueError, match=r"\(1, 5, 5, 2\)"):
+        conv(np.zeros((1, 5, 5, 2), "float32"))  # channel mismatch with the built kernel
+    with pytest.raises(ValueError, match=r"\(2, 3, 3, 2\).*\(2, 4, 3, 2\)"):
+        beras.layers.Add()([np.zeros((2, 3, 3, 2), "float32"), np.zeros((2, 4, 3, 2), "float32")])
+    with pytest.raises(ValueError, match="list"):
+        beras.layers.Add()(np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match=r"\(2, 3, 3, 2\).*\(2, 4, 4, 2\)"):
+        beras.layers.Concatenate()([np.zeros((2, 3, 3, 2), "float32"), np.zeros((2, 4, 4, 2), "float32")])
+    with pytest.raises(ValueError, match="padding"):
+        beras.layers.ZeroPadding2D((1, 2, 3))
+    with pytest.raises(ValueError, match="padding"):
+        beras.layers.ZeroPadding2D(-1)
+    with pytest.raises(ValueError, match="axis"):
+        beras.layers.BatchNormalization(axis=4)(np.zeros((2, 3, 3, 2), "float32"))

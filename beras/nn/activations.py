@@ -14,7 +14,8 @@ def relu(features):
 
 @primitive(n_inputs=1)
 def leaky_relu(features, alpha=0.2):
-    slope = np.where(features > 0, 1, alpha).astype(features.dtype)
+    # TF stores alpha as a float32 attribute, so float64 inputs see float32(alpha) (0.2 -> 0.20000000298)
+    slope = np.where(features > 0, 1, np.float64(np.float32(alpha))).astype(features.dtype)
     return features * slope, lambda g: (g * slope,)
 
 

@@ -1,16 +1,114 @@
-"""Command line: `python -m autograder COMMAND` (release, grade, grade-all, merge, package, demo)."""
+"""Command line: `autograder COMMAND` / `python -m autograder COMMAND`.
+
+    release                                    regenerate assignments/ (autograder.release)
+    grade SUBMISSION --assignment NAME --out DIR [--profile auto|smoke|full]
+    grade-all SUBMISSIONS --assignment NAME --out DIR [--jobs N] [--shard I/N]
+    merge CSV... --out FILE
+    package NAME --out FILE.zip
+    demo                                       the instructor's pipeline on the embedded default
+
+Exit status: 0 when grading finished (whatever the score), 2 when the grader itself cannot run
+(unknown assignment, unreadable instructor source, bad arguments).
+"""
+from __future__ import annotations
+
+import argparse
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="autograder", description="Beras course kit: release, grade, package.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("release", help="regenerate assignments/ from solutions/")
+    g = sub.add_parser("grade", help="grade one submission (folder or .zip)")
+    g.add_argument("submission")
+    g.add_argument("--assignment", required=True)
+    g.add_argument("--out", required=True)
+    g.add_argument("--profile", default="auto", choices=["auto", "smoke", "full"])
+    g.add_argument("--root", default=None, help="course root holding solutions/ and assignments/")
+    _limit_args(g)
+    ga = sub.add_parser("grade-all", help="grade every sub-folder / zip of a folder")
+    ga.add_argument("submissions")
+    ga.add_argument("--assignment", required=True)
+    ga.add_argument("--out", required=True)
+    ga.add_argument("--jobs", type=int, default=1)
+    ga.add_argument("--shard", default="1/1", help="I/N: grade the I-th of N deterministic slices")
+    ga.add_argument("--profile", default="auto", choices=["auto", "smoke", "full"])
+    ga.add_argument("--root", default=None)
+    ga.add_argument("--no-gradebook", action="store_true", help="skip the nbgrader gradebook")
+    _limit_args(ga)
+    m = sub.add_parser("merge", help="merge score CSVs of shards")
+    m.add_argument("csvs", nargs="+")
+    m.add_argument("--out", required=True)
+    pk = sub.add_parser("package", help="Gradescope autograder zip + GitHub Actions workflow")
+    pk.add_argument("name")
+    pk.add_argument("--out", required=True)
+    pk.add_argument("--root", default=None)
+    sub.add_parser("demo", help="side-by-side demo, release, grade the references and the releases")
+    return p
+
+
+def _limit_args(p):
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell")
+    p.add_argument("--call-timeout", type=float, default=None, help="seconds per hidden-test call")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per submission")
+    p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of student code")
+
+
+def limits_from(args, profile):
+    import dataclasses
+    from .grade import PROFILE_LIMITS, resolve_profile
+    prof, _ = resolve_profile(profile)
+    lim = dataclasses.replace(PROFILE_LIMITS[prof])
+    for attr, key in (("cell_timeout", "cell_timeout"), ("call_timeout", "call_timeout"),
+                      ("timeout", "total_timeout"), ("memory_mb", "memory_mb")):
+        v = getattr(args, attr, None)
+        if v is not None:
+            setattr(lim, key, v)
+    return lim
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["demo"]:
-        from beras.demo import main as demo
-        return demo()
-    if argv[:1] == ["release"]:
-        from .release import main as release
-        return release(argv[1:])
-    sys.exit(f"usage: autograder demo  (other commands are being built); got {argv}")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    from .submission import GraderError
+    try:
+        if args.command == "release":
+            from .release import release
+            r = release()
+            return r if isinstance(r, int) else 0
+        if args.command == "grade":
+            from .grade import grade
+            res = grade(args.submission, args.assignment, args.out, args.profile,
+                        limits_from(args, args.profile), root=args.root)
+            print(f"{res['score']:g} / {res['extra_data']['max_score']:g}  ->  {os.path.join(args.out, 'results.json')}")
+            return 0
+        if args.command == "grade-all":
+            from .batch import grade_all
+            grade_all(args.submissions, args.assignment, args.out, jobs=args.jobs, shard=args.shard,
+                      profile=args.profile, limits=limits_from(args, args.profile), root=args.root,
+                      gradebook=not args.no_gradebook)
+            return 0
+        if args.command == "merge":
+            from .batch import merge
+            merge(args.csvs, args.out)
+            return 0
+        if args.command == "package":
+            from .package import package
+            package(args.name, args.out, root=args.root)
+            return 0
+        if args.command == "demo":
+            from .demo import demo
+            return demo() or 0
+    except GraderError as e:
+        print(f"autograder: error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

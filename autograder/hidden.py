@@ -68,13 +68,15 @@ class HiddenTest:
     fn: Callable
     grade_id: str
     visibility: str = "visible"   # Gradescope visibility of the *result* (name + message), never the code
+    guards: tuple = ()            # notebook grade_ids whose points count only if this test passes
 
 
-def hidden_test(points, name=None, grade_id=None, visibility="visible"):
-    """Register a hidden test worth ``points``. ``name`` is what the student sees."""
+def hidden_test(points, name=None, grade_id=None, visibility="visible", guards=()):
+    """Register a hidden test worth ``points``. ``name`` is what the student sees. ``guards``: notebook
+    grade cell ids whose points the grader only awards when this (trusted) test passes too."""
     def register(fn):
         test = HiddenTest(name or fn.__name__.replace("_", " "), float(points), fn,
-                          grade_id or f"hidden_{fn.__name__}", visibility)
+                          grade_id or f"hidden_{fn.__name__}", visibility, tuple(guards))
         fn.hidden_test = test
         return fn
     return register

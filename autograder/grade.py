@@ -1,0 +1,444 @@
+"""`autograder grade`: a pipeline of small named steps (nbgrader-preprocessor style).
+
+    unpack -> locate -> restore_notebook -> assemble -> scan_frameworks -> run_notebook
+           -> run_hidden_tests -> apply_policies -> (always) write_results
+
+Each step reads and writes one :class:`Grading` context. A step that fails for a reason of the
+submission records a message and the pipeline goes on where possible; whatever happens,
+``results.json`` and ``feedback.html`` are written (by the grader, after every student process has
+been killed, into an output dir the sandbox cannot see).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+import traceback
+
+import numpy as np
+
+# jsonschema (via nbformat) compiles an IRI grammar at import when rfc3987_syntax is installed
+# (~3 s); notebooks never use IRI formats, so the grader skips that optional checker.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+from . import submission as subm
+from .sandbox import Limits, Sandbox, Student, isolation_mode
+
+PROFILE_LIMITS = {
+    "smoke": Limits(cell_timeout=300, call_timeout=120, total_timeout=1500),
+    "full": Limits(cell_timeout=3600, call_timeout=3600, total_timeout=4 * 3600, memory_mb=32768),
+}
+
+
+@dataclasses.dataclass
+class Test:
+    name: str
+    score: float
+    max_score: float
+    output: str = ""
+    kind: str = "notebook"          # notebook | hidden
+    grade_id: str = ""
+    visibility: str = "visible"
+    calls: list = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_json(self, number):
+        return {"name": self.name, "number": str(number), "score": round(self.score, 4),
+                "max_score": round(self.max_score, 4),
+                "status": "passed" if self.score >= self.max_score - 1e-9 else "failed",
+                "output": self.output, "visibility": self.visibility,
+                "tags": [self.kind], "extra_data": {"grade_id": self.grade_id}}
+
+
+@dataclasses.dataclass
+class Grading:
+    submission: str
+    assignment: subm.Assignment
+    out: str
+    profile: str
+    limits: Limits
+    profile_reason: str = ""
+    messages: list = dataclasses.field(default_factory=list)
+    tests: list = dataclasses.field(default_factory=list)
+    leaderboard: dict = dataclasses.field(default_factory=dict)
+    curves: dict = dataclasses.field(default_factory=dict)
+    timings: dict = dataclasses.field(default_factory=dict)
+    student_seconds: float = 0.0      # time spent running student code (notebook, hidden calls)
+    sandbox: Sandbox = None
+    sub_root: str = None
+    notebook_path: str = None
+    nb: object = None
+    run: object = None
+    forbidden_hits: list = dataclasses.field(default_factory=list)
+    worker_info: dict = None
+    fatal: bool = False
+    deadline: float = 0.0
+    hidden_module: object = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Profile
+# ---------------------------------------------------------------------------------------------
+def gpu_visible():
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return False
+    return any(os.path.exists(f"/dev/nvidia{i}") for i in range(8))
+
+
+def data_present():
+    base = os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    return os.path.isdir(os.path.join(base, "cifar10"))
+
+
+def resolve_profile(requested):
+    if requested not in ("auto", "smoke", "full"):
+        raise subm.GraderError(f"unknown profile {requested!r}; valid profiles: auto, smoke, full")
+    if requested != "auto":
+        return requested, f"{requested} (requested)"
+    gpu, data = gpu_visible(), data_present()
+    if gpu and data:
+        return "full", "full (auto: a GPU is visible and CIFAR-10 is present)"
+    why = "no GPU visible" if not gpu else "CIFAR-10 not found in TFDS_DATA_DIR"
+    return "smoke", f"smoke (auto: {why})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+def step_unpack(g: Grading):
+    g.sandbox = Sandbox(g.limits, hide=[g.out, os.path.dirname(os.path.abspath(g.submission))],
+                        env={"AUTOGRADER_PROFILE": g.profile})
+    unpacked = os.path.join(g.sandbox.boot_dir, "unpacked")
+    os.makedirs(unpacked)
+    try:
+        subm.unpack(g.submission, unpacked)
+    except subm.SubmissionError as e:
+        g.messages.append(f"Your submission could not be read: {e}")
+        g.fatal = True
+        return
+    g.sub_root = unpacked
+
+
+def step_locate(g: Grading):
+    root, nb_path, note = subm.locate_notebook(g.sub_root, g.assignment)
+    g.sub_root, g.notebook_path = root, nb_path
+    if note:
+        g.messages.append(note)
+
+
+def step_restore_notebook(g: Grading):
+    import nbformat
+    from .notebook import restore_cells
+    source = nbformat.read(g.assignment.source_nb, as_version=4)
+    release = nbformat.read(g.assignment.release_nb, as_version=4)
+    student = None
+    if g.notebook_path:
+        try:
+            with open(g.notebook_path, encoding="utf-8") as f:
+                student = nbformat.read(f, as_version=4)
+        except Exception as e:  # noqa: BLE001 - any unreadable notebook
+            g.messages.append(f"Your notebook {os.path.basename(g.notebook_path)} could not be read "
+                              f"({type(e).__name__}: {str(e)[:200]}); it was graded as if it were the untouched "
+                              "release (your other files are still graded).")
+    nb, changes = restore_cells(student, source, release)
+    g.messages.extend(changes)
+    g.nb = nb
+
+
+def step_assemble(g: Grading):
+    notes = subm.assemble(g.sub_root, g.assignment, g.sandbox.work)
+    g.messages.extend(notes)
+    import nbformat
+    nbformat.write(g.nb, os.path.join(g.sandbox.work, g.assignment.notebook))
+    g.sandbox.prepare()
+
+
+def step_scan_frameworks(g: Grading):
+    if not g.assignment.has_stencil:
+        return
+    files = subm.student_beras_files(g.assignment)
+    g.forbidden_hits = [f"{f} line {n}: imports {m}" for f, n, m in
+                        subm.scan_forbidden(os.path.join(g.sandbox.work, "beras"), files)]
+
+
+def step_run_notebook(g: Grading):
+    from .notebook import NotebookRun
+    t = time.monotonic()
+    run = NotebookRun(g.nb, g.sandbox, g.deadline, g.messages)
+    try:
+        run.execute()
+    except Exception as e:  # noqa: BLE001 - the grader must survive anything the kernel does
+        g.messages.append(f"the notebook could not be run to the end ({type(e).__name__}: {str(e)[:300]})")
+        try:
+            import asyncio
+            asyncio.run(run._stop())
+        except Exception:
+            pass
+    g.run = run
+    g.student_seconds += time.monotonic() - t
+    if run.restarts:
+        g.messages.append(f"the kernel was restarted {run.restarts} time(s): " + "; ".join(run.events))
+
+
+def step_score_notebook(g: Grading):
+    from .notebook import grade_id, is_grade, score_cell
+    for cell in g.nb.cells:
+        if is_grade(cell) and cell.get("cell_type") == "code":
+            score, max_score, msg = score_cell(cell, g.run)
+            g.tests.append(Test(f"notebook: {grade_id(cell)}", score, max_score,
+                                msg or ("passed" if score >= max_score else ""), "notebook", grade_id(cell)))
+
+
+def load_hidden_tests(path):
+    """Import hidden_tests.py (trusted, grader side only) as a private module."""
+    from .hidden import collect
+    name = f"_hidden_tests_{abs(hash(path))}"
+    if name in sys.modules:
+        return sys.modules[name], collect(sys.modules[name])
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module, collect(module)
+
+
+def step_run_hidden_tests(g: Grading):
+    from .hidden import Score
+    from .notebook import namespace_cells
+    if not os.path.isfile(g.assignment.hidden_tests):
+        return
+    try:
+        _, tests = g.hidden_module.result() if hasattr(g.hidden_module, "result") else \
+            load_hidden_tests(g.assignment.hidden_tests)
+    except BaseException as e:  # noqa: B902
+        raise subm.GraderError(f"cannot load the hidden tests {g.assignment.hidden_tests}: "
+                               f"{type(e).__name__}: {e}") from e
+    student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline)
+    try:
+        for test in tests:
+            t0 = time.monotonic()
+            student.calls = []
+            random.seed(0)
+            np.random.seed(0)
+            try:
+                if student.info is None and student.proc is None:
+                    student.hello()
+                    g.worker_info = student.info
+                verdict = test.fn(student)
+                frac, msg = _verdict(verdict, test, g)
+            except AssertionError as e:
+                frac, msg = 0.0, str(e) or "failed"
+            except subm.GraderError:
+                raise
+            except Exception as e:  # noqa: BLE001 - an instructor-side error fails this test only
+                frac, msg = 0.0, f"{type(e).__name__}: {e}"
+            if student.info is not None and g.worker_info is None:
+                g.worker_info = student.info
+            seconds = time.monotonic() - t0
+            g.student_seconds += seconds
+            g.tests.append(Test(test.name, frac * test.points, test.points, msg, "hidden", test.grade_id,
+                                test.visibility, list(student.calls), seconds))
+            if student.tf_used_in & set(student.calls):
+                g.tests[-1].score = 0.0
+                g.tests[-1].output = (f"no credit: your beras imported TensorFlow/Keras/PyTorch while running "
+                                      f"{', '.join(sorted(student.tf_used_in & set(student.calls)))}; "
+                                      "beras must be NumPy only")
+            for gid in getattr(test, "guards", ()):
+                if g.tests[-1].score < test.points - 1e-9:
+                    for t in g.tests:
+                        if t.kind == "notebook" and t.grade_id == gid and t.score > 0:
+                            t.score = 0.0
+                            t.output = f"no credit: the grader's own check of this part ({test.name}) failed"
+    finally:
+        student.kill()
+    if student.events:
+        g.messages.append("hidden tests: " + "; ".join(student.events))
+
+
+def _verdict(verdict, test, g):
+    from .hidden import Score
+    if verdict is None or verdict is True:
+        return 1.0, "passed"
+    if verdict is False:
+        return 0.0, "failed"
+    if isinstance(verdict, Score):
+        for k, v in verdict.leaderboard.items():
+            g.leaderboard[k] = v
+        for k, v in verdict.curves.items():
+            g.curves[f"{test.name}: {k}"] = [float(x) for x in v]
+        return float(min(1.0, max(0.0, verdict.fraction))), verdict.message or f"{verdict.fraction:.0%}"
+    if isinstance(verdict, (int, float)):
+        return float(min(1.0, max(0.0, verdict))), f"partial credit: {float(verdict):.0%}"
+    return 0.0, f"the hidden test returned {type(verdict).__name__} (instructor error)"
+
+
+def step_apply_policies(g: Grading):
+    """TensorFlow/Keras/PyTorch inside the student's beras: no credit for the parts that use it."""
+    info = g.worker_info or {}
+    runtime = info.get("beras_forbidden") or []
+    if runtime and not g.forbidden_hits:
+        g.forbidden_hits = [f"importing your beras loaded {', '.join(runtime)}"]
+    if info.get("beras_file") and g.assignment.has_stencil:
+        if not os.path.abspath(info["beras_file"]).startswith(g.sandbox.work):
+            g.messages.append(f"warning: the beras used was {info['beras_file']}, not your submission's")
+    if info.get("cell_errors"):
+        errs = "; ".join(f"cell {e.get('cell')}: {e.get('type')}: {e.get('message', '')[:200]}"
+                         for e in info["cell_errors"])
+        g.messages.append(f"while defining your functions for the hidden tests: {errs}")
+    if not g.forbidden_hits:
+        return
+    why = "; ".join(g.forbidden_hits)
+    g.messages.append(f"Your beras uses a deep-learning framework ({why}). beras must be NumPy only: "
+                      "the parts that call it get no credit.")
+    for t in g.tests:
+        uses_beras = any(c.startswith("beras") for c in t.calls) if t.kind == "hidden" else \
+            "beras" in _cell_source(g, t.grade_id)
+        if uses_beras and t.score > 0:
+            t.score = 0.0
+            t.output = f"no credit: your beras uses TensorFlow/Keras/PyTorch ({why})"
+
+
+def _cell_source(g, gid):
+    from .notebook import grade_id
+    for c in (g.nb.cells if g.nb is not None else []):
+        if grade_id(c) == gid:
+            return c.get("source", "")
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+def results_json(g: Grading, elapsed):
+    tests = list(g.tests)
+    if g.fatal:
+        tests = _zero_tests(g)
+    score = sum(t.score for t in tests)
+    max_score = sum(t.max_score for t in tests)
+    lines = [f"Assignment {g.assignment.name}: {score:g} / {max_score:g} points.",
+             f"Profile: {g.profile_reason}. Sandbox: {isolation_mode()}."]
+    lines += g.messages
+    return {
+        "score": round(score, 4),
+        "execution_time": round(elapsed, 2),
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [t.as_json(i + 1) for i, t in enumerate(tests)],
+        "leaderboard": [{"name": k, "value": v} for k, v in sorted(g.leaderboard.items())],
+        "extra_data": {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
+                       "isolation": isolation_mode(), "timings": {k: round(v, 3) for k, v in g.timings.items()},
+                       "student_seconds": round(g.student_seconds, 3), "curves": g.curves},
+    }
+
+
+def _zero_tests(g: Grading):
+    """Every test of the assignment at 0 (for a submission that could not be read at all)."""
+    import nbformat
+    from .notebook import grade_id, is_grade, nbg
+    tests = []
+    try:
+        src = nbformat.read(g.assignment.source_nb, as_version=4)
+        for c in src.cells:
+            if is_grade(c) and c.get("cell_type") == "code":
+                tests.append(Test(f"notebook: {grade_id(c)}", 0.0, float(nbg(c).get("points", 0)),
+                                  "not graded: the submission could not be read", "notebook", grade_id(c)))
+        if os.path.isfile(g.assignment.hidden_tests):
+            _, hts = load_hidden_tests(g.assignment.hidden_tests)
+            tests += [Test(t.name, 0.0, t.points, "not graded: the submission could not be read", "hidden",
+                           t.grade_id, t.visibility) for t in hts]
+    except Exception:  # noqa: BLE001
+        pass
+    return tests
+
+
+def write_results(g: Grading, results):
+    os.makedirs(g.out, exist_ok=True)
+    tmp = os.path.join(g.out, ".results.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(tmp, os.path.join(g.out, "results.json"))
+    from .feedback import feedback_html
+    try:
+        html = feedback_html(results, g.curves)
+    except Exception as e:  # noqa: BLE001
+        html = f"<html><body><pre>feedback could not be rendered: {e}</pre></body></html>"
+    with open(os.path.join(g.out, "feedback.html"), "w") as f:
+        f.write(html)
+    if g.nb is not None:
+        import nbformat
+        try:
+            nbformat.write(g.nb, os.path.join(g.out, f"{g.assignment.name}.graded.ipynb"))
+        except Exception:  # noqa: BLE001
+            pass
+
+
+STEPS = [step_unpack, step_locate, step_restore_notebook, step_assemble, step_scan_frameworks,
+         step_run_notebook, step_score_notebook, step_run_hidden_tests, step_apply_policies]
+
+
+def grade(submission, assignment, out, profile="auto", limits: Limits | None = None, root=None):
+    """Grade one submission; returns the results dict (also written to ``out``). Raises GraderError
+    only when the grader itself cannot run."""
+    t0 = time.monotonic()
+    a = subm.find_assignment(assignment, root) if isinstance(assignment, str) else assignment
+    prof, reason = resolve_profile(profile)
+    lim = dataclasses.replace(limits or PROFILE_LIMITS[prof])
+    out = os.path.abspath(out)
+    g = Grading(os.path.abspath(submission), a, out, prof, lim, reason)
+    g.deadline = t0 + lim.total_timeout
+    if os.path.isfile(a.hidden_tests):   # import the trusted tests while student code runs
+        g.hidden_module = _Background(load_hidden_tests, a.hidden_tests)
+    try:
+        for step in STEPS:
+            if g.fatal:
+                break
+            ts = time.monotonic()
+            try:
+                step(g)
+            except subm.GraderError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a grader step failing on odd input
+                g.messages.append(f"grading step {step.__name__[5:]} failed: {type(e).__name__}: {e}")
+                g.messages.append(traceback.format_exc(limit=3)[-800:])
+                if step in (step_unpack, step_locate, step_restore_notebook, step_assemble):
+                    g.fatal = True
+            g.timings[step.__name__[5:]] = time.monotonic() - ts
+    finally:
+        if g.sandbox is not None:
+            g.sandbox.cleanup()
+    results = results_json(g, time.monotonic() - t0)
+    write_results(g, results)
+    return results
+
+
+class _Background:
+    """Run ``fn(*args)`` in a thread; ``result()`` joins and re-raises."""
+
+    def __init__(self, fn, *args):
+        self._out, self._err = None, None
+
+        def target():
+            try:
+                self._out = fn(*args)
+            except BaseException as e:  # noqa: B902
+                self._err = e
+        self._t = threading.Thread(target=target, daemon=True)
+        self._t.start()
+
+    def result(self):
+        self._t.join()
+        if self._err is not None:
+            raise self._err
+        return self._out

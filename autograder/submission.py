@@ -1,0 +1,299 @@
+"""Submission steps: find the assignment, unpack a submission safely, assemble the scratch copy,
+scan the student's beras for forbidden frameworks."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+import shutil
+import stat
+import zipfile
+
+from .sandbox import PROJECT_ROOT
+
+FORBIDDEN = ("tensorflow", "keras", "torch", "tf_keras", "jax")
+MAX_FILES = 2000
+MAX_TOTAL_BYTES = 200 * 2**20
+MAX_FILE_BYTES = 100 * 2**20
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+class GraderError(Exception):
+    """The grader itself cannot run (unknown assignment, unreadable instructor source)."""
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded at all (corrupt zip, ...); reported in results.json."""
+
+
+@dataclasses.dataclass
+class Assignment:
+    name: str
+    root: str
+
+    @property
+    def source_dir(self):
+        return os.path.join(self.root, "solutions", self.name)
+
+    @property
+    def release_dir(self):
+        return os.path.join(self.root, "assignments", self.name)
+
+    @property
+    def notebook(self):
+        return f"{self.name}.ipynb"
+
+    @property
+    def source_nb(self):
+        return os.path.join(self.source_dir, self.notebook)
+
+    @property
+    def release_nb(self):
+        return os.path.join(self.release_dir, self.notebook)
+
+    @property
+    def hidden_tests(self):
+        return os.path.join(self.source_dir, "hidden_tests.py")
+
+    @property
+    def instructor_beras(self):
+        return os.path.join(self.root, "beras")
+
+    @property
+    def has_stencil(self):
+        return os.path.isdir(os.path.join(self.release_dir, "beras"))
+
+
+def valid_assignments(root=None):
+    root = root or default_root()
+    sol = os.path.join(root, "solutions")
+    if not os.path.isdir(sol):
+        return []
+    return sorted(d for d in os.listdir(sol) if os.path.isfile(os.path.join(sol, d, f"{d}.ipynb")))
+
+
+def default_root():
+    return os.environ.get("AUTOGRADER_ROOT") or PROJECT_ROOT
+
+
+def find_assignment(name, root=None) -> Assignment:
+    root = os.path.abspath(root or default_root())
+    valid = valid_assignments(root)
+    if name not in valid:
+        raise GraderError(f"unknown assignment {name!r}; valid assignments: {', '.join(valid) or '(none found)'}"
+                          f" (under {os.path.join(root, 'solutions')})")
+    a = Assignment(name, root)
+    for path in (a.source_nb, a.release_nb):
+        if not os.access(path, os.R_OK):
+            raise GraderError(f"cannot read the instructor source {path} (run `autograder release` first?)")
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# Unpacking
+# ---------------------------------------------------------------------------------------------
+def unpack(submission, dest):
+    """Copy a directory or extract a zip into ``dest`` safely. Raises SubmissionError with a
+    message for the student (absolute or ../ paths, symlinks, size caps, corrupt or empty zips)."""
+    if os.path.isdir(submission):
+        _copy_dir(submission, dest)
+    elif os.path.isfile(submission):
+        _extract_zip(submission, dest)
+    else:
+        raise SubmissionError(f"submission {submission} does not exist")
+    # a single top-level folder (zip of the folder itself): descend into it
+    entries = [e for e in os.listdir(dest) if e not in ("__MACOSX", ".DS_Store")]
+    if not entries:
+        raise SubmissionError("the submission is empty")
+    return dest
+
+
+def _copy_dir(src, dest):
+    total, count = 0, 0
+    for root, dirs, files in os.walk(src, followlinks=False):
+        rel = os.path.relpath(root, src)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d)) and d not in (".git", "__pycache__")]
+        os.makedirs(os.path.join(dest, rel), exist_ok=True)
+        for f in files:
+            p = os.path.join(root, f)
+            st = os.lstat(p)
+            if not stat.S_ISREG(st.st_mode):
+                continue      # symlinks, devices, fifos: ignored
+            count += 1
+            total += st.st_size
+            if count > MAX_FILES or st.st_size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
+                raise SubmissionError(f"the submission is too large (limits: {MAX_FILES} files, "
+                                      f"{MAX_FILE_BYTES >> 20} MB per file, {MAX_TOTAL_BYTES >> 20} MB in total)")
+            shutil.copyfile(p, os.path.join(dest, rel, f))
+
+
+def _extract_zip(path, dest):
+    if os.path.getsize(path) == 0:
+        raise SubmissionError("the submitted zip file is empty (0 bytes)")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(f"the submitted file is not a valid zip archive ({e})") from None
+    with zf:
+        infos = zf.infolist()
+        if not infos:
+            raise SubmissionError("the submitted zip archive contains no files")
+        if len(infos) > MAX_FILES:
+            raise SubmissionError(f"the submitted zip has too many files ({len(infos)} > {MAX_FILES})")
+        total = 0
+        for info in infos:
+            name = info.filename
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+                raise SubmissionError(f"the zip contains an unsafe path {name!r} (absolute or with '..'); "
+                                      "nothing was extracted")
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise SubmissionError(f"the zip contains a symbolic link {name!r}; nothing was extracted")
+            total += info.file_size
+            if info.file_size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
+                raise SubmissionError(f"the zip is too large once extracted (limits: {MAX_FILE_BYTES >> 20} MB "
+                                      f"per file, {MAX_TOTAL_BYTES >> 20} MB in total)")
+        for info in infos:
+            parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+            if not parts or parts[0] == "__MACOSX":
+                continue
+            target = os.path.join(dest, *parts)
+            if info.is_dir():
+                os.makedirs(target, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    left = MAX_FILE_BYTES + 1
+                    while True:
+                        chunk = src.read(1 << 20)
+                        if not chunk:
+                            break
+                        left -= len(chunk)
+                        if left < 0:
+                            raise SubmissionError("a file in the zip is larger than it claims")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
+                raise SubmissionError(f"the zip archive is corrupt ({e})") from None
+
+
+def locate_notebook(unpacked, assignment: Assignment):
+    """The folder holding ``<name>.ipynb`` (or the only notebook) inside the unpacked submission."""
+    best = None
+    for root, dirs, files in os.walk(unpacked):
+        dirs.sort()
+        depth = os.path.relpath(root, unpacked).count(os.sep)
+        if assignment.notebook in files:
+            return root, os.path.join(root, assignment.notebook), None
+        nbs = sorted(f for f in files if f.endswith(".ipynb") and not f.startswith("."))
+        if nbs and best is None and ".ipynb_checkpoints" not in root:
+            best = (root, os.path.join(root, nbs[0]), depth)
+    if best is not None:
+        return best[0], best[1], f"no {assignment.notebook} found; graded {os.path.relpath(best[1], unpacked)} instead"
+    # no notebook at all: the folder holding beras/ (if any) is the submission root
+    for root, dirs, files in os.walk(unpacked):
+        if "beras" in dirs:
+            return root, None, f"no notebook found (expected {assignment.notebook})"
+    return unpacked, None, f"no notebook found (expected {assignment.notebook})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembling the scratch copy
+# ---------------------------------------------------------------------------------------------
+def student_beras_files(assignment: Assignment):
+    """Files of beras that students write: those with solution markers in the instructor's beras."""
+    files = []
+    base = assignment.instructor_beras
+    for root, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for n in sorted(names):
+            if n.endswith(".py"):
+                p = os.path.join(root, n)
+                with open(p, encoding="utf-8", errors="replace") as f:
+                    if MARKERS[0] in f.read():
+                        files.append(os.path.relpath(p, base))
+    return files
+
+
+def assemble(sub_root, assignment: Assignment, work):
+    """Fill ``work`` (the scratch copy): the student's extra files, then every release asset on top
+    (nbgrader overwrites non-notebook files from the source too), then for a stencil assignment the
+    release's beras with the student's versions of the files students write. Returns notes."""
+    notes = []
+    for entry in os.listdir(sub_root):
+        if entry in ("beras", assignment.notebook) or entry.endswith(".ipynb"):
+            continue
+        src = os.path.join(sub_root, entry)
+        dst = os.path.join(work, entry)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst, symlinks=False, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(src, dst)
+    for entry in os.listdir(assignment.release_dir):
+        if entry in ("beras", assignment.notebook, "__pycache__") or entry.endswith(".ipynb"):
+            continue
+        src = os.path.join(assignment.release_dir, entry)
+        dst = os.path.join(work, entry)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(src, dst)
+    stencil = os.path.join(assignment.release_dir, "beras")
+    if assignment.has_stencil:
+        shutil.copytree(stencil, os.path.join(work, "beras"), dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        theirs = os.path.join(sub_root, "beras")
+        if not os.path.isdir(theirs):
+            notes.append("no beras/ folder in the submission: the untouched stencil was graded")
+        else:
+            used = []
+            for rel in student_beras_files(assignment):
+                p = os.path.join(theirs, rel)
+                if os.path.isfile(p):
+                    shutil.copyfile(p, os.path.join(work, "beras", rel))
+                    used.append(rel)
+            missing = sorted(set(student_beras_files(assignment)) - set(used))
+            if missing:
+                notes.append(f"missing from your beras/ (the stencil version was used): {', '.join(missing)}")
+    elif os.path.isdir(assignment.instructor_beras) and not os.path.isdir(os.path.join(work, "beras")):
+        # not a beras assignment: the notebook may still import beras (utilities); give it the real one
+        shutil.copytree(assignment.instructor_beras, os.path.join(work, "beras"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return notes
+
+
+def scan_forbidden(beras_dir, files=None):
+    """Static scan: [(relative file, line, module)] for imports of TensorFlow/Keras/PyTorch in
+    ``beras_dir`` (import statements, __import__/import_module with a literal name)."""
+    hits = []
+    if not os.path.isdir(beras_dir):
+        return hits
+    for root, dirs, names in os.walk(beras_dir):
+        for n in names:
+            if not n.endswith(".py"):
+                continue
+            p = os.path.join(root, n)
+            rel = os.path.relpath(p, os.path.dirname(beras_dir))
+            if files is not None and os.path.relpath(p, beras_dir) not in files:
+                continue
+            try:
+                tree = ast.parse(open(p, encoding="utf-8", errors="replace").read())
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                mods = []
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    mods = [node.module]
+                elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                        and isinstance(node.args[0].value, str):
+                    fn = node.func
+                    fname = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+                    if fname in ("__import__", "import_module"):
+                        mods = [node.args[0].value]
+                for m in mods:
+                    if m.split(".")[0] in FORBIDDEN:
+                        hits.append((rel, node.lineno, m.split(".")[0]))
+    return sorted(set(hits))

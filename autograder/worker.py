@@ -1,0 +1,196 @@
+"""Hidden-test worker: runs INSIDE the sandbox (see sandbox.py), self-contained (the project is not
+importable there). argv: job.json (namespace cells, forbidden modules), response fd.
+
+Startup: put the scratch copy first on sys.path, import the student's beras and every submodule,
+note whether TensorFlow/Keras/PyTorch got imported by it, run the ``grader-namespace`` cells, then
+reply ``hello``. Then it serves one JSON request per stdin line (call / vjp / probe) and writes one
+JSON reply line to the response fd. Arrays travel as np.save bytes, read with allow_pickle=False.
+"""
+import base64
+import importlib
+import io
+import json
+import os
+import pkgutil
+import random
+import re
+import sys
+import traceback
+
+import numpy as np
+
+job_path, fd = sys.argv[1], int(sys.argv[2])
+job = json.load(open(job_path))
+out = os.fdopen(fd, "wb", buffering=0)
+FORBIDDEN = job["forbidden"]
+sys.path.insert(0, os.getcwd())
+
+
+def encode(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            raise TypeError("returned an object array (expected numbers)")
+        buf = io.BytesIO()
+        np.save(buf, value, allow_pickle=False)
+        return {"__ndarray__": base64.b64encode(buf.getvalue()).decode()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[encode(str(k)), encode(v)] for k, v in value.items()]}
+    if hasattr(value, "numpy"):
+        return encode(np.asarray(value.numpy()))
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        arr = None
+    if arr is not None and arr.dtype != object:
+        return encode(arr)
+    raise TypeError(f"returned a {type(value).__name__} (expected plain data: numbers, arrays, lists)")
+
+
+def decode(value):
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return np.load(io.BytesIO(base64.b64decode(value["__ndarray__"])), allow_pickle=False)
+        if "__tuple__" in value:
+            return tuple(decode(v) for v in value["__tuple__"])
+        if "__dict__" in value:
+            return {decode(k): decode(v) for k, v in value["__dict__"]}
+    return value
+
+
+def to_plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return np.array(value)
+
+
+def reply(obj):
+    out.write(json.dumps(encode(obj)).encode() + b"\n")
+
+
+def forbidden_loaded():
+    return sorted(m for m in FORBIDDEN if m in sys.modules)
+
+
+def error_info(exc):
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    for frame in reversed(tb):
+        if "autograder-worker" not in frame.filename:
+            where = f" ({os.path.basename(frame.filename)}, line {frame.lineno})"
+            break
+    msg = str(exc)
+    if isinstance(exc, NotImplementedError) and not msg:
+        msg = "not implemented yet"
+    return {"type": type(exc).__name__, "message": (msg[:800] + where).strip()}
+
+
+def seed():
+    random.seed(0)
+    np.random.seed(0)
+    if "keras" in sys.modules:
+        try:
+            sys.modules["keras"].utils.set_random_seed(0)
+        except Exception:
+            pass
+
+
+# -- 1. the student's beras (if the submission has one) -------------------------------------------
+hello = {"beras_file": None, "beras_error": None, "beras_forbidden": [], "cell_errors": [],
+         "pid_ok": True}
+if os.path.isdir("beras"):
+    try:
+        beras = importlib.import_module("beras")
+        hello["beras_file"] = os.path.abspath(beras.__file__)
+        for mod in pkgutil.walk_packages(beras.__path__, "beras."):
+            try:
+                importlib.import_module(mod.name)
+            except Exception:
+                pass
+    except BaseException as e:  # noqa: B902 - report, never die
+        hello["beras_error"] = error_info(e)
+    hello["beras_forbidden"] = forbidden_loaded()
+
+# -- 2. the notebook's grader-namespace cells --------------------------------------------------
+namespace = {"__name__": "__main__"}
+MAGIC = re.compile(r"^\s*[%!]")
+seed()
+for i, cell in enumerate(job["cells"]):
+    src = "\n".join("pass  # " + line if MAGIC.match(line) else line for line in cell["source"].splitlines())
+    try:
+        exec(compile(src, f"<notebook cell {cell.get('id', i)}>", "exec"), namespace)  # noqa: S102
+    except BaseException as e:  # noqa: B902 - sys.exit in a cell must not kill the worker
+        info = error_info(e)
+        info["cell"] = cell.get("id", str(i))
+        hello["cell_errors"].append(info)
+if "beras" in sys.modules:
+    hello["beras_file"] = os.path.abspath(getattr(sys.modules["beras"], "__file__", "") or "")
+reply(hello)
+
+
+# -- 3. serve requests ----------------------------------------------------------------------------
+def resolve(name):
+    if "." not in name:
+        if name not in namespace:
+            raise NameError(f"`{name}` is not defined in your notebook")
+        return namespace[name]
+    module, _, attr = name.rpartition(".")
+    if module in namespace and not module.startswith("beras"):
+        obj = namespace[module]
+    else:
+        obj = importlib.import_module(module)
+    return getattr(obj, attr)
+
+
+def serve(req):
+    op = req["op"]
+    if op == "call":
+        return to_plain(resolve(req["name"])(*req["args"], **req["kwargs"]))
+    if op == "vjp":
+        import beras
+        fn = resolve(req["name"])
+        wrt = req["wrt"]
+        args = [beras.constant(a) if i in wrt else a for i, a in enumerate(req["args"])]
+        with beras.GradientTape() as tape:
+            tape.watch([args[i] for i in wrt])
+            value = fn(*args, **req["kwargs"])
+        grads = tape.gradient(value, [args[i] for i in wrt], output_gradients=req.get("upstream"))
+        return [to_plain(value), [to_plain(g) for g in grads]]
+    if op == "probe":
+        scope = dict(namespace)
+        scope.update(req["inputs"])
+        scope["result"] = None
+        exec(compile(req["code"], "<hidden test probe>", "exec"), scope)  # noqa: S102 - instructor code
+        return to_plain(scope.get("result"))
+    raise ValueError(f"unknown request {op!r}")
+
+
+for line in sys.stdin:
+    req = decode(json.loads(line))
+    before = set(forbidden_loaded())
+    seed()
+    try:
+        result = serve(req)
+        msg = {"result": result}
+        encode(msg)
+    except BaseException as e:  # noqa: B902 - SystemExit / KeyboardInterrupt from student code too
+        msg = {"error": error_info(e)}
+    msg["forbidden_loaded"] = sorted(set(forbidden_loaded()) - before)
+    reply(msg)

@@ -1,0 +1,115 @@
+"""A tiny course root with one assignment, "toy", laid out like the real ones (solutions/, assignments/,
+beras/ with a marked region), so the grader's machinery is tested in seconds (no TensorFlow)."""
+import os
+import re
+import shutil
+
+import nbformat
+
+POINTS = {"test_square": 2, "test_cube": 2, "test_double": 1}   # + hidden 2 + 3 = 10
+
+
+def _meta(gid, *, grade=False, solution=False, locked=False, points=None, ns=False):
+    m = {"nbgrader": {"grade": grade, "solution": solution, "locked": locked, "grade_id": gid,
+                      "schema_version": 3}}
+    if points is not None:
+        m["nbgrader"]["points"] = points
+    if ns:
+        m["tags"] = ["grader-namespace"]
+    return m
+
+
+def source_notebook():
+    c = nbformat.v4.new_code_cell
+    md = nbformat.v4.new_markdown_cell
+    cells = [
+        md("# Toy assignment", metadata=_meta("intro", locked=True)),
+        c("import os, sys\nsys.path.insert(0, os.getcwd())\nimport numpy as np\nimport beras\n"
+          "print('using beras from', os.path.dirname(beras.__file__))",
+          metadata=_meta("setup", locked=True, ns=True)),
+        c("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+          metadata=_meta("square", solution=True, ns=True)),
+        c("def check(got, want, case):\n    assert np.allclose(got, want), f'{case}: expected {want}, got {got}'",
+          metadata=_meta("helpers", locked=True, ns=True)),
+        c("check(square(3), 9, 'square(3)')\nnp.testing.assert_allclose(square(np.arange(3)), [0, 1, 4])",
+          metadata=_meta("test_square", grade=True, locked=True, points=POINTS["test_square"])),
+        c("def cube(x):\n    ### BEGIN SOLUTION\n    return x * x * x\n    ### END SOLUTION",
+          metadata=_meta("cube", solution=True, ns=True)),
+        c("check(cube(2), 8, 'cube(2)')",
+          metadata=_meta("test_cube", grade=True, locked=True, points=POINTS["test_cube"])),
+        c("np.testing.assert_allclose(beras.double([1.0, 2.0]), [2.0, 4.0])",
+          metadata=_meta("test_double", grade=True, locked=True, points=POINTS["test_double"])),
+        c("print('experiments: done')"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+HIDDEN = '''
+import numpy as np
+from autograder.hidden import hidden_test, assert_close
+
+@hidden_test(points=2, name="square on a matrix", guards=("test_square",))
+def hidden_square(student):
+    x = np.arange(6.0).reshape(2, 3)
+    assert_close(student.call("square", x), x * x, "square of a 2x3 matrix")
+
+@hidden_test(points=3, name="beras.double on a vector")
+def hidden_double(student):
+    x = np.linspace(-1, 1, 5)
+    assert_close(student.call("beras.double", x), 2 * x, "beras.double of 5 values")
+'''
+
+BERAS_OPS = '''import numpy as np
+
+
+def double(x):
+    """2 * x, as an array."""
+    ### BEGIN SOLUTION
+    return np.asarray(x, dtype=float) * 2
+    ### END SOLUTION
+'''
+
+STUB_RE = re.compile(r"( *)### BEGIN SOLUTION.*?### END SOLUTION", re.S)
+
+
+def stub(text):
+    return STUB_RE.sub(lambda m: m.group(1) + "raise NotImplementedError()", text)
+
+
+def make_course(root):
+    """Write root/{beras, solutions/toy, assignments/toy}; return root."""
+    os.makedirs(os.path.join(root, "beras"), exist_ok=True)
+    with open(os.path.join(root, "beras", "__init__.py"), "w") as f:
+        f.write("from .ops import double\n")
+    with open(os.path.join(root, "beras", "ops.py"), "w") as f:
+        f.write(BERAS_OPS)
+    sol = os.path.join(root, "solutions", "toy")
+    os.makedirs(sol, exist_ok=True)
+    nb = source_notebook()
+    nbformat.write(nb, os.path.join(sol, "toy.ipynb"))
+    with open(os.path.join(sol, "hidden_tests.py"), "w") as f:
+        f.write(HIDDEN)
+    with open(os.path.join(sol, "data.txt"), "w") as f:
+        f.write("asset\n")
+    rel = os.path.join(root, "assignments", "toy")
+    os.makedirs(os.path.join(rel, "beras"), exist_ok=True)
+    released = nbformat.from_dict(nb)
+    for cell in released.cells:
+        cell.source = stub(cell.source)
+    nbformat.write(released, os.path.join(rel, "toy.ipynb"))
+    shutil.copyfile(os.path.join(sol, "data.txt"), os.path.join(rel, "data.txt"))
+    with open(os.path.join(rel, "beras", "__init__.py"), "w") as f:
+        f.write("from .ops import double\n")
+    with open(os.path.join(rel, "beras", "ops.py"), "w") as f:
+        f.write(stub(BERAS_OPS))
+    return root
+
+
+def reference_submission(root, dest):
+    """The instructor's solution as a student would submit it (notebook + complete beras)."""
+    os.makedirs(dest, exist_ok=True)
+    shutil.copyfile(os.path.join(root, "solutions", "toy", "toy.ipynb"), os.path.join(dest, "toy.ipynb"))
+    shutil.copytree(os.path.join(root, "beras"), os.path.join(dest, "beras"), dirs_exist_ok=True)
+    return dest

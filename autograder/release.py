@@ -188,7 +188,7 @@ def requirements(root, name):
     if name in STENCILS:   # the stencil brings its own beras; tfds is only for cnn_architectures' full profile
         pins = [d for d in pins if not d.startswith("tensorflow-datasets")]
     header = f"# {name}: the Python packages this assignment needs (pinned like the course's pyproject.toml)\n"
-    return header + "".join(p + "\n" for p in pins) + "jupyterlab\n"
+    return header + "".join(p + "\n" for p in pins)
 
 
 def _title(folder, name):
@@ -232,7 +232,7 @@ Assignment `{name}`. Everything you need is in this folder.
 
 ```bash
 python -m venv .venv && . .venv/bin/activate
-pip install -r requirements.txt
+pip install -r requirements.txt jupyterlab
 jupyter lab {name}.ipynb
 ```
 

@@ -76,7 +76,10 @@ def case(name):
         yield
     except NotImplementedError as e:
         frames = traceback.extract_tb(e.__traceback__)
-        where = f"{frames[-1].name} in {frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        last = frames[-1] if frames else None
+        in_notebook = last is not None and ("ipykernel" in last.filename or last.filename.startswith("<"))
+        where = "?" if last is None else (f"{last.name} in your notebook" if in_notebook
+                                          else f"{last.name} in {last.filename}:{last.lineno}")
         raise AssertionError(f"{name}: not implemented yet (NotImplementedError raised by {where})") from None
 
 

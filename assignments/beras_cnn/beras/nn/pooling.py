@@ -1,0 +1,104 @@
+"""``tf.nn.max_pool2d`` and ``tf.nn.avg_pool2d`` (NHWC), with TF's padding rules.
+
+"The padded input values are ignored": max pooling behaves as if padded with -inf, and average
+pooling divides each window's sum by the number of real (unpadded) cells in it. Ties in max
+pooling send the whole gradient to the first maximum of the window in row-major order, as TF's
+CPU kernel does. Windows may overlap (e.g. 3x3 with stride 2, as in AlexNet).
+
+As in conv.py: public wrappers parse TF's arguments; ``@primitive``s call the NumPy kernels
+``max_pool_forward`` / ``max_pool_backward`` / ``avg_pool_forward`` / ``avg_pool_backward``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.tensor import primitive
+from .conv import check_data_format, check_padding, crop_hw, output_shape_and_pads, pad_hw, spatial_pair, tap
+
+
+# ----------------------------------------------------------------------------------------------
+# Kernels (student work in beras_cnn). ``pads = ((top, bottom), (left, right))``, ``out_hw = (Ho, Wo)``.
+# ----------------------------------------------------------------------------------------------
+def max_pool_forward(x, ksize, strides, pads, out_hw):
+    """Max over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C); padding counts as -inf."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def max_pool_backward(dout, x, out, ksize, strides, pads):
+    """Gradient of :func:`max_pool_forward` w.r.t. ``x``: each ``dout`` (N, Ho, Wo, C) value goes to the
+    first maximum of its window in row-major order (TF's tie rule) -> (N, H, W, C)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def avg_pool_forward(x, ksize, strides, pads, out_hw):
+    """Mean over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C), counting only the real
+    (unpadded) cells of each window."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def avg_pool_backward(dout, x_shape, ksize, strides, pads):
+    """Gradient of :func:`avg_pool_forward`: each window spreads ``dout / count`` over its real cells
+    -> (N, H, W, C) with ``x_shape``."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def window_counts(x_shape, ksize, strides, pads, out_hw, dtype=np.float64):
+    """Number of real (unpadded) cells in each pooling window, shaped (1, Ho, Wo, 1) to broadcast."""
+    ones = pad_hw(np.ones((1, x_shape[1], x_shape[2], 1), dtype), pads)
+    counts = np.zeros((1, *out_hw, 1), dtype)
+    for a in range(ksize[0]):
+        for b in range(ksize[1]):
+            counts += tap(ones, a, b, out_hw, strides)
+    return counts
+
+
+# ----------------------------------------------------------------------------------------------
+# Primitives and public wrappers
+# ----------------------------------------------------------------------------------------------
+@primitive(n_inputs=1)
+def _max_pool(x, ksize, strides, pads, out_hw):
+    out = max_pool_forward(x, ksize, strides, pads, out_hw)
+    return out, lambda g: (max_pool_backward(g, x, out, ksize, strides, pads),)
+
+
+@primitive(n_inputs=1)
+def _avg_pool(x, ksize, strides, pads, out_hw):
+    out = avg_pool_forward(x, ksize, strides, pads, out_hw)
+    return out, lambda g: (avg_pool_backward(g, x.shape, ksize, strides, pads),)
+
+
+def _pool_args(op, input, ksize, strides, padding, data_format, allow_explicit):  # noqa: A002
+    check_data_format(data_format, op)
+    shape = np.shape(input)
+    if len(shape) != 4:
+        raise ValueError(f"{op} input must be 4-dimensional (N, H, W, C), got shape {tuple(shape)}")
+    ksize = spatial_pair(ksize, "ksize")
+    strides = spatial_pair(strides, "strides")
+    padding = check_padding(padding, allow_explicit)
+    out_hw, pads = output_shape_and_pads(shape, ksize, strides, (1, 1), padding)
+    return dict(ksize=ksize, strides=strides, pads=pads, out_hw=out_hw)
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """Like ``tf.nn.max_pool2d``: NHWC (N, H, W, C) -> (N, Ho, Wo, C). ``ksize`` / ``strides``: int, pair or
+    ``[1, k, k, 1]``; ``padding``: 'SAME', 'VALID' or explicit ``[[0,0],[t,b],[l,r],[0,0]]``."""
+    return _max_pool(input, **_pool_args("max_pool2d", input, ksize, strides, padding, data_format, True))
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """Like ``tf.nn.avg_pool2d``: NHWC (N, H, W, C) -> (N, Ho, Wo, C); ``padding``: 'SAME' or 'VALID'."""
+    return _avg_pool(input, **_pool_args("avg_pool2d", input, ksize, strides, padding, data_format, False))
+
+
+def max_pool(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """Like ``tf.nn.max_pool`` for 4-D NHWC input (same as :func:`max_pool2d`)."""
+    return max_pool2d(input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """Like ``tf.nn.avg_pool`` for 4-D NHWC input (same as :func:`avg_pool2d`)."""
+    return avg_pool2d(input, ksize, strides, padding, data_format, name)

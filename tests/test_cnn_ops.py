@@ -81,6 +81,21 @@ def test_dilation_3_and_non_square_dilations():
         assert rel_error(ob, tf.nn.conv2d(x, w, 1, "SAME", dilations=d).numpy()) < 1e-12
 
 
+# ---------------------------------------------------------------------------------- padding wider than the kernel
+@pytest.mark.parametrize("strides,padding,kernel", [
+    (2, [[0, 0], [4, 0], [0, 5], [0, 0]], (2, 3)), (1, [[0, 0], [0, 3], [3, 0], [0, 0]], (2, 2)),
+    (3, [[0, 0], [2, 2], [1, 4], [0, 0]], (1, 1)), (3, "VALID", (2, 2)), (2, "SAME", (5, 4)),
+])
+def test_conv_gradients_with_wide_padding_and_leftover_rows(strides, padding, kernel):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 8, 7, 3)), rng.standard_normal((*kernel, 3, 2))
+    ob, gb, ot, gt = grads(lambda x, w: beras.nn.conv2d(x, w, strides, padding),
+                           lambda x, w: tf.nn.conv2d(x, w, strides, padding), x, w)
+    assert rel_error(ob, ot) < 1e-12
+    for a, b in zip(gb, gt):
+        assert rel_error(a, b) < 1e-12
+
+
 # ---------------------------------------------------------------------------------- float32 stays float32
 def test_dtypes_are_preserved():
     rng = np.random.default_rng(4)

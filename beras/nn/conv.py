@@ -128,10 +128,18 @@ def output_shape_and_pads(input_shape, kernel_hw, strides, dilations, padding):
 # NumPy helpers that every kernel shares (complete; students may use them)
 # ----------------------------------------------------------------------------------------------
 def pad_hw(x, pads, value=0.0):
-    """Pad the two spatial axes of NHWC ``x`` by ``pads = ((top, bottom), (left, right))`` with ``value``."""
+    """Pad the two spatial axes of NHWC ``x`` by ``pads = ((top, bottom), (left, right))`` with ``value``.
+
+    A negative amount crops that side instead (used by the transposed convolution in conv2d_backward).
+    """
     (t, b), (l, r) = pads
     if t == b == l == r == 0:
         return x
+    if min(t, b, l, r) < 0:
+        x = x[:, max(-t, 0):x.shape[1] - max(-b, 0), max(-l, 0):x.shape[2] - max(-r, 0), :]
+        t, b, l, r = max(t, 0), max(b, 0), max(l, 0), max(r, 0)
+        if t == b == l == r == 0:
+            return x
     n, h, w, c = x.shape
     out = np.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
     out[:, t:t + h, l:l + w, :] = x
@@ -200,21 +208,30 @@ def conv2d_backward(dout, x, w, strides, pads, dilations):
     """Gradients of :func:`conv2d_forward`: ``dout`` (N, Ho, Wo, F) -> ``(dx, dw)`` shaped like x and w.
 
     - ``dw`` is the correlation of the (padded) input with ``dout``: ``im2col(x).T @ dout``.
-    - ``dx`` is the transposed convolution of ``dout`` with the filter (a convolution with the
-      180°-rotated filter): every output pixel sends ``dout[n, i, j] @ w[a, b].T`` back to the input
-      pixel that tap ``(a, b)`` read. Done as one matrix product and a strided scatter per tap.
+    - ``dx`` is the transposed convolution of ``dout`` with the filter. For stride 1 it is a plain
+      correlation of ``dout`` (zero-padded by ``k_eff - 1 - pad``) with the 180°-rotated filter whose
+      in/out channels are swapped (kh, kw, F, C). For larger strides, each output pixel sends
+      ``dout[n, i, j] @ w[a, b].T`` back to the input pixel that tap ``(a, b)`` read: one matrix
+      product, then a strided scatter-add per tap.
     """
     ### BEGIN SOLUTION
     kh, kw, c, f = w.shape
-    xp = pad_hw(x, pads)
-    out_hw = dout.shape[1:3]
+    n, ho, wo, _ = dout.shape
     g = dout.reshape(-1, f)
-    dw = (im2col(xp, (kh, kw), out_hw, strides, dilations).T @ g).reshape(w.shape)
-    dcols = (g @ w.reshape(kh * kw * c, f).T).reshape(*dout.shape[:3], kh, kw, c)
-    dxp = np.zeros(xp.shape, dtype=x.dtype)
+    xp = pad_hw(x, pads)
+    dw = (im2col(xp, (kh, kw), (ho, wo), strides, dilations).T @ g).reshape(w.shape)
+
+    if tuple(strides) == (1, 1):
+        (dh, dw_), ((t, b), (l, r)) = dilations, pads
+        full_pads = ((kh - 1) * dh - t, (kh - 1) * dh - b), ((kw - 1) * dw_ - l, (kw - 1) * dw_ - r)
+        w_rot = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+        return conv2d_forward(dout, w_rot, (1, 1), full_pads, dilations), dw
+
+    dcols = (g @ w.reshape(kh * kw * c, f).T).reshape(n, ho, wo, kh, kw, c)
+    dxp = np.zeros(xp.shape, dtype=dout.dtype)
     for a in range(kh):
         for b in range(kw):
-            tap(dxp, a, b, out_hw, strides, dilations)[...] += dcols[:, :, :, a, b, :]
+            tap(dxp, a, b, (ho, wo), strides, dilations)[...] += dcols[:, :, :, a, b, :]
     return crop_hw(dxp, pads), dw
     ### END SOLUTION
 

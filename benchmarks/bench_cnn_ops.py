@@ -1,0 +1,98 @@
+"""beras.nn CNN ops vs tf.nn at ResNet-20's CIFAR stage shapes (batch 128), float32, alternating in one run.
+
+    python -m benchmarks cnn_ops
+
+Goals (beras / eager TF): conv2d forward <= 1.5x, forward+backward <= 2x, pooling <= 2x,
+batch norm training forward+backward <= 1.2x. tf.function figures are printed for reference.
+"""
+import os
+
+import numpy as np
+
+from .timing import alternate, report
+
+N = 128
+# (label, input shape, filters shape, stride): the 3x3 SAME convs of ResNet-20's three stages
+CONVS = [
+    ("32x32x16->16 s1", (N, 32, 32, 16), (3, 3, 16, 16), 1),
+    ("32x32x16->32 s2", (N, 32, 32, 16), (3, 3, 16, 32), 2),
+    ("16x16x32->32 s1", (N, 16, 16, 32), (3, 3, 32, 32), 1),
+    ("16x16x32->64 s2", (N, 16, 16, 32), (3, 3, 32, 64), 2),
+    ("8x8x64->64 s1", (N, 8, 8, 64), (3, 3, 64, 64), 1),
+]
+POOLS = [("max 2x2/2 VALID", "max", 2, 2, "VALID"), ("max 3x3/2 SAME", "max", 3, 2, "SAME"),
+         ("avg 2x2/2 VALID", "avg", 2, 2, "VALID")]
+FEATURES = [(N, 32, 32, 16), (N, 16, 16, 32), (N, 8, 8, 64)]
+
+
+def _grad_step(lib, fn, xs):
+    """Forward under a tape and the gradient of the output's sum w.r.t. every input."""
+    with lib.GradientTape() as tape:
+        tape.watch(xs)
+        out = fn(*xs)
+    return tape.gradient(out, xs)
+
+
+def main(sections=("conv", "pool", "bn")):
+    import tensorflow as tf
+    import beras
+
+    rng = np.random.default_rng(0)
+    print(f"float32, batch {N}; {os.cpu_count()} cores; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}; "
+          f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(default)')}; TF eager unless noted")
+    ratios = {}
+
+    def case(label, beras_fn, tf_fn, goal, tf_graph_fn=None):
+        contenders = {"beras": beras_fn, "tf": tf_fn}
+        if tf_graph_fn is not None:
+            contenders["tf.function"] = tf_graph_fn
+        ratios[label] = report(label, alternate(contenders, repeats=7), goal=goal)
+
+    for label, xs, ws, s in CONVS if "conv" in sections else []:
+        x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+        bx, bw, tx, tw = beras.constant(x), beras.constant(w), tf.constant(x), tf.constant(w)
+        f_tf = tf.function(lambda x, w, s=s: tf.nn.conv2d(x, w, s, "SAME"))
+        g_tf = tf.function(lambda x, w, s=s: _grad_step(tf, lambda a, b: tf.nn.conv2d(a, b, s, "SAME"), [x, w]))
+        case(f"conv2d fwd      {label}", lambda: beras.nn.conv2d(bx, bw, s, "SAME"),
+             lambda: tf.nn.conv2d(tx, tw, s, "SAME"), 1.5, lambda: f_tf(tx, tw))
+        case(f"conv2d fwd+bwd  {label}",
+             lambda: _grad_step(beras, lambda a, b: beras.nn.conv2d(a, b, s, "SAME"), [bx, bw]),
+             lambda: _grad_step(tf, lambda a, b: tf.nn.conv2d(a, b, s, "SAME"), [tx, tw]), 2.0,
+             lambda: g_tf(tx, tw))
+
+    for label, kind, k, s, p in POOLS if "pool" in sections else []:
+        b_pool = {"max": beras.nn.max_pool2d, "avg": beras.nn.avg_pool2d}[kind]
+        t_pool = {"max": tf.nn.max_pool2d, "avg": tf.nn.avg_pool2d}[kind]
+        for shape in FEATURES[:2]:
+            x = rng.standard_normal(shape).astype(np.float32)
+            bx, tx = beras.constant(x), tf.constant(x)
+            tag = "x".join(map(str, shape[1:]))
+            case(f"{kind}_pool fwd     {label} {tag}", lambda: b_pool(bx, k, s, p), lambda: t_pool(tx, k, s, p), 2.0)
+            case(f"{kind}_pool fwd+bwd {label} {tag}",
+                 lambda: _grad_step(beras, lambda a: b_pool(a, k, s, p), [bx]),
+                 lambda: _grad_step(tf, lambda a: t_pool(a, k, s, p), [tx]), 2.0)
+
+    def bn_train(nn):
+        def f(x, gamma, beta):
+            mean, variance = nn.moments(x, [0, 1, 2])
+            return nn.batch_normalization(x, mean, variance, beta, gamma, 1e-3)
+        return f
+
+    for shape in FEATURES if "bn" in sections else []:
+        c = shape[-1]
+        x = rng.standard_normal(shape).astype(np.float32)
+        gamma, beta = (1 + 0.1 * rng.standard_normal(c)).astype(np.float32), np.zeros(c, np.float32)
+        bxs, txs = [beras.constant(a) for a in (x, gamma, beta)], [tf.constant(a) for a in (x, gamma, beta)]
+        g_tf = tf.function(lambda *xs: _grad_step(tf, bn_train(tf.nn), list(xs)))
+        tag = "x".join(map(str, shape[1:]))
+        case(f"batch norm train fwd+bwd {tag}", lambda: _grad_step(beras, bn_train(beras.nn), bxs),
+             lambda: _grad_step(tf, bn_train(tf.nn), txs), 1.2, lambda: g_tf(*txs))
+
+    worst = max(ratios.items(), key=lambda kv: kv[1])
+    print(f"worst ratio vs eager TF: {worst[1]:.2f}x ({worst[0].strip()})")
+    return ratios
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv[1:] or ("conv", "pool", "bn"))

@@ -101,10 +101,6 @@ def _convert_functional(keras_model, Model):
             pending.remove((op, node))
             if id(op) not in twins:
                 twins[id(op)] = convert_layer(op)
-            if node.arguments.kwargs.get("training") is not None:
-                raise ValueError(f"from_keras: layer '{op.name}' is called with a fixed "
-                                 f"training={node.arguments.kwargs['training']} in the Keras graph; "
-                                 f"beras graphs pass the model's training flag to every layer")
             arg = node.arguments.args[0]
             beras_arg = [tensors[id(t)] for t in arg] if isinstance(arg, (list, tuple)) else tensors[id(arg)]
             out = twins[id(op)](beras_arg)

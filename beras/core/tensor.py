@@ -344,5 +344,9 @@ def primitive(fn=None, *, n_inputs=None):
 
 
 def _cast_like(value, dtype):
+    if dtype is not None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
+        # like TF, Python numbers convert straight to the tensor's dtype (0.1 stays exact in float64)
+        arr = np.asarray(value)
+        return arr if arr.dtype == dtype else arr.astype(dtype)
     arr = _to_array(value)
     return arr if dtype is None or arr.dtype == dtype else arr.astype(dtype)

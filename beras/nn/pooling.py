@@ -20,15 +20,20 @@ from .conv import check_data_format, check_padding, crop_hw, output_shape_and_pa
 # Kernels (student work in beras_cnn). ``pads = ((top, bottom), (left, right))``, ``out_hw = (Ho, Wo)``.
 # ----------------------------------------------------------------------------------------------
 def max_pool_forward(x, ksize, strides, pads, out_hw):
-    """Max over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C); padding counts as -inf."""
+    """Max over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C); padding counts as -inf.
+
+    Separable: the max over a window is the max over its rows of the max along each row, so take
+    the max over the kw columns first (N, Hp, Wo, C), then over the kh rows.
+    """
     ### BEGIN SOLUTION
-    kh, kw = ksize
+    (kh, kw), (sh, sw), (ho, wo) = ksize, strides, out_hw
     xp = pad_hw(x, pads, -np.inf)
-    out = tap(xp, 0, 0, out_hw, strides).copy()
-    for a in range(kh):
-        for b in range(kw):
-            if a or b:
-                np.maximum(out, tap(xp, a, b, out_hw, strides), out=out)
+    cols = tap(xp, 0, 0, (xp.shape[1], wo), (1, sw)).copy()
+    for b in range(1, kw):
+        np.maximum(cols, tap(xp, 0, b, (xp.shape[1], wo), (1, sw)), out=cols)
+    out = tap(cols, 0, 0, out_hw, (sh, 1)).copy()
+    for a in range(1, kh):
+        np.maximum(out, tap(cols, a, 0, out_hw, (sh, 1)), out=out)
     return out
     ### END SOLUTION
 
@@ -54,30 +59,34 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
 
 def avg_pool_forward(x, ksize, strides, pads, out_hw):
     """Mean over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C), counting only the real
-    (unpadded) cells of each window."""
+    (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum along rows, then columns."""
     ### BEGIN SOLUTION
-    kh, kw = ksize
+    (kh, kw), (sh, sw), (ho, wo) = ksize, strides, out_hw
     xp = pad_hw(x, pads)
-    total = np.zeros((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            total += tap(xp, a, b, out_hw, strides)
+    cols = tap(xp, 0, 0, (xp.shape[1], wo), (1, sw)).copy()
+    for b in range(1, kw):
+        cols += tap(xp, 0, b, (xp.shape[1], wo), (1, sw))
+    total = tap(cols, 0, 0, out_hw, (sh, 1)).copy()
+    for a in range(1, kh):
+        total += tap(cols, a, 0, out_hw, (sh, 1))
     return total / window_counts(x.shape, ksize, strides, pads, out_hw, x.dtype)
     ### END SOLUTION
 
 
 def avg_pool_backward(dout, x_shape, ksize, strides, pads):
     """Gradient of :func:`avg_pool_forward`: each window spreads ``dout / count`` over its real cells
-    -> (N, H, W, C) with ``x_shape``."""
+    -> (N, H, W, C) with ``x_shape``. Undoes the two separable sums in reverse order."""
     ### BEGIN SOLUTION
-    kh, kw = ksize
-    out_hw = dout.shape[1:3]
-    share = dout / window_counts(x_shape, ksize, strides, pads, out_hw, dout.dtype)
-    (t, b_), (l, r) = pads
-    dxp = np.zeros((x_shape[0], x_shape[1] + t + b_, x_shape[2] + l + r, x_shape[3]), dtype=dout.dtype)
+    (kh, kw), (sh, sw), ((t, b_), (l, r)) = ksize, strides, pads
+    ho, wo = dout.shape[1:3]
+    share = dout / window_counts(x_shape, ksize, strides, pads, (ho, wo), dout.dtype)
+    hp, wp = x_shape[1] + t + b_, x_shape[2] + l + r
+    dcols = np.zeros((x_shape[0], hp, wo, x_shape[3]), dtype=dout.dtype)
     for a in range(kh):
-        for b in range(kw):
-            tap(dxp, a, b, out_hw, strides)[...] += share
+        tap(dcols, a, 0, (ho, wo), (sh, 1))[...] += share
+    dxp = np.zeros((x_shape[0], hp, wp, x_shape[3]), dtype=dout.dtype)
+    for b in range(kw):
+        tap(dxp, 0, b, (hp, wo), (1, sw))[...] += dcols
     return crop_hw(dxp, pads)
     ### END SOLUTION
 

@@ -228,3 +228,28 @@ def test_demo_mlps_reach_95_percent(capsys):
     for framework in ("beras", "keras"):
         assert results[framework]["test_accuracy"] >= 0.95, results
         assert results[framework]["seconds_per_epoch"] > 0
+
+
+def test_validation_split_callbacks_and_train_step():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 4)).astype("float32")
+    y = rng.integers(0, 3, 50)
+    model = beras.Sequential([beras.Input((4,)), L.Dense(3)])
+    model.compile("sgd", beras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+    seen = []
+
+    class Recorder:
+        def on_epoch_end(self, epoch, logs):
+            seen.append((epoch, sorted(logs)))
+            if epoch == 1:
+                model.stop_training = True
+
+    h = model.fit(x, y, epochs=5, validation_split=0.2, callbacks=[Recorder()], verbose=0)
+    assert h.epoch == [0, 1] and [e for e, _ in seen] == [0, 1]  # stopped early by the callback
+    assert seen[0][1] == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    # the validation samples are the last 20%, as in Keras
+    assert h.history["val_loss"][-1] == pytest.approx(model.evaluate(x[40:], y[40:], verbose=0)[0], rel=1e-6)
+    model.reset_metrics()
+    before = model.get_weights()[0].copy()
+    logs = model.train_step((x[:8], y[:8]))
+    assert sorted(logs) == ["accuracy", "loss"] and not np.array_equal(before, model.get_weights()[0])

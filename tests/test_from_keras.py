@@ -150,3 +150,16 @@ def test_unsupported_layer_names_it_and_lists_the_supported_ones():
         beras.models.from_keras(kmodel)
     with pytest.raises(ValueError, match="groups"):
         beras.models.from_keras(keras.Sequential([keras.Input((5, 5, 4)), keras.layers.Conv2D(2, 3, groups=2)]))
+
+
+def test_functional_weights_in_keras_order_so_twins_share_set_weights():
+    """Keras orders a functional model's layers by depth, then first visit: with branches (the projection
+    shortcut, the dense blocks) a plain topological order would differ. beras follows Keras."""
+    for kmodel in (build_resnet("keras", compile=False), dense_block_model()):
+        bmodel = beras.models.from_keras(kmodel)
+        assert [w.name for w in bmodel.weights] == ["/".join(w.path.split("/")[-2:]) for w in kmodel.weights]
+    kmodel, bmodel = build_resnet("keras", compile=False), build_resnet("beras", compile=False)
+    randomize(kmodel, seed=4)
+    bmodel.set_weights(kmodel.get_weights())
+    x, _ = digits_batch()
+    assert rel_error(bmodel(x).numpy(), kmodel(x).numpy()) < 1e-5

@@ -1,0 +1,350 @@
+"""Hidden tests of cnn_architectures (instructor only, never released): 41 points.
+
+The student's functions are built inside the student's process (``student.probe``), which hands
+back plain numbers (parameter counts, shapes, small arrays); every expected value is computed
+here, in the grader, from the architecture formulas below (independent of Keras). The training
+check trains the student's ``build_resnet`` with the trusted ``training.py`` next to this file
+and computes the test accuracy here from the returned predictions.
+
+The profile comes from ``$AUTOGRADER_PROFILE`` ("smoke" by default, "full", or "auto").
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from autograder.hidden import HiddenTestFailure, Score, assert_close, assert_equal, hidden_test
+
+HERE = Path(__file__).resolve().parent
+TRAINING_PY = HERE / "training.py"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference formulas (parameter counts include BN's moving mean/variance: 4 per channel)
+# ---------------------------------------------------------------------------------------------
+def bn(c):
+    return 4 * c
+
+
+def conv(k, cin, cout, bias=False):
+    return k * k * cin * cout + (cout if bias else 0)
+
+
+def vgg_params(cin, filters, num_convs):
+    return conv(3, cin, filters, True) + (num_convs - 1) * conv(3, filters, filters, True)
+
+
+def inception_params(cin, f1, r3, f3, r5, f5, pool_proj):
+    return (conv(1, cin, f1, True) + conv(1, cin, r3, True) + conv(3, r3, f3, True)
+            + conv(1, cin, r5, True) + conv(5, r5, f5, True) + conv(1, cin, pool_proj, True))
+
+
+def basic_params(cin, filters, stride=1):
+    p = conv(3, cin, filters) + bn(filters) + conv(3, filters, filters) + bn(filters)
+    if stride != 1 or cin != filters:
+        p += conv(1, cin, filters) + bn(filters)
+    return p
+
+
+def bottleneck_params(cin, filters, stride=1):
+    out = 4 * filters
+    p = conv(1, cin, filters) + bn(filters) + conv(3, filters, filters) + bn(filters) + conv(1, filters, out) + bn(out)
+    if stride != 1 or cin != out:
+        p += conv(1, cin, out) + bn(out)
+    return p
+
+
+def gap_params(c, k):
+    return c * k + k
+
+
+def resnet_params(depth, in_channels, num_classes):
+    n = (depth - 2) // 6
+    p, c = conv(3, in_channels, 16) + bn(16), 16
+    for stage, filters in enumerate((16, 32, 64)):
+        for i in range(n):
+            p += basic_params(c, filters, 2 if stage > 0 and i == 0 else 1)
+            c = filters
+    return p + gap_params(64, num_classes)
+
+
+def resnet_trainable(depth, in_channels, num_classes):
+    """Trainable = total minus the BN moving statistics (2 per BN channel)."""
+    n = (depth - 2) // 6
+    bn_channels = 16 + n * 2 * (16 + 32 + 64) + 32 + 64   # stem + 2 BN per block + 2 projection BNs
+    return resnet_params(depth, in_channels, num_classes) - 2 * bn_channels
+
+
+def dense_params(c0, num_layers, k):
+    return sum(bn(c0 + l * k) + conv(3, c0 + l * k, k) for l in range(num_layers))
+
+
+def survival(num_blocks, p_L):
+    return [1.0 - l / num_blocks * (1.0 - p_L) for l in range(1, num_blocks + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes (trusted code run in the student's namespace; they return plain data)
+# ---------------------------------------------------------------------------------------------
+BUILD = """
+import numpy as np
+import keras
+x = keras.Input(tuple(input_shape))
+y = globals()[fn](x, *args, **kwargs)
+m = keras.Model(x, y)
+out = None
+if sample is not None:
+    out = np.asarray(m(np.asarray(sample, dtype="float32"), training=False))
+result = {"params": int(m.count_params()),
+          "trainable": int(sum(int(np.prod(w.shape)) for w in m.trainable_weights)),
+          "shape": [None if d is None else int(d) for d in y.shape],
+          "layers": [type(l).__name__ for l in m.layers],
+          "out": out}
+"""
+
+ZERO_KERNELS = """
+import numpy as np
+import keras
+x = keras.Input(tuple(input_shape))
+m = keras.Model(x, resnet_basic_block(x, filters))
+m.set_weights([np.zeros_like(w) if w.ndim == 4 else w for w in m.get_weights()])
+result = np.asarray(m(np.asarray(sample, dtype="float32"), training=False))
+"""
+
+RESNET = """
+import numpy as np
+model = build_resnet(depth, num_classes, tuple(input_shape))
+probs = np.asarray(model(np.asarray(sample, dtype="float32"), training=False))
+result = {"params": int(model.count_params()),
+          "trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+          "shape": [None if d is None else int(d) for d in model.output.shape],
+          "layers": [type(l).__name__ for l in model.layers],
+          "probs": probs}
+"""
+
+RESNET_ERRORS = """
+result = {}
+for depth in depths:
+    try:
+        build_resnet(depth, 10, (32, 32, 3))
+        result[str(depth)] = "no error"
+    except ValueError:
+        result[str(depth)] = "ValueError"
+    except Exception as e:  # noqa: BLE001
+        result[str(depth)] = type(e).__name__
+"""
+
+STOCHASTIC = """
+import numpy as np
+import keras
+x = np.asarray(sample, dtype="float32")
+layer = StochasticDepth(p, seed=7)
+model = keras.Sequential([keras.Input(x.shape[1:]), StochasticDepth(p, seed=8)])
+result = {"inference": np.asarray(layer(x, training=False)),
+          "training": np.asarray(layer(x, training=True)),
+          "model_training": np.asarray(model(x, training=True)),
+          "model_inference": np.asarray(model(x, training=False)),
+          "p0_training": np.asarray(StochasticDepth(0.0, seed=9)(x, training=True))}
+"""
+
+TRAIN = """
+import sys, time, types
+course = types.ModuleType("course_training")
+sys.modules["course_training"] = course
+exec(compile(training_source, "training.py (trusted copy)", "exec"), course.__dict__)
+profile = course.select_profile(profile_name, data_dir)
+data = course.load_data(profile)
+start = time.perf_counter()
+model, history = course.fit(build_resnet, profile, data)
+predictions = course.predict_classes(model, profile, data.x_test)
+result = {"predictions": predictions, "history": history, "seconds": time.perf_counter() - start}
+"""
+
+
+def build(student, fn, input_shape, *args, sample=None, **kwargs):
+    return student.probe(BUILD, fn=fn, input_shape=list(input_shape), args=list(args), kwargs=kwargs,
+                         sample=None if sample is None else np.asarray(sample, np.float32))
+
+
+def expect_block(student, fn, input_shape, args, kwargs, params, shape, case):
+    got = build(student, fn, input_shape, *args, **kwargs)
+    assert_equal(got["shape"], [None, *shape], f"{case}: output shape")
+    assert_equal(got["params"], params, f"{case}: parameter count")
+    return got
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+@hidden_test(points=3, name="vgg_block: other sizes")
+def vgg_other_sizes(student):
+    expect_block(student, "vgg_block", (10, 10, 3), (5, 1), {}, vgg_params(3, 5, 1), (5, 5, 5),
+                 "vgg_block(10x10x3, 5 filters, 1 conv)")
+    got = expect_block(student, "vgg_block", (6, 6, 2), (4, 4), {}, vgg_params(2, 4, 4), (3, 3, 4),
+                       "vgg_block(6x6x2, 4 filters, 4 convs)")
+    assert_equal(got["layers"].count("MaxPooling2D"), 1, "vgg_block(6x6x2, 4, 4): number of MaxPooling2D layers")
+
+
+@hidden_test(points=4, name="inception_module: GoogLeNet 4e and a small module")
+def inception_other_configs(student):
+    cfg = (256, 160, 320, 32, 128, 128)
+    expect_block(student, "inception_module", (14, 14, 528), cfg, {}, inception_params(528, *cfg), (14, 14, 832),
+                 "inception (4e) on 14x14x528")
+    cfg = (1, 3, 2, 2, 5, 4)
+    expect_block(student, "inception_module", (5, 7, 6), cfg, {}, inception_params(6, *cfg), (5, 7, 12),
+                 "inception(5x7x6, 1, 3, 2, 2, 5, 4)")
+
+
+@hidden_test(points=4, name="resnet_basic_block: other shapes, shortcut behaviour")
+def basic_block_other(student):
+    expect_block(student, "resnet_basic_block", (6, 6, 8), (8,), {}, basic_params(8, 8), (6, 6, 8),
+                 "basic block 6x6x8 -> 8")
+    expect_block(student, "resnet_basic_block", (6, 6, 8), (12,), {}, basic_params(8, 12), (6, 6, 12),
+                 "basic block 6x6x8 -> 12, stride 1 (projection for the channel change)")
+    expect_block(student, "resnet_basic_block", (7, 7, 4), (4,), {"stride": 2}, basic_params(4, 4, 2), (4, 4, 4),
+                 "basic block 7x7x4 -> 4, stride 2 (projection for the stride)")
+    x = rng(11).standard_normal((3, 5, 5, 6)).astype(np.float32)
+    got = student.probe(ZERO_KERNELS, input_shape=[5, 5, 6], filters=6, sample=x)
+    assert_close(got, np.maximum(x, 0), "basic block 5x5x6 with all kernels zero (F = 0) must return ReLU(x)")
+
+
+@hidden_test(points=4, name="resnet_bottleneck_block: other shapes")
+def bottleneck_other(student):
+    expect_block(student, "resnet_bottleneck_block", (4, 4, 256), (64,), {}, bottleneck_params(256, 64), (4, 4, 256),
+                 "bottleneck 4x4x256, filters 64 (identity shortcut)")
+    expect_block(student, "resnet_bottleneck_block", (6, 6, 32), (16,), {}, bottleneck_params(32, 16), (6, 6, 64),
+                 "bottleneck 6x6x32, filters 16 (projection for the channel change)")
+    expect_block(student, "resnet_bottleneck_block", (9, 9, 8), (2,), {"stride": 2}, bottleneck_params(8, 2, 2),
+                 (5, 5, 8), "bottleneck 9x9x8, filters 2, stride 2")
+
+
+@hidden_test(points=2, name="gap_head: other sizes")
+def gap_other(student):
+    x = rng(12).standard_normal((4, 7, 5, 3)).astype(np.float32)
+    got = build(student, "gap_head", (7, 5, 3), 4, sample=x)
+    assert_equal(got["shape"], [None, 4], "gap_head(7x5x3, 4 classes): output shape")
+    assert_equal(got["params"], gap_params(3, 4), "gap_head(7x5x3, 4 classes): parameter count")
+    assert_close(np.sum(got["out"], axis=1), np.ones(4), "gap_head(7x5x3, 4): probabilities sum to 1", tol=1e-4)
+
+
+@hidden_test(points=6, name="build_resnet: depths 8, 14, 32, 56; other inputs; invalid depths")
+def resnet_family(student):
+    for depth, shape, classes in ((8, (8, 8, 1), 10), (14, (16, 16, 3), 7), (32, (32, 32, 3), 10),
+                                  (56, (12, 12, 2), 100)):
+        x = rng(depth).standard_normal((2, *shape)).astype(np.float32)
+        got = student.probe(RESNET, depth=depth, num_classes=classes, input_shape=list(shape), sample=x)
+        case = f"build_resnet({depth}, {classes}, {shape})"
+        assert_equal(got["shape"], [None, classes], f"{case}: output shape")
+        assert_equal(got["params"], resnet_params(depth, shape[-1], classes), f"{case}: parameter count")
+        assert_equal(got["trainable"], resnet_trainable(depth, shape[-1], classes), f"{case}: trainable parameters")
+        assert_equal(got["layers"].count("Add"), 3 * ((depth - 2) // 6), f"{case}: number of residual additions")
+        assert_close(np.sum(got["probs"], axis=1), np.ones(2), f"{case}: probabilities sum to 1", tol=1e-4)
+    depths = [4, 10, 15, 0, -4]
+    got = student.probe(RESNET_ERRORS, depths=depths)
+    for d in depths:
+        assert_equal(got[str(d)], "ValueError", f"build_resnet({d}, ...) ({d} is not 6n+2 with n >= 1)")
+
+
+@hidden_test(points=3, name="dense_block: other sizes")
+def dense_other(student):
+    x = rng(13).standard_normal((2, 5, 5, 3)).astype(np.float32)
+    got = build(student, "dense_block", (5, 5, 3), 3, 4, sample=x)
+    assert_equal(got["shape"], [None, 5, 5, 15], "dense_block(5x5x3, 3 layers, k=4): output shape")
+    assert_equal(got["params"], dense_params(3, 3, 4), "dense_block(5x5x3, 3, 4): parameter count")
+    assert_close(got["out"][..., :3], x, "dense_block(5x5x3, 3, 4): the first 3 output channels are the input")
+    expect_block(student, "dense_block", (4, 4, 24), (6, 12), {}, dense_params(24, 6, 12), (4, 4, 96),
+                 "dense_block(4x4x24, 6 layers, k=12)")
+
+
+@hidden_test(points=4, name="StochasticDepth: training vs inference (statistical, seeded)")
+def stochastic_depth(student):
+    p = 0.3
+    x = rng(14).uniform(0.5, 1.5, size=(3000, 5)).astype(np.float32)
+    got = student.probe(STOCHASTIC, p=p, sample=x)
+    assert_close(got["inference"], p * x, "StochasticDepth(0.3) at inference: 0.3 * x on a (3000, 5) input")
+    assert_close(got["model_inference"], p * x, "StochasticDepth(0.3) in a Sequential model, training=False")
+    for key, what in (("training", "called with training=True"), ("model_training", "in a model, training=True")):
+        y = np.asarray(got[key])
+        if y.shape != x.shape:
+            raise HiddenTestFailure(f"StochasticDepth {what}: expected shape {x.shape}, got {y.shape}")
+        kept, dropped = np.all(y == x, axis=1), np.all(y == 0, axis=1)
+        if not np.all(kept | dropped):
+            raise HiddenTestFailure(f"StochasticDepth {what}: each sample must be kept whole or dropped whole "
+                                    f"({int(np.sum(~(kept | dropped)))} of 3000 rows are neither x nor 0)")
+        rate = float(kept.mean())   # 3000 Bernoulli(0.3) draws: standard deviation 0.0084
+        if abs(rate - p) > 0.035:
+            raise HiddenTestFailure(f"StochasticDepth(0.3) {what}: expected about 30% of the samples kept, "
+                                    f"got {rate:.1%}")
+    assert_close(got["p0_training"], np.zeros_like(x), "StochasticDepth(0.0) in training drops every sample")
+
+
+@hidden_test(points=3, name="survival_probabilities: other depths")
+def survival_other(student):
+    for args in ((3, 0.5), (1, 0.5), (10, 0.8), (27, 0.0)):
+        got = student.call("survival_probabilities", *args)
+        assert_close(got, survival(*args), f"survival_probabilities{args}", tol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# The training check
+# ---------------------------------------------------------------------------------------------
+THRESHOLDS = {   # (minimum test accuracy, fraction of the points), best first
+    "smoke": [(0.90, 1.0), (0.80, 0.75), (0.60, 0.5), (0.30, 0.25)],
+    "full": [(0.90, 1.0), (0.85, 0.75), (0.75, 0.5), (0.50, 0.25)],
+}
+STARTUP_SECONDS = 120.0   # imports, data loading and prediction on top of the training budget
+
+
+def trusted_training():
+    """The instructor's training.py (never the copy in the submission)."""
+    spec = importlib.util.spec_from_file_location("cnn_architectures_training_trusted", TRAINING_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def requested_profile():
+    name = os.environ.get("AUTOGRADER_PROFILE", "smoke") or "smoke"
+    return name if name in ("smoke", "full", "auto") else "smoke"
+
+
+def grade_accuracy(accuracy, profile_name):
+    for minimum, fraction in THRESHOLDS[profile_name]:
+        if accuracy >= minimum:
+            return fraction
+    return 0.0
+
+
+@hidden_test(points=8, name="training check: ResNet-20 trained with the course recipe")
+def training_check(student):
+    training = trusted_training()
+    profile = training.select_profile(requested_profile())
+    out = student.probe(TRAIN, timeout=profile.time_budget + STARTUP_SECONDS,
+                        training_source=TRAINING_PY.read_text(), profile_name=profile.name,
+                        data_dir=profile.data_dir)
+    y_test = training.load_data(profile).y_test
+    predictions = np.asarray(out["predictions"]).reshape(-1)
+    if predictions.shape != y_test.shape:
+        raise HiddenTestFailure(f"training check: expected {y_test.shape[0]} test predictions, "
+                                f"got {predictions.shape[0]}")
+    accuracy = float(np.mean(predictions == y_test))
+    fraction = grade_accuracy(accuracy, profile.name)
+    history = out["history"]
+    epochs = len(history.get("loss", []))
+    note = " (stopped early by the time budget)" if history.get("stopped_by_time_budget") else ""
+    table = ", ".join(f">= {m:.0%}: {f:.0%}" for m, f in THRESHOLDS[profile.name])
+    message = (f"{profile.name} profile ({profile.dataset}): ResNet-{profile.depth} reached {accuracy:.1%} test "
+               f"accuracy after {epochs} epochs in {float(out['seconds']):.0f} s{note}; "
+               f"points by accuracy: {table}.")
+    return Score(fraction, message, leaderboard={"test accuracy": accuracy},
+                 curves={"accuracy": list(history.get("accuracy", [])),
+                         "val_accuracy": list(history.get("val_accuracy", []))})

@@ -253,3 +253,12 @@ def test_validation_split_callbacks_and_train_step():
     before = model.get_weights()[0].copy()
     logs = model.train_step((x[:8], y[:8]))
     assert sorted(logs) == ["accuracy", "loss"] and not np.array_equal(before, model.get_weights()[0])
+
+
+def test_first_step_of_an_unbuilt_model_updates_its_weights():
+    model = beras.Sequential([L.Dense(1, kernel_initializer="ones")])  # built by the first batch
+    model.compile(beras.optimizers.SGD(0.1), "mse")
+    model.fit(np.ones((4, 2), "float32"), np.zeros((4, 1), "float32"), batch_size=4, verbose=0)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(kernel, 1 - 0.1 * 2 * 2, rtol=1e-6)  # d/dk mean((2k + b)^2) = 2 * 2 * 2 at k=1
+    np.testing.assert_allclose(bias, -0.1 * 2 * 2, rtol=1e-6)

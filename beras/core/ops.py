@@ -272,7 +272,8 @@ def stack(values, axis=0):
 
 @primitive(n_inputs=1)
 def _cast(x, dtype):
-    return x.astype(dtype), lambda g: (g.astype(x.dtype) if np.issubdtype(x.dtype, np.floating) else None,)
+    differentiable = np.issubdtype(x.dtype, np.floating) and np.issubdtype(dtype, np.floating)
+    return x.astype(dtype), lambda g: (g.astype(x.dtype) if differentiable else None,)
 
 
 def cast(x, dtype):

@@ -64,13 +64,18 @@ def _softmax_xent(labels, logits, axis):
     loss = -np.sum(labels * logp, axis=axis)
 
     def vjp(g):
+        # TF's kernel: d/dlogits = softmax - labels, which assumes each label row sums to 1
         g = np.expand_dims(g, axis)
-        return -g * logp, g * (np.exp(logp) * np.sum(labels, axis=axis, keepdims=True) - labels)
+        return -g * logp, g * (np.exp(logp) - labels)
     return loss, vjp
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
-    """Like ``tf.nn.softmax_cross_entropy_with_logits``: one loss per row, not reduced."""
+    """Like ``tf.nn.softmax_cross_entropy_with_logits``: one loss per row, not reduced.
+
+    As in TF, the gradient w.r.t. logits is ``softmax(logits) - labels``: exact when each label row
+    sums to 1 (one-hot or a distribution); for other labels it is TF's, not the true derivative.
+    """
     _same_shape("softmax_cross_entropy_with_logits", labels, logits)
     return _softmax_xent(labels, logits, axis=axis)
 

@@ -34,7 +34,9 @@ def _grad_step(lib, fn, xs):
 
 
 def main(sections=("conv", "pool", "bn")):
+    import keras
     import tensorflow as tf
+
     import beras
 
     rng = np.random.default_rng(0)
@@ -42,10 +44,11 @@ def main(sections=("conv", "pool", "bn")):
           f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(default)')}; TF eager unless noted")
     ratios = {}
 
-    def case(label, beras_fn, tf_fn, goal, tf_graph_fn=None):
+    def case(label, beras_fn, tf_fn, goal, tf_graph_fn=None, **more):
         contenders = {"beras": beras_fn, "tf": tf_fn}
         if tf_graph_fn is not None:
             contenders["tf.function"] = tf_graph_fn
+        contenders.update(more)
         ratios[label] = report(label, alternate(contenders, repeats=7), goal=goal)
 
     for label, xs, ws, s in CONVS if "conv" in sections else []:
@@ -84,9 +87,18 @@ def main(sections=("conv", "pool", "bn")):
         gamma, beta = (1 + 0.1 * rng.standard_normal(c)).astype(np.float32), np.zeros(c, np.float32)
         bxs, txs = [beras.constant(a) for a in (x, gamma, beta)], [tf.constant(a) for a in (x, gamma, beta)]
         g_tf = tf.function(lambda *xs: _grad_step(tf, bn_train(tf.nn), list(xs)))
+        layer = keras.layers.BatchNormalization()
+        layer.build(shape)
+
+        def keras_layer(layer=layer, tx=txs[0]):  # eager keras layer, training=True (also updates moving stats)
+            with tf.GradientTape() as tape:
+                tape.watch(tx)
+                out = layer(tx, training=True)
+            return tape.gradient(out, [tx, *layer.trainable_weights])
+
         tag = "x".join(map(str, shape[1:]))
         case(f"batch norm train fwd+bwd {tag}", lambda: _grad_step(beras, bn_train(beras.nn), bxs),
-             lambda: _grad_step(tf, bn_train(tf.nn), txs), 1.2, lambda: g_tf(*txs))
+             lambda: _grad_step(tf, bn_train(tf.nn), txs), 1.2, lambda: g_tf(*txs), keras_layer=keras_layer)
 
     worst = max(ratios.items(), key=lambda kv: kv[1])
     print(f"worst ratio vs eager TF: {worst[1]:.2f}x ({worst[0].strip()})")

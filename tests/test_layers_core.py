@@ -155,3 +155,13 @@ def test_errors_name_shapes_and_valid_options():
         L.LeakyReLU(negative_slope=-1)
     with pytest.raises(TypeError, match="unexpected keyword"):
         L.Flatten(bogus=1)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "linear", "leaky_relu", "elu",
+                                  "softplus", "relu6", "swish"])
+def test_activation_names_match_keras(name):
+    x = np.random.default_rng(3).standard_normal((4, 5)) * 4
+    ours = beras.activations.get(name)(beras.constant(x))
+    assert rel_error(ours, keras.activations.get(name)(tf.constant(x))) < 1e-9
+    assert beras.activations.get(None)(beras.constant(x)) is not None
+    assert beras.activations.get(beras.nn.relu) is beras.nn.relu

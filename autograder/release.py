@@ -17,8 +17,8 @@ content-based, cell ids are fixed in the sources, and nothing time- or run-depen
 """
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -96,19 +96,32 @@ def nbgrader_config(course_root):
 
 def generate_assignment(course_root, name):
     """Run nbgrader's generate_assignment on ``<course_root>/source/<name>``; raise on failure."""
+    import nbgrader.api
     from nbgrader.apps import NbGraderAPI
     api = NbGraderAPI(config=nbgrader_config(course_root))
-    api.log.setLevel(logging.ERROR)
-    # nbgrader's gradebook runs the `alembic` script found on PATH: use the one next to this Python.
-    path = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
+    api.log.setLevel(logging.CRITICAL + 1)
+    # nbgrader's gradebook asks a `alembic heads` subprocess (found on PATH) for the schema version on
+    # every open; answer it in-process (same value, no PATH dependence, seconds faster).
+    original = nbgrader.api.get_alembic_version
+    nbgrader.api.get_alembic_version = alembic_head
     try:
         result = api.generate_assignment(name, force=True, create=True)
     finally:
-        os.environ["PATH"] = path
+        nbgrader.api.get_alembic_version = original
     if not result["success"]:
         raise RuntimeError(f"nbgrader generate_assignment failed for {name}:\n{result.get('error')}\n"
                            f"{result.get('log')}")
+
+
+@functools.lru_cache(maxsize=None)
+def alembic_head():
+    """The head revision of nbgrader's gradebook migrations (what ``alembic heads`` prints)."""
+    import nbgrader
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
+    return ScriptDirectory.from_config(cfg).get_heads()[0]
 
 
 def normalize_notebooks(folder):

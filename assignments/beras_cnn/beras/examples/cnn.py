@@ -57,28 +57,30 @@ def build_cnn(framework="beras", filters=(16, 32), dense=64, learning_rate=3e-3,
     return _compile(lib, model, learning_rate) if compile else model
 
 
-def residual_block(L, x, filters, strides=1):
+def residual_block(L, x, filters, strides=1, bn_momentum=0.99):
     """A basic block: conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU. The shortcut is a
     1x1 convolution (stride ``strides``) with BN when the shape changes, the identity otherwise."""
     y = L.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
-    y = L.ReLU()(L.BatchNormalization()(y))
-    y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))
+    y = L.ReLU()(L.BatchNormalization(momentum=bn_momentum)(y))
+    y = L.BatchNormalization(momentum=bn_momentum)(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))
     if strides != 1 or x.shape[-1] != filters:
-        x = L.BatchNormalization()(L.Conv2D(filters, 1, strides=strides, use_bias=False)(x))
+        x = L.BatchNormalization(momentum=bn_momentum)(L.Conv2D(filters, 1, strides=strides, use_bias=False)(x))
     return L.ReLU()(L.Add()([y, x]))
 
 
-def build_resnet(framework="beras", widths=(16, 32), learning_rate=3e-3, seed=None, compile=True):
-    """The small digits ResNet (functional): stem, blocks (w0), (w1, stride 2, projection), (w1); GAP; Dense."""
+def build_resnet(framework="beras", widths=(16, 32), learning_rate=3e-3, bn_momentum=0.9, seed=None, compile=True):
+    """The small digits ResNet (functional): stem, blocks (w0), (w1, stride 2, projection), (w1); GAP; Dense.
+    ``bn_momentum`` as in :func:`build_cnn`."""
     lib = _framework(framework)
     if seed is not None:
         lib.utils.set_random_seed(seed)
     L = lib.layers
     inputs = lib.Input(INPUT_SHAPE)
-    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(widths[0], 3, padding="same", use_bias=False)(inputs)))
-    x = residual_block(L, x, widths[0])
-    x = residual_block(L, x, widths[1], strides=2)
-    x = residual_block(L, x, widths[1])
+    x = L.Conv2D(widths[0], 3, padding="same", use_bias=False)(inputs)
+    x = L.ReLU()(L.BatchNormalization(momentum=bn_momentum)(x))
+    x = residual_block(L, x, widths[0], bn_momentum=bn_momentum)
+    x = residual_block(L, x, widths[1], strides=2, bn_momentum=bn_momentum)
+    x = residual_block(L, x, widths[1], bn_momentum=bn_momentum)
     outputs = L.Dense(NUM_CLASSES)(L.GlobalAveragePooling2D()(x))
     model = lib.Model(inputs, outputs)
     return _compile(lib, model, learning_rate) if compile else model

@@ -101,7 +101,12 @@ class ReLU(Layer):
         if cap is None and thr == 0:
             return nn.relu(x) if slope == 0 else nn.leaky_relu(x, alpha=slope)
         # Keras's general form: relu part (thresholded, capped) minus slope * relu(threshold - x)
-        positive = ops.where(x._value > thr, x, 0.0) if thr != 0 else nn.relu(x)
+        if thr != 0:
+            positive = ops.where(x._value > thr, x, 0.0)
+        elif cap == 6:  # Keras uses the relu6 op here (its gradient is 0 at exactly 6)
+            positive, cap = nn.relu6(x), None
+        else:
+            positive = nn.relu(x)
         if cap is not None:
             positive = ops.clip_by_value(positive, 0.0, cap)
         if slope != 0:

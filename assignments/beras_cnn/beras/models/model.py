@@ -29,11 +29,6 @@ from ..layers.base import KerasTensor, Layer, unique_name
 from ..layers.core import InputLayer
 
 # ---------------------------------------------------------------------------------------------
-# metrics bookkeeping
-# ---------------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------------
 # progress bar, history, callbacks
 # ---------------------------------------------------------------------------------------------
 
@@ -164,6 +159,22 @@ class _Node:
         self.layer, self.inputs, self.outputs = layer, inputs, {}
 
 
+def _keras_layer_order(nodes, by_key, first_seen):
+    """The layers of a functional graph in Keras's order (so ``get_weights()`` lists weights as Keras
+    does): by depth, the longest path to an output, decreasing; ties by the first visit of a depth-first
+    walk from the outputs (``keras.src.ops.function.map_graph``). ``nodes`` are in post-order."""
+    node_depth, layer_depth, layers = {}, {}, {}
+    for node in reversed(nodes):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        layers[id(node.layer)] = node.layer
+        for t in node.inputs:
+            if t.layer is not None:
+                parent = by_key[(id(t.layer), tuple(id(i) for i in t.inputs))]
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
+
+
 class Model(Layer):
     """Keras's Model: the functional form ``Model(inputs, outputs)``, or subclass it and write ``call``.
 
@@ -203,7 +214,7 @@ class Model(Layer):
             if t.layer is not None:
                 raise ValueError(f"Model inputs must come straight from beras.Input; {t} is a layer's output")
         input_ids = {id(t) for t in self._inputs}
-        nodes, by_key = [], {}
+        nodes, by_key, first_seen = [], {}, {}
 
         def visit(t):
             if t.layer is None:
@@ -212,6 +223,7 @@ class Model(Layer):
                                      f"which is not in the model's inputs {[i.name for i in self._inputs]}")
                 return
             key = (id(t.layer), tuple(id(i) for i in t.inputs))
+            first_seen.setdefault(id(t.layer), len(first_seen))
             node = by_key.get(key)
             if node is None:
                 for i in t.inputs:
@@ -224,11 +236,7 @@ class Model(Layer):
             visit(t)
         self._nodes = nodes
         self._input_layers = [InputLayer(t.shape[1:], t.shape[0], t.dtype, name=t.name) for t in self._inputs]
-        graph_layers = []
-        for node in nodes:
-            if all(node.layer is not g for g in graph_layers):
-                graph_layers.append(node.layer)
-        self._graph_layers = graph_layers  # tracked as sub-layers (weights in topological order)
+        self._graph_layers = _keras_layer_order(nodes, by_key, first_seen)  # tracked as sub-layers
         self.built = True
 
     def _run_graph(self, inputs, training):
@@ -332,10 +340,10 @@ class Model(Layer):
     def train_step(self, data):
         """One optimizer step on a batch ``(x, y)``: forward, loss, gradients, update; returns the logs."""
         x, y = data
-        weights = self.trainable_weights
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred)
+        weights = self.trainable_weights  # after the forward pass, which builds an unbuilt model
         grads = tape.gradient(loss, weights)
         self.optimizer.apply_gradients([(g, w) for g, w in zip(grads, weights) if g is not None])
         self._update_metrics(y, y_pred, loss, _length(x))

@@ -20,7 +20,11 @@ from .conv import check_data_format, check_padding, crop_hw, output_shape_and_pa
 # Kernels (student work in beras_cnn). ``pads = ((top, bottom), (left, right))``, ``out_hw = (Ho, Wo)``.
 # ----------------------------------------------------------------------------------------------
 def max_pool_forward(x, ksize, strides, pads, out_hw):
-    """Max over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C); padding counts as -inf."""
+    """Max over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C); padding counts as -inf.
+
+    Separable: the max over a window is the max over its rows of the max along each row, so take
+    the max over the kw columns first (N, Hp, Wo, C), then over the kh rows.
+    """
     # YOUR CODE HERE
     raise NotImplementedError()
 
@@ -34,14 +38,14 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
 
 def avg_pool_forward(x, ksize, strides, pads, out_hw):
     """Mean over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C), counting only the real
-    (unpadded) cells of each window."""
+    (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum along rows, then columns."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
 def avg_pool_backward(dout, x_shape, ksize, strides, pads):
     """Gradient of :func:`avg_pool_forward`: each window spreads ``dout / count`` over its real cells
-    -> (N, H, W, C) with ``x_shape``."""
+    -> (N, H, W, C) with ``x_shape``. Undoes the two separable sums in reverse order."""
     # YOUR CODE HERE
     raise NotImplementedError()
 

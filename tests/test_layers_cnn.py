@@ -261,6 +261,8 @@ def test_bad_arguments_raise_value_errors():
         beras.layers.Conv2D(2, 3, data_format="channels_first")
     with pytest.raises(ValueError, match="filters"):
         beras.layers.Conv2D(0, 3)
+    with pytest.raises(ValueError, match=r"strides=\(2, 2\) and dilation_rate=\(2, 2\)"):
+        beras.layers.Conv2D(2, 3, strides=2, dilation_rate=2)  # Keras refuses this combination too
     with pytest.raises(ValueError, match=r"\(2, 5, 5\)"):
         beras.layers.Conv2D(2, 3)(np.zeros((2, 5, 5), "float32"))
     with pytest.raises(ValueError, match=r"\(1, 4, 4\)"):

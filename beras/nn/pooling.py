@@ -46,13 +46,16 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
     out_hw = out.shape[1:3]
     xp = pad_hw(x, pads, -np.inf)
     dxp = np.zeros(xp.shape, dtype=dout.dtype)
-    todo = np.ones(out.shape, dtype=bool)      # windows whose maximum has not been found yet
-    for a in range(kh):
+    todo = np.ones(out.shape, dtype=bool)       # windows whose first maximum is still to be found
+    hit = np.empty(out.shape, dtype=bool)       # this tap holds that first maximum
+    share = np.empty_like(dout)
+    for a in range(kh):                         # taps in row-major order
         for b in range(kw):
-            hit = tap(xp, a, b, out_hw, strides) == out
+            np.equal(tap(xp, a, b, out_hw, strides), out, out=hit)
             hit &= todo
-            todo &= ~hit
-            tap(dxp, a, b, out_hw, strides)[...] += np.where(hit, dout, 0)
+            todo ^= hit
+            np.multiply(dout, hit, out=share)
+            tap(dxp, a, b, out_hw, strides)[...] += share
     return crop_hw(dxp, pads)
     ### END SOLUTION
 

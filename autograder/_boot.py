@@ -26,9 +26,10 @@ def _mount(*args):
 
 
 def hide_paths(hide, keep, stash):
-    """tmpfs over every ``hide`` dir; bind each ``keep`` path (inside a hidden one) back in place."""
+    """tmpfs over every ``hide`` dir; bind each ``keep`` path (inside a hidden one) back in place.
+    The kept trees wait in ``stash``, a private tmpfs mount point outside every hidden dir."""
     _mount("--make-rprivate", "/")
-    os.makedirs(stash, exist_ok=True)
+    _mount("-t", "tmpfs", "-o", "size=64k,mode=700", "tmpfs", stash)
     kept = []
     for i, path in enumerate(keep):
         if os.path.exists(path) and any(path == h or path.startswith(h.rstrip("/") + "/") for h in hide):
@@ -42,6 +43,7 @@ def hide_paths(hide, keep, stash):
     for slot, path in sorted(kept, key=lambda sp: len(sp[1])):
         os.makedirs(path, exist_ok=True)
         _mount("--move", slot, path)
+    subprocess.run(["umount", "-l", stash], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def set_limits(limits):
@@ -90,6 +92,28 @@ def guard_sockets():
     socket.socket = GuardedSocket
 
 
+def become_reaper():
+    """We are PID 1 of the sandbox's PID namespace, which its own processes cannot signal: fork, let
+    the child run the student's process (so a kill from inside really kills it), stay behind as
+    init reaping orphans, and exit with the child's status (which kills the whole namespace)."""
+    child = os.fork()
+    if child == 0:
+        return
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, f: os.kill(child, signal.SIGKILL))
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
 def main():
     cfg = json.load(open(sys.argv[1]))
     payload = open(cfg["payload"]).read() if cfg.get("payload") else None
@@ -99,6 +123,9 @@ def main():
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
+    if cfg.get("namespaces"):
+        become_reaper()
+    os.environ.pop("JPY_PARENT_PID", None)   # its pid means nothing in this PID namespace
     set_limits(cfg["limits"])
     drop_privileges(cfg.get("uid"), cfg.get("gid"))
     os.chdir(cfg["cwd"])

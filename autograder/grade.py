@@ -112,7 +112,7 @@ def resolve_profile(requested):
 # Steps
 # ---------------------------------------------------------------------------------------------
 def step_unpack(g: Grading):
-    g.sandbox = Sandbox(g.limits, hide=[g.out, os.path.dirname(os.path.abspath(g.submission))],
+    g.sandbox = Sandbox(g.limits, hide=[g.out, g.assignment.root, os.path.dirname(os.path.abspath(g.submission))],
                         env={"AUTOGRADER_PROFILE": g.profile})
     unpacked = os.path.join(g.sandbox.boot_dir, "unpacked")
     os.makedirs(unpacked)
@@ -147,7 +147,8 @@ def step_restore_notebook(g: Grading):
                               f"({type(e).__name__}: {str(e)[:200]}); it was graded as if it were the untouched "
                               "release (your other files are still graded).")
     nb, changes = restore_cells(student, source, release)
-    g.messages.extend(changes)
+    if student is not None:
+        g.messages.extend(changes)
     g.nb = nb
 
 
@@ -231,9 +232,6 @@ def step_run_hidden_tests(g: Grading):
             random.seed(0)
             np.random.seed(0)
             try:
-                if student.info is None and student.proc is None:
-                    student.hello()
-                    g.worker_info = student.info
                 verdict = test.fn(student)
                 frac, msg = _verdict(verdict, test, g)
             except AssertionError as e:
@@ -298,7 +296,7 @@ def step_apply_policies(g: Grading):
     if not g.forbidden_hits:
         return
     why = "; ".join(g.forbidden_hits)
-    g.messages.append(f"Your beras uses a deep-learning framework ({why}). beras must be NumPy only: "
+    g.messages.append(f"Your beras uses TensorFlow/Keras/PyTorch ({why}). beras must be NumPy only: "
                       "the parts that call it get no credit.")
     for t in g.tests:
         uses_beras = any(c.startswith("beras") for c in t.calls) if t.kind == "hidden" else \

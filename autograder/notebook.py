@@ -329,7 +329,11 @@ class NotebookRun:
         km.connection_file = os.path.join(self.sandbox.boot_dir, f"conn-{self.restarts}.json")
         await km.start_kernel(env=self.sandbox.env())
         Client = _make_client_class()
-        client = Client(self.nb, km=km, timeout=self.sandbox.limits.cell_timeout, allow_errors=True,
+        # nbclient writes each executed cell back into client.nb at its index: give it a scratch
+        # notebook with one extra slot (for the injected cells) so ours is never overwritten
+        shadow = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("") for _ in range(len(self.nb.cells) + 1)])
+        shadow.metadata = copy.deepcopy(self.nb.metadata)
+        client = Client(shadow, km=km, timeout=self.sandbox.limits.cell_timeout, allow_errors=True,
                         interrupt_on_timeout=False, kernel_name="python3",
                         startup_timeout=int(self.sandbox.limits.startup_timeout),
                         shell_timeout_interval=1, iopub_timeout=4, raise_on_iopub_timeout=False)
@@ -337,7 +341,7 @@ class NotebookRun:
         await client.async_start_new_kernel_client()
         self.km, self.client = km, client
         self.injector = Injector()
-        await self._exec(self.injector.snapshot(), -1, 60)
+        await self._exec(self.injector.snapshot(), len(self.nb.cells), 60)
 
     async def _stop(self):
         try:
@@ -367,15 +371,15 @@ class NotebookRun:
             raise TimeoutError("total")
         locked = is_locked(cell) and not is_grade(cell) and not is_solution(cell)
         if is_grade(cell) and not replay:
-            chk = await self._exec(self.injector.check(), index, 30)
+            chk = await self._exec(self.injector.check(), len(self.nb.cells), 30)
             self.verdicts[id(cell)] = self.injector.verdict(chk)
         if locked:
-            await self._exec(self.injector.before_locked(), index, 30)
+            await self._exec(self.injector.before_locked(), len(self.nb.cells), 30)
         if replay:
             cell = copy.deepcopy(cell)
         await self._exec(cell, index, budget)
         if locked:
-            await self._exec(self.injector.after_locked(), index, 30)
+            await self._exec(self.injector.after_locked(), len(self.nb.cells), 30)
 
     async def _replay(self, upto):
         for j, c in enumerate(self.nb.cells[:upto]):
@@ -419,7 +423,7 @@ class NotebookRun:
                         "sys.exit/os._exit, a crash, out of memory or a killed process"
                     what = ("KernelDied", f"the kernel died while running this cell ({why}); "
                             "it was restarted and the earlier setup and solution cells re-run")
-                self.events.append(f"cell {i} ({grade_id(cell) or cell.get('id')}): {what[0]}")
+                self.events.append(f"cell {i + 1} ({grade_id(cell) or 'your own cell'}): {what[1]}")
                 cell.outputs = list(cell.get("outputs", []))[-20:] + [error_output(*what)]
                 self.statuses[id(cell)] = "error"
                 self.failed.add(i)
@@ -446,7 +450,8 @@ class NotebookRun:
 def last_error(cell):
     for out in reversed(cell.get("outputs", [])):
         if out.get("output_type") == "error":
-            return f"{out.get('ename')}: {out.get('evalue')}".strip()
+            evalue = out.get("evalue") or ("not implemented yet" if out.get("ename") == "NotImplementedError" else "")
+            return f"{out.get('ename')}: {evalue}".strip()
     return ""
 
 

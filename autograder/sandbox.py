@@ -85,10 +85,20 @@ _scratch_root = None
 def scratch_root():
     """One 0711 directory per grader process holding every submission's scratch."""
     global _scratch_root
-    if _scratch_root is None or not os.path.isdir(_scratch_root):
-        _scratch_root = tempfile.mkdtemp(prefix="autograder-")
+    if _scratch_root is None or not os.path.isdir(_scratch_root) or _scratch_pid != os.getpid():
+        _set_scratch(tempfile.mkdtemp(prefix="autograder-"))
         os.chmod(_scratch_root, 0o711)
+        import atexit
+        atexit.register(shutil.rmtree, _scratch_root, True)
     return _scratch_root
+
+
+_scratch_pid = None
+
+
+def _set_scratch(path):
+    global _scratch_root, _scratch_pid
+    _scratch_root, _scratch_pid = path, os.getpid()
 
 
 def _chown_tree(path, uid, gid):
@@ -116,7 +126,10 @@ class Sandbox:
             if root_user and self.isolation == "namespaces" else None
         self.gid = self.uid
         home = os.path.expanduser("~") if root_user else None   # root's home: credentials, caches
-        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, home, *hide) if p and p != "/"})
+        parent = os.path.dirname(PROJECT_ROOT)   # e.g. /autograder (Gradescope: results/, submission/)
+        shared = ["/tmp", "/var/tmp", "/dev/shm", "/home"]       # private, read-only views of these
+        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *shared, *hide)
+                            if p and os.path.abspath(p) != "/"})
         self.extra_env = dict(env or {})
         self._n = 0
 
@@ -160,7 +173,7 @@ class Sandbox:
             "mode": mode, "payload": payload, "args": list(args), "namespaces": ns,
             "hide": self.hide, "keep": sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
                              os.path.realpath(sys.base_prefix), self.dir}),
-            "stash": os.path.join(self.boot_dir, f"stash-{self._n}"),
+            "stash": _stash_dir(self.hide),
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
             "project_paths": [PROJECT_ROOT],
@@ -189,6 +202,15 @@ class Sandbox:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _stash_dir(hide):
+    """An existing directory outside every hidden one, used as a mount point inside the sandbox's
+    own mount namespace only (the host's view of it never changes)."""
+    for d in ("/media", "/srv", "/opt", "/mnt"):
+        if os.path.isdir(d) and not any(d == h or d.startswith(h + "/") for h in hide):
+            return d
+    raise RuntimeError("no mount point for the sandbox stash")
 
 
 def describe_exit(returncode):
@@ -270,13 +292,15 @@ class Student:
         self.events = []                 # crashes/timeouts, for the grader's log
         self.calls = []                  # names called during the current test (for TF-use checks)
         self.tf_used_in = set()          # beras.* calls that imported a forbidden module
+        self.skip = set()                # namespace cells that crashed/hung the worker
+        self.start_error = None          # the worker cannot start at all: fail fast afterwards
 
     # -- process management --------------------------------------------------------------------
     def _start(self):
         with open(os.path.join(HERE, "worker.py")) as f:
             src = f.read()
         job = os.path.join(self.sandbox.run_dir, "job.json")
-        spec = {"cells": self.cells, "forbidden": self.forbidden}
+        spec = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip)}
         with open(job, "w") as f:
             json.dump(spec, f)
         if self.sandbox.uid:
@@ -289,8 +313,27 @@ class Student:
         os.close(w)
         self._r = r
         self._buf = b""
-        hello = self._read(self._budget(self.sandbox.limits.startup_timeout), "starting your code")
-        self.info = hello
+        # the worker announces each namespace cell; one that hangs (cell_timeout) or kills the
+        # process is skipped on the next start, so the other tests still run
+        start_end = time.monotonic() + self._budget(self.sandbox.limits.startup_timeout)
+        current = None
+        while True:
+            left = start_end - time.monotonic()
+            per = min(left, self.sandbox.limits.cell_timeout) if current else left
+            what = f"running your notebook cell {current}" if current else "starting your code"
+            try:
+                msg = self._read(max(0.0, per), what)
+            except WorkerCrashed:
+                if current is not None and current not in self.skip:
+                    self.skip.add(current)
+                    self.events.append(f"cell {current} skipped in the hidden-test process")
+                    return self._start()
+                raise
+            if isinstance(msg, dict) and "progress" in msg:
+                current = msg["progress"]
+                continue
+            self.info = msg
+            return
 
     def _budget(self, timeout):
         if self.deadline is None:
@@ -357,9 +400,15 @@ class Student:
     def _request(self, req, timeout, what):
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise WorkerCrashed(f"{what}: the submission's total time limit was reached")
+        if self.start_error is not None:
+            raise WorkerCrashed(self.start_error)
         if self.proc is None or self.proc.poll() is not None:
             self.kill()
-            self._start()
+            try:
+                self._start()
+            except WorkerCrashed as e:
+                self.start_error = str(e)
+                raise
         try:
             self.proc.stdin.write(json.dumps(encode(req)).encode() + b"\n")
             self.proc.stdin.flush()

@@ -1,0 +1,198 @@
+"""The hostile / broken submission corpus: each case is a tiny edit of the toy release (see toy.py),
+so it fails fast. ``CASES[name] = Case(build, honest, mention)``: ``build(release_dir, dest)`` writes
+the submission (a folder or a file), ``honest`` is the most points the honest part of the work
+earns, ``mention`` a regex the student's messages must match.
+
+Toy points: notebook test_square 2, test_cube 2, test_double 1; hidden square 2, double 3.
+"""
+import dataclasses
+import io
+import json
+import os
+import shutil
+import zipfile
+
+import nbformat
+
+from .toy import BERAS_OPS
+
+SQUARE_OK = "def square(x):\n    return x * x"
+CUBE_OK = "def cube(x):\n    return x * x * x"
+
+
+@dataclasses.dataclass
+class Case:
+    build: object
+    honest: float
+    mention: str
+
+
+def _copy_release(release, dest):
+    shutil.copytree(release, dest, dirs_exist_ok=True)
+    return dest
+
+
+def _edit(release, dest, solutions=None, extra_cells=(), drop=(), replace=None, beras_ops=None):
+    """Release copy with solution cells replaced (by grade_id), extra cells appended after
+    ``cube``, cells dropped or their sources replaced (by grade_id)."""
+    _copy_release(release, dest)
+    path = os.path.join(dest, "toy.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in drop:
+            continue
+        if solutions and gid in solutions:
+            cell.source = solutions[gid]
+        if replace and gid in replace:
+            cell.source = replace[gid]
+        cells.append(cell)
+        if gid == "cube":
+            cells.extend(nbformat.v4.new_code_cell(src) for src in extra_cells)
+    nb.cells = cells
+    nbformat.write(nb, path)
+    if beras_ops is not None:
+        with open(os.path.join(dest, "beras", "ops.py"), "w") as f:
+            f.write(beras_ops)
+    return dest
+
+
+def infinite_loop(release, dest):
+    # square hangs when called; a top-level loop in an extra cell hangs the kernel too; cube is honest
+    return _edit(release, dest, {"square": "def square(x):\n    while True:\n        pass", "cube": CUBE_OK},
+                 extra_cells=["while True:\n    pass"])
+
+
+def memory_blowup(release, dest):
+    return _edit(release, dest, {"cube": CUBE_OK + "\nhog = []\nwhile True:\n    hog.append(np.zeros(10**8))  # 800 MB each (calloc: fast to grab, slow to fill)"})
+
+
+def fork_bomb(release, dest):
+    return _edit(release, dest, {"cube": CUBE_OK}, extra_cells=[
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"])
+
+
+def sys_exit(release, dest):
+    return _edit(release, dest, {"square": SQUARE_OK + "\nimport sys\nsys.exit(0)"})
+
+
+def os_exit(release, dest):
+    # os._exit inside a grader-namespace cell: kills the kernel AND the hidden-test process
+    return _edit(release, dest, {"square": SQUARE_OK, "cube": CUBE_OK + "\nimport os\nos._exit(0)"})
+
+
+def kernel_killed(release, dest):
+    return _edit(release, dest, {"square": SQUARE_OK}, extra_cells=[
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"])
+
+
+def deleted_and_edited_tests(release, dest):
+    # honest work: square only; the cube test is edited to pass, the square test deleted
+    return _edit(release, dest, {"square": SQUARE_OK}, drop=("test_square",),
+                 replace={"test_cube": "pass", "test_double": "print('all good')"})
+
+
+def monkeypatch(release, dest):
+    # honest work: square; then assertion helpers and numpy are patched before the other tests
+    return _edit(release, dest, {"square": SQUARE_OK, "cube": (
+        "def cube(x):\n    return 0\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n"
+        "np.allclose = lambda *a, **k: True\n"
+        "def check(*a, **k):\n    return None\n"
+        "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})")})
+
+
+def fake_results(release, dest):
+    fake = json.dumps({"score": 1000, "tests": []})
+    return _edit(release, dest, extra_cells=[
+        "import os, json\n"
+        f"for p in ['results.json', '../results.json', '/autograder/results/results.json', "
+        f"os.path.expanduser('~/results.json'), '/tmp/results.json']:\n"
+        "    try:\n"
+        "        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)\n"
+        f"        open(p, 'w').write({fake!r})\n"
+        "        print('wrote', p)\n"
+        "    except OSError as e:\n"
+        "        print('refused', p, type(e).__name__)"])
+
+
+def read_secrets(release, dest, secrets=()):
+    # tries to read the hidden tests and the instructor's solution and to print them
+    paths = list(secrets)
+    code = ("found = {}\nfor p in %r:\n    try:\n        found[p] = open(p).read()\n"
+            "    except OSError as e:\n        print('cannot read', p, type(e).__name__)\n"
+            "print('LEAK' if found else 'nothing leaked', found)\n"
+            "import glob\nprint(glob.glob('/*/*/solutions/*/hidden_tests.py') + glob.glob('/*/solutions/*/hidden_tests.py'))" % paths)
+    return _edit(release, dest, extra_cells=[code])
+
+
+def network(release, dest, port=0):
+    return _edit(release, dest, extra_cells=[
+        f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=3)\ns.sendall(b'leak')\n"
+        "print('CONNECTED')"])
+
+
+def tensorflow_in_beras(release, dest):
+    # imported lazily (fast to grade: the static scan catches it, the call then times out or is voided)
+    ops = BERAS_OPS.replace(
+        "    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
+        "    import tensorflow as tf\n    return tf.multiply(tf.constant(x, tf.float64), 2.0).numpy()")
+    return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
+
+
+def invalid_json(release, dest):
+    # a broken notebook, but an honest beras: its tests (1 + 3 points) are still graded
+    _copy_release(release, dest)
+    with open(os.path.join(dest, "toy.ipynb"), "w") as f:
+        f.write('{"cells": [ {"cell_type": "code", oops')
+    with open(os.path.join(dest, "beras", "ops.py"), "w") as f:
+        f.write(BERAS_OPS)
+    return dest
+
+
+def empty_zip(release, dest):
+    open(dest + ".zip", "wb").close()
+    return dest + ".zip"
+
+
+def corrupt_zip(release, dest):
+    with open(dest + ".zip", "wb") as f:
+        f.write(b"PK\x03\x04" + os.urandom(300))
+    return dest + ".zip"
+
+
+def zip_slip(release, dest):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("toy.ipynb", open(os.path.join(release, "toy.ipynb")).read())
+        z.writestr("../../escaped_by_zip_slip.py", "print('escaped')")
+    with open(dest + ".zip", "wb") as f:
+        f.write(buf.getvalue())
+    return dest + ".zip"
+
+
+def huge_output(release, dest):
+    return _edit(release, dest, {"square": SQUARE_OK}, extra_cells=[
+        "import sys\nfor i in range(200000):\n    print('spam ' * 20)"])
+
+
+CASES = {
+    "infinite_loop": Case(infinite_loop, 2, r"longer than|timed out"),
+    "memory_blowup": Case(memory_blowup, 2, r"MemoryError|memory"),
+    "fork_bomb": Case(fork_bomb, 2, r"longer than|timed out|died"),
+    "sys_exit": Case(sys_exit, 4, r"SystemExit"),
+    "os_exit": Case(os_exit, 4, r"kernel died|process|skipped"),
+    "kernel_killed": Case(kernel_killed, 4, r"kernel died"),
+    "deleted_and_edited_tests": Case(deleted_and_edited_tests, 4, r"restored from the instructor"),
+    "monkeypatch": Case(monkeypatch, 4, r"replaced before it ran"),
+    "fake_results": Case(fake_results, 0, r"NotImplementedError"),
+    "read_secrets": Case(read_secrets, 0, r"NotImplementedError"),
+    "network": Case(network, 0, r"NotImplementedError"),
+    "tensorflow_in_beras": Case(tensorflow_in_beras, 4, r"TensorFlow"),
+    "invalid_json": Case(invalid_json, 4, r"could not be read"),
+    "empty_zip": Case(empty_zip, 0, r"empty"),
+    "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt"),
+    "zip_slip": Case(zip_slip, 0, r"unsafe path"),
+    "huge_output": Case(huge_output, 4, r"passed"),
+}

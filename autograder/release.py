@@ -237,6 +237,27 @@ The solution cells of `{name}.ipynb`: every cell that contains `raise NotImpleme
 Keep the function names and signatures: the grader calls them by name.
 """
 
+BERAS_NOTE = """
+This assignment also uses `beras`, the course's NumPy library (for example for the offline digits data).
+It is not on PyPI: install it from the course repository (`pip install -e <course repo>`), or copy its
+`beras/` folder next to this notebook; the notebook's first cell prints which beras it uses.
+"""
+
+
+def uses_beras(folder):
+    """Does any released notebook or Python file of ``folder`` import beras?"""
+    for path in sorted(Path(folder).rglob("*")):
+        if path.suffix == ".py":
+            text = path.read_text()
+        elif path.suffix == ".ipynb":
+            text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        else:
+            continue
+        if "import beras" in text or "from beras" in text:
+            return True
+    return False
+
+
 README = """# {title}
 
 Assignment `{name}`. Everything you need is in this folder.
@@ -278,6 +299,8 @@ def student_readme(name, folder):
         submit_extra = f" and the `{package}/` folder with your kernels"
     else:
         what = PLAIN_TEXT.format(name=name)
+        if uses_beras(folder):
+            what += BERAS_NOTE
         submit_extra = " (with its outputs)"
     return README.format(title=_title(folder, name), name=name, what=what, submit_extra=submit_extra)
 

@@ -79,8 +79,14 @@ def case(name):
         last = frames[-1] if frames else None
         in_notebook = last is not None and ("ipykernel" in last.filename or last.filename.startswith("<"))
         where = "?" if last is None else (f"{last.name} in your notebook" if in_notebook
-                                          else f"{last.name} in {last.filename}:{last.lineno}")
+                                          else f"{last.name} in {_short(last.filename)}:{last.lineno}")
         raise AssertionError(f"{name}: not implemented yet (NotImplementedError raised by {where})") from None
+
+
+def _short(filename):
+    """``.../beras/nn/conv.py`` -> ``beras/nn/conv.py`` (the part a student recognizes)."""
+    parts = filename.replace("\\", "/").split("/")
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index("beras"):]) if "beras" in parts else filename
 
 
 def tape_gradients(fn, inputs, upstream=None):

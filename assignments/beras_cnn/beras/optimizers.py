@@ -21,6 +21,11 @@ from .core.tensor import Variable
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
 
 
+def _cast(x, dtype):
+    """Keras's ``ops.cast(python_float, dtype)``: the float becomes a float32 tensor first, then ``dtype``."""
+    return np.dtype(dtype).type(np.float32(x))
+
+
 class Optimizer:
     """Base class. Subclasses define ``update_step(gradient, variable, learning_rate)`` on NumPy arrays.
 
@@ -113,7 +118,7 @@ class SGD(Optimizer):
         if self.momentum == 0:
             variable.assign_sub(gradient * learning_rate)
             return
-        momentum = variable.dtype.type(self.momentum)
+        momentum = _cast(self.momentum, variable.dtype)
         m = self.slots(variable)["momentum"]
         m[...] = m * momentum - gradient * learning_rate
         if self.nesterov:
@@ -186,8 +191,8 @@ class Adam(Optimizer):
         s = self.slots(variable)
         t = variable.dtype.type
         local_step = t(int(self.iterations.numpy()) + 1)
-        beta_1_power = np.power(t(self.beta_1), local_step)
-        beta_2_power = np.power(t(self.beta_2), local_step)
+        beta_1_power = np.power(_cast(self.beta_1, variable.dtype), local_step)
+        beta_2_power = np.power(_cast(self.beta_2, variable.dtype), local_step)
         alpha = learning_rate * np.sqrt(t(1) - beta_2_power) / (t(1) - beta_1_power)
         m, v = s["momentum"], s["velocity"]
         m += (gradient - m) * t(1 - self.beta_1)

@@ -55,6 +55,9 @@ class Conv2D(Layer):
         self.padding = normalize_padding(padding)
         self.data_format = check_data_format(data_format)
         self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:  # as Keras
+            raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
         self.activation = activations.get(activation) if activation is not None else None
         self._activation_arg = activation
         self.use_bias = use_bias

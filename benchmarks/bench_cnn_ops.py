@@ -4,6 +4,14 @@
 
 Goals (beras / eager TF): conv2d forward <= 1.5x, forward+backward <= 2x, pooling <= 2x,
 batch norm training forward+backward <= 1.2x. tf.function figures are printed for reference.
+
+Where beras misses (measured on the 2-core box, see the closing note of issue 3): the 32x32x16->16
+convolution is one (131072 x 144) @ (144 x 16) product, and OpenBLAS runs such a 16-column sgemm at
+~5-10 GFLOPS (vs ~27 for square products), while TF's oneDNN convolves directly without im2col.
+The stride-2 backward pays for a strided scatter-add per tap into freshly allocated memory.
+Tried and dropped (no gain or too clever for the course): per-tap products, batch-blocked im2col,
+CNHW im2col with the transposed product, pairs of output columns per row (1.35x, but a
+block-Toeplitz filter), zero-inserted dout for stride 2 (4x the flops).
 """
 import os
 

@@ -59,7 +59,9 @@ def test_negative_inputs_are_not_beaten_by_padding():
 
 
 # ---------------------------------------------------------------------------------- dilation
-@pytest.mark.parametrize("strides,padding", [(2, "SAME"), (3, "VALID"), ((1, 2), "SAME"), (2, [[0, 0], [2, 1], [0, 1], [0, 0]])])
+@pytest.mark.parametrize("strides,padding", [
+    (2, "SAME"), (3, "VALID"), ((1, 2), "SAME"), (2, [[0, 0], [2, 1], [0, 1], [0, 0]]),
+])
 def test_dilation_with_strides_and_padding(strides, padding):
     """TF's CPU conv2d has no gradient for dilations > 1; the reference is the undilated conv with a
     zero-inserted kernel built from TF ops (differentiable back to the original taps)."""

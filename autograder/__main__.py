@@ -4,7 +4,8 @@
     grade SUBMISSION --assignment NAME --out DIR [--profile auto|smoke|full]
     grade-all SUBMISSIONS --assignment NAME --out DIR [--jobs N] [--shard I/N]
     merge CSV... --out FILE
-    package NAME --out FILE.zip
+    package NAME --out FILE.zip                Gradescope zip + GitHub Actions workflow
+    summary RESULTS.json                       markdown score table (CI job summary)
     demo                                       the instructor's pipeline on the embedded default
 
 Exit status: 0 when grading finished (whatever the score), 2 when the grader itself cannot run
@@ -49,6 +50,8 @@ def _parser():
     pk.add_argument("name")
     pk.add_argument("--out", required=True)
     pk.add_argument("--root", default=None)
+    sm = sub.add_parser("summary", help="markdown score table of a results.json (for CI job summaries)")
+    sm.add_argument("results")
     sub.add_parser("demo", help="side-by-side demo, release, grade the references and the releases")
     return p
 
@@ -101,6 +104,15 @@ def main(argv=None):
         if args.command == "package":
             from .package import package
             package(args.name, args.out, root=args.root)
+            return 0
+        if args.command == "summary":
+            import json
+            from .package import summary_markdown
+            try:
+                with open(args.results) as f:
+                    print(summary_markdown(json.load(f)))
+            except (OSError, ValueError) as e:
+                print(f"## Autograder\n\nno results: {e}")
             return 0
         if args.command == "demo":
             from .demo import demo

@@ -1,0 +1,20 @@
+"""Reference submissions: what a perfect student would hand in (instructor notebook; for a stencil
+assignment, the instructor's complete beras in place of the stencil) and the untouched release."""
+import os
+import shutil
+
+from .submission import Assignment
+
+
+def reference_submission(a: Assignment, dest):
+    shutil.copytree(a.release_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(a.source_nb, os.path.join(dest, a.notebook))
+    if a.has_stencil:
+        shutil.rmtree(os.path.join(dest, "beras"))
+        shutil.copytree(a.instructor_beras, os.path.join(dest, "beras"), ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def release_submission(a: Assignment, dest):
+    shutil.copytree(a.release_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest

@@ -1,0 +1,207 @@
+"""The grader end to end: the toy course (fast machinery checks, CLI contract, package, merge) and the
+real assignments (reference solutions score 100, untouched releases 0 with messages, a half-done
+beras_cnn gets its partial score). Batches run through the CLI in subprocesses, in parallel."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import yaml
+
+from autograder.reference import reference_submission, release_submission
+from autograder.submission import find_assignment
+from tests.hostile.toy import make_course
+from tests.hostile.toy import reference_submission as toy_reference
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+
+def cli(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, cwd=ROOT, timeout=timeout)
+
+
+def start(*args):
+    return subprocess.Popen([sys.executable, "-m", "autograder", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real assignments (started first: they are the slow part; toy tests run meanwhile)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    base = tmp_path_factory.mktemp("real")
+    procs = {}
+    for name in ("beras_cnn", "cnn_architectures"):
+        a = find_assignment(name)
+        subs = base / name
+        reference_submission(a, str(subs / "reference"))
+        release_submission(a, str(subs / "release"))
+        if name == "beras_cnn":   # half done: conv2d + bias_add written, pooling and batch norm not
+            half = release_submission(a, str(subs / "half_done"))
+            shutil.copyfile(os.path.join(a.source_nb), os.path.join(half, a.notebook))
+            shutil.copyfile(os.path.join(a.instructor_beras, "nn", "conv.py"), os.path.join(half, "beras", "nn", "conv.py"))
+        procs[name] = start("grade-all", subs, "--assignment", name, "--out", base / f"out_{name}",
+                            "--profile", "smoke", "--jobs", "1", "--no-gradebook")
+    done = {}
+    for name, p in procs.items():
+        out, err = p.communicate(timeout=1200)
+        done[name] = (p.returncode, out, err)
+    return base, done
+
+
+def _real(real, name, kind):
+    base, done = real
+    assert done[name][0] == 0, done[name][2][-2000:]
+    return load(base / f"out_{name}" / kind / "results.json")
+
+
+@pytest.mark.parametrize("name", ["beras_cnn", "cnn_architectures"])
+def test_reference_solution_scores_100(real, name):
+    res = _real(real, name, "reference")
+    assert res["extra_data"]["max_score"] == 100
+    assert res["score"] == 100, [(t["name"], t["output"]) for t in res["tests"] if t["status"] != "passed"]
+
+
+@pytest.mark.parametrize("name", ["beras_cnn", "cnn_architectures"])
+def test_untouched_release_scores_0_with_messages(real, name):
+    res = _real(real, name, "release")
+    assert res["score"] == 0
+    for t in res["tests"]:
+        assert t["score"] == 0 and t["status"] == "failed"
+        assert t["output"].strip(), t["name"]   # every failure says why
+
+
+def test_half_done_beras_cnn_gets_partial_credit(real):
+    res = _real(real, "beras_cnn", "half_done")
+    by = {t["name"]: t for t in res["tests"]}
+    conv = [t for n, t in by.items() if n.startswith("conv2d") or n.startswith("bias_add")]
+    pool = [t for n, t in by.items() if "pooling" in n or "batch norm" in n]
+    assert conv and all(t["status"] == "passed" for t in conv)
+    assert pool and all(t["score"] == 0 for t in pool)
+    assert 0 < res["score"] < 100
+    assert res["score"] == sum(t["score"] for t in res["tests"])
+
+
+def test_real_feedback_and_leaderboard(real):
+    base, _ = real
+    html = open(base / "out_cnn_architectures" / "reference" / "feedback.html").read()
+    assert "training check" in html
+    res = _real(real, "cnn_architectures", "reference")
+    assert res["leaderboard"] and all({"name", "value"} <= set(e) for e in res["leaderboard"])
+    if res["extra_data"]["curves"]:
+        assert "data:image/png;base64," in html
+
+
+# ---------------------------------------------------------------------------------------------
+# Toy course
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    base = tmp_path_factory.mktemp("toy")
+    course = make_course(str(base / "course"))
+    a = find_assignment("toy", course)
+    subs = base / "subs"
+    toy_reference(course, str(subs / "reference"))
+    toy_reference(course, str(subs / "reference_again"))
+    release_submission(a, str(subs / "release"))
+    half = release_submission(a, str(subs / "half"))        # square done, cube and beras not
+    nb = load(os.path.join(half, "toy.ipynb"))
+    for c in nb["cells"]:
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "square":
+            c["source"] = "def square(x):\n    return x * x"
+    with open(os.path.join(half, "toy.ipynb"), "w") as f:
+        json.dump(nb, f)
+    shutil.make_archive(str(subs / "zipped"), "zip", str(subs / "reference"))
+    out = base / "out"
+    p = cli("grade-all", subs, "--assignment", "toy", "--out", out, "--root", course, "--profile", "smoke",
+            "--jobs", "2", "--shard", "1/1")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return base, course, out
+
+
+def test_toy_scores(toy):
+    _, _, out = toy
+    assert load(out / "reference" / "results.json")["score"] == 10
+    assert load(out / "zipped" / "results.json")["score"] == 10
+    rel = load(out / "release" / "results.json")
+    assert rel["score"] == 0 and all("NotImplementedError" in t["output"] for t in rel["tests"])
+    half = load(out / "half" / "results.json")
+    assert half["score"] == 4   # test_square 2 + hidden square 2
+    assert {t["name"] for t in half["tests"] if t["score"] > 0} == {"notebook: test_square", "square on a matrix"}
+
+
+def test_regrade_is_deterministic(toy):
+    _, _, out = toy
+    a, b = load(out / "reference" / "results.json"), load(out / "reference_again" / "results.json")
+    assert [(t["name"], t["score"], t["output"]) for t in a["tests"]] == \
+           [(t["name"], t["score"], t["output"]) for t in b["tests"]]
+
+
+def test_csv_gradebook_and_merge(toy):
+    base, course, out = toy
+    with open(out / "scores.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"reference", "reference_again", "release", "half", "zipped"}
+    assert rows["half"]["score"] == "4"
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert gb.find_submission("toy", "half").score == 4
+    # shards are deterministic, disjoint and complete; merge puts them back together
+    shard_outs = []
+    for i in (1, 2):
+        p = cli("grade-all", base / "subs", "--assignment", "toy", "--out", base / f"shard{i}", "--root", course,
+                "--profile", "smoke", "--shard", f"{i}/2", "--no-gradebook", "--jobs", "2")
+        assert p.returncode == 0, p.stderr[-2000:]
+        shard_outs.append(base / f"shard{i}" / f"scores-{i}-of-2.csv")
+    p = cli("merge", *shard_outs, "--out", base / "merged.csv")
+    assert p.returncode == 0, p.stderr
+    with open(base / "merged.csv") as f:
+        merged = {r["student"]: r["score"] for r in csv.DictReader(f)}
+    assert merged == {k: v["score"] for k, v in rows.items()}
+
+
+def test_cli_exit_codes(tmp_path, toy):
+    _, course, _ = toy
+    p = cli("grade", tmp_path, "--assignment", "nope", "--out", tmp_path / "o")
+    assert p.returncode == 2 and "beras_cnn" in p.stderr and "cnn_architectures" in p.stderr
+    p = cli("grade-all", tmp_path, "--assignment", "toy", "--out", tmp_path / "o", "--root", course, "--shard", "3/2")
+    assert p.returncode == 2 and "shard" in p.stderr
+    p = cli("grade", tmp_path / "missing.zip", "--assignment", "toy", "--out", tmp_path / "o2", "--root", course)
+    assert p.returncode == 0
+    res = load(tmp_path / "o2" / "results.json")
+    assert res["score"] == 0 and "does not exist" in res["output"] and len(res["tests"]) == 5
+
+
+def test_package_zip_and_workflow(tmp_path):
+    p = cli("package", "beras_cnn", "--out", tmp_path / "beras_cnn_autograder.zip")
+    assert p.returncode == 0, p.stderr
+    with zipfile.ZipFile(tmp_path / "beras_cnn_autograder.zip") as z:
+        names = set(z.namelist())
+        for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/__main__.py",
+                     "autograder/_boot.py", "autograder/worker.py", "beras/__init__.py",
+                     "solutions/beras_cnn/beras_cnn.ipynb", "solutions/beras_cnn/hidden_tests.py",
+                     "assignments/beras_cnn/beras_cnn.ipynb", ".github/workflows/autograde.yml"):
+            assert must in names, must
+        assert (z.getinfo("run_autograder").external_attr >> 16) & 0o111
+        run = z.read("run_autograder").decode()
+        assert "-m autograder grade /autograder/submission --assignment beras_cnn" in run
+        assert "/autograder/results" in run
+        wf = yaml.safe_load(z.read(".github/workflows/autograde.yml"))
+    steps = wf["jobs"]["autograde"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "python -m autograder grade" in runs and "--assignment beras_cnn" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs and "autograder summary" in runs
+    assert True in wf or "on" in wf   # YAML 1.1 reads the key `on` as True
+    assert os.path.isfile(tmp_path / "beras_cnn_autograder.autograde.yml")

@@ -84,7 +84,8 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
     jobs = max(1, int(jobs))
     broken = []
     if todo:
-        ctx = multiprocessing.get_context("fork")
+        # forkserver: grader processes start clean even when the caller has TensorFlow's threads
+        ctx = multiprocessing.get_context("forkserver")
         with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx) as pool:
             futures = {pool.submit(_grade_one, sid, p, a, out, profile, limits, root): (sid, p) for sid, p in todo}
             for fut in cf.as_completed(futures):
@@ -117,7 +118,7 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
 
 
 def _grade_in_subprocess(sid, path, a, out, profile, limits, root):
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver")
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(_grade_one, sid, path, a, out, profile, limits, root).result()
 

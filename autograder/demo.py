@@ -75,7 +75,7 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
             path = make(a, os.path.join(subs, name, kind))
             tasks.append((name, kind, path, a))
     results = {name: {} for name in ASSIGNMENTS}
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver")
     # the slowest (the cnn_architectures reference trains ResNets) first
     tasks.sort(key=lambda t: (t[0] != "cnn_architectures", t[1] != "reference"))
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:

@@ -217,7 +217,7 @@ class GradientTape:
             self._keep.append(t)
 
     def watched_variables(self):
-        return [t for t in self._keep if isinstance(t, Variable)]
+        return list({id(t): t for t in self._keep if isinstance(t, Variable)}.values())
 
     def _follows(self, t):
         if id(t) in self._watched:
@@ -255,8 +255,8 @@ class GradientTape:
             for x, gx in zip(inputs, vjp(g)):
                 if gx is not None and isinstance(x, Tensor) and id(x) in self._watched:
                     _accumulate(grads, x, unbroadcast(gx, x.shape).astype(x.dtype, copy=False))
-        if not self._persistent:
-            self._records, self._keep = [], []
+        if not self._persistent:  # free the recorded graph; remember which variables were watched
+            self._records, self._keep = [], self.watched_variables()
 
         def lookup(src):
             if not isinstance(src, Tensor):

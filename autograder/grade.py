@@ -32,7 +32,7 @@ from .sandbox import Limits, Sandbox, Student, isolation_mode
 
 PROFILE_LIMITS = {
     "smoke": Limits(cell_timeout=300, call_timeout=120, total_timeout=1500),
-    "full": Limits(cell_timeout=3600, call_timeout=3600, total_timeout=4 * 3600, memory_mb=32768),
+    "full": Limits(cell_timeout=3600, call_timeout=3600, total_timeout=4 * 3600, memory_mb=0),
 }
 
 

@@ -51,11 +51,17 @@ class Limits:
     cell_timeout: float = 600.0        # seconds per notebook cell
     call_timeout: float = 120.0        # seconds per hidden-test call (probe may override)
     total_timeout: float = 3600.0      # seconds per submission (notebook + hidden tests)
-    memory_mb: int = 6144              # RLIMIT_AS; TensorFlow alone maps ~2 GB of address space
+    memory_mb: int = 6144              # RLIMIT_AS; TensorFlow alone maps ~2 GB (0 = none: CUDA maps far more)
     nproc: int = 512                   # processes + threads of the sandbox uid
     fsize_mb: int = 256                # largest file student code may write
     output_kb: int = 512               # notebook output kept per cell (the rest is truncated)
     startup_timeout: float = 180.0     # kernel / worker start, incl. building the namespace
+
+
+def data_dirs():
+    """Read-only data the training check may need (tensorflow-datasets' data_dir), kept visible."""
+    d = os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    return [os.path.abspath(d)] if os.path.isdir(d) else []
 
 
 def namespaces_available():
@@ -157,6 +163,8 @@ class Sandbox:
         }
         if "CUDA_VISIBLE_DEVICES" not in os.environ:
             env.pop("CUDA_VISIBLE_DEVICES")
+        if data_dirs():
+            env["TFDS_DATA_DIR"] = data_dirs()[0]
         env.update(self.extra_env)
         return env
 
@@ -172,12 +180,12 @@ class Sandbox:
         cfg = {
             "mode": mode, "payload": payload, "args": list(args), "namespaces": ns,
             "hide": self.hide, "keep": sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
-                             os.path.realpath(sys.base_prefix), self.dir}),
+                             os.path.realpath(sys.base_prefix), self.dir, *data_dirs()}),
             "stash": _stash_dir(self.hide),
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
             "project_paths": [PROJECT_ROOT],
-            "limits": {"as": lim.memory_mb * 2**20, "nproc": lim.nproc, "fsize": lim.fsize_mb * 2**20,
+            "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc, "fsize": lim.fsize_mb * 2**20,
                        "cpu": int(lim.total_timeout * 2 + 60), "core": 0},
         }
         cfg_path = os.path.join(self.boot_dir, f"config-{self._n}.json")

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import random
-import shutil
 import sys
 import threading
 import time
@@ -214,7 +213,6 @@ def load_hidden_tests(path):
 
 
 def step_run_hidden_tests(g: Grading):
-    from .hidden import Score
     from .notebook import namespace_cells
     if not os.path.isfile(g.assignment.hidden_tests):
         return

@@ -33,7 +33,6 @@ import secrets
 import time
 
 import nbformat
-from nbformat import NotebookNode
 
 LOCKED_TOKEN_RE = re.compile(r"^(AGT-[0-9a-f]{16}):(OK|TAMPERED):?(.*)$", re.M)
 

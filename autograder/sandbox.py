@@ -185,8 +185,8 @@ class Sandbox:
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
             "project_paths": [PROJECT_ROOT],
-            "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc, "fsize": lim.fsize_mb * 2**20,
-                       "cpu": int(lim.total_timeout * 2 + 60), "core": 0},
+            "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc,
+                       "fsize": lim.fsize_mb * 2**20, "cpu": int(lim.total_timeout * 2 + 60), "core": 0},
         }
         cfg_path = os.path.join(self.boot_dir, f"config-{self._n}.json")
         with open(cfg_path, "w") as f:

@@ -281,12 +281,13 @@ def predict_classes(model, profile, x, batch_size=None):
     return np.argmax(np.asarray(probs, np.float32), axis=-1).astype(np.int64)
 
 
-def fit(build_resnet, profile, data, depth=None, epochs=None, time_budget=None, seed=0, verbose=0):
+def fit(build_resnet, profile, data, depth=None, epochs=None, time_budget=None, validation=True, seed=0,
+        verbose=0):
     """Seed, build ``build_resnet(depth, num_classes, input_shape)`` inside the profile's session,
     train it with the recipe. Returns ``(model, history)``."""
     keras.utils.set_random_seed(seed)
     with session(profile):
         model = build_resnet(depth or profile.depth, data.num_classes, data.input_shape)
-        history = train(model, profile, data, epochs=epochs, time_budget=time_budget, seed=seed,
-                        verbose=verbose)
+        history = train(model, profile, data, epochs=epochs, time_budget=time_budget, validation=validation,
+                        seed=seed, verbose=verbose)
     return model, history

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, _to_array, as_dtype, primitive
+from .tensor import Tensor, _cast_like, _to_array, as_dtype, primitive
 
 # ---------------------------------------------------------------- elementwise arithmetic
 
@@ -333,10 +333,10 @@ def _attach_operators():
     T.__neg__ = lambda a: negative(a)
     T.__abs__ = lambda a: abs(a)
     T.__getitem__ = lambda a, key: _getitem(a, key._value if isinstance(key, Tensor) else key)
-    T.__lt__ = lambda a, b: Tensor(a._value < _to_array(b))
-    T.__le__ = lambda a, b: Tensor(a._value <= _to_array(b))
-    T.__gt__ = lambda a, b: Tensor(a._value > _to_array(b))
-    T.__ge__ = lambda a, b: Tensor(a._value >= _to_array(b))
+    T.__lt__ = lambda a, b: Tensor(a._value < _cast_like(b, a.dtype))
+    T.__le__ = lambda a, b: Tensor(a._value <= _cast_like(b, a.dtype))
+    T.__gt__ = lambda a, b: Tensor(a._value > _cast_like(b, a.dtype))
+    T.__ge__ = lambda a, b: Tensor(a._value >= _cast_like(b, a.dtype))
     T.T = property(lambda a: transpose(a))
 
 

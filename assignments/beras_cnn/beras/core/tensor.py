@@ -53,6 +53,8 @@ def _to_array(value, dtype=None):
         arr = np.asarray(value)
     else:
         arr = np.asarray(value)
+        if dtype is not None:  # Python numbers go straight to the requested dtype (0.1 stays exact in float64)
+            return arr.astype(as_dtype(dtype))
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
         elif arr.dtype == np.int64:

@@ -181,6 +181,20 @@ ROWS = [
               elementwise("probs", 2, binary=True), label_smoothing=0.1),
     class_row("BinaryCrossentropy/keras-default-dtype", B.BinaryCrossentropy, K.BinaryCrossentropy,
               elementwise("probs", 2), dtypes=("float32",), keras_dtype=False),
+    # ---- Keras's softmax/sigmoid activations hand their logits to the cross-entropies (no clipping):
+    # logits scaled by 10 so that some probabilities fall below the 1e-7 clip
+    class_row("CategoricalCrossentropy/softmax-activation",
+              lambda **kw: lambda t, p: B.CategoricalCrossentropy(**kw)(t, beras.activations.softmax(p * 10.0)),
+              lambda **kw: lambda t, p: K.CategoricalCrossentropy(**kw)(t, keras.activations.softmax(p * 10.0)),
+              classification("one-hot", "logits")),
+    class_row("SparseCategoricalCrossentropy/softmax-activation",
+              lambda **kw: lambda t, p: B.SparseCategoricalCrossentropy(**kw)(t, beras.activations.softmax(p * 10.0)),
+              lambda **kw: lambda t, p: K.SparseCategoricalCrossentropy(**kw)(t, keras.activations.softmax(p * 10.0)),
+              SPARSE_LOGITS),
+    class_row("BinaryCrossentropy/sigmoid-activation",
+              lambda **kw: lambda t, p: B.BinaryCrossentropy(**kw)(t, beras.activations.sigmoid(p * 10.0)),
+              lambda **kw: lambda t, p: K.BinaryCrossentropy(**kw)(t, keras.activations.sigmoid(p * 10.0)),
+              elementwise("logits", 2, binary=True)),
     # ---- metric functions (per-sample 0/1 values, float32 like Keras, no gradient)
     metric_row("accuracy", beras.metrics.accuracy, keras_accuracy,
                lambda d: elementwise("regression")(d).map(lambda xs: [np.round(x) for x in xs])),

@@ -34,7 +34,7 @@ EPSILON = 1e-7  # keras.backend.epsilon()
 __all__ = [
     "Loss", "LossFunctionWrapper", "MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy", "mean_squared_error", "binary_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "get",
+    "sparse_categorical_crossentropy", "get", "keep_logits",
 ]
 
 
@@ -55,7 +55,6 @@ def keep_logits(output, logits):
 def _get_logits(y_pred, from_logits):
     logits = _LOGITS.get(y_pred) if isinstance(y_pred, Tensor) else None
     return (y_pred, from_logits) if logits is None else (logits, True)
-
 
 
 def _tensor(x, dtype=None):

@@ -390,6 +390,7 @@ def grade(submission, assignment, out, profile="auto", limits: Limits | None = N
     t0 = time.monotonic()
     a = subm.find_assignment(assignment, root) if isinstance(assignment, str) else assignment
     prof, reason = resolve_profile(profile)
+    os.environ["AUTOGRADER_PROFILE"] = prof   # hidden tests read it on the grader side (training check)
     lim = dataclasses.replace(limits or PROFILE_LIMITS[prof])
     out = os.path.abspath(out)
     g = Grading(os.path.abspath(submission), a, out, prof, lim, reason)

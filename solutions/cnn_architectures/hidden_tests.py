@@ -149,6 +149,9 @@ result = {"inference": np.asarray(layer(x, training=False)),
           "model_training": np.asarray(model(x, training=True)),
           "model_inference": np.asarray(model(x, training=False)),
           "p0_training": np.asarray(StochasticDepth(0.0, seed=9)(x, training=True))}
+import tensorflow as tf   # inside model.fit the batch size is unknown (None) while tracing
+graph = tf.function(lambda t: model(t, training=True), input_signature=[tf.TensorSpec([None, x.shape[1]])])
+result["graph_training"] = np.asarray(graph(x))
 """
 
 TRAIN = """
@@ -271,7 +274,8 @@ def stochastic_depth(student):
     got = student.probe(STOCHASTIC, p=p, sample=x)
     assert_close(got["inference"], p * x, "StochasticDepth(0.3) at inference: 0.3 * x on a (3000, 5) input")
     assert_close(got["model_inference"], p * x, "StochasticDepth(0.3) in a Sequential model, training=False")
-    for key, what in (("training", "called with training=True"), ("model_training", "in a model, training=True")):
+    for key, what in (("training", "called with training=True"), ("model_training", "in a model, training=True"),
+                      ("graph_training", "traced by tf.function with an unknown batch size (as in fit)")):
         y = np.asarray(got[key])
         if y.shape != x.shape:
             raise HiddenTestFailure(f"StochasticDepth {what}: expected shape {x.shape}, got {y.shape}")

@@ -25,7 +25,7 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 def _parser():
     p = argparse.ArgumentParser(prog="autograder", description="Beras course kit: release, grade, package.")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("release", help="regenerate assignments/ from solutions/")
+    sub.add_parser("release", help="regenerate assignments/ from solutions/ ([NAME...] [--root DIR])")
     g = sub.add_parser("grade", help="grade one submission (folder or .zip)")
     g.add_argument("submission")
     g.add_argument("--assignment", required=True)
@@ -78,13 +78,15 @@ def limits_from(args, profile):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["release"]:   # release.py owns its arguments: [NAME...] [--root DIR]
+        from .release import main as release_main
+        if "--root" not in argv:
+            from .sandbox import PROJECT_ROOT
+            argv = argv + ["--root", PROJECT_ROOT]
+        return release_main(argv[1:])
     args = _parser().parse_args(argv)
     from .submission import GraderError
     try:
-        if args.command == "release":
-            from .release import release
-            r = release()
-            return r if isinstance(r, int) else 0
         if args.command == "grade":
             from .grade import grade
             res = grade(args.submission, args.assignment, args.out, args.profile,

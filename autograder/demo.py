@@ -64,7 +64,8 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
     if with_release:
         _section("2. release both assignments (nbgrader generate_assignment + beras stencil)")
         from .release import release
-        release()
+        for dest in release(root=PROJECT_ROOT):
+            print(f"released {dest}")
     _section("3. grade the reference solutions and the untouched releases (smoke profile, offline)")
     subs = os.path.join(out, "submissions")
     shutil.rmtree(subs, ignore_errors=True)

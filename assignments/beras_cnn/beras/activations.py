@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import nn
 from .core import ops
+from .losses import keep_logits
 
 
 def linear(x):
@@ -15,7 +16,12 @@ def linear(x):
 
 
 def softmax(x, axis=-1):
-    return nn.softmax(x, axis=axis)
+    # like Keras, the output remembers its logits so cross-entropy losses can use them
+    return keep_logits(nn.softmax(x, axis=axis), x)
+
+
+def sigmoid(x):
+    return keep_logits(nn.sigmoid(x), x)
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -26,7 +32,7 @@ def swish(x):
     return x * nn.sigmoid(x)
 
 
-relu, sigmoid, tanh, elu, softplus, relu6 = nn.relu, nn.sigmoid, nn.tanh, nn.elu, nn.softplus, nn.relu6
+relu, tanh, elu, softplus, relu6 = nn.relu, nn.tanh, nn.elu, nn.softplus, nn.relu6
 exponential = ops.exp
 silu = swish
 

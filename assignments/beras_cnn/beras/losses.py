@@ -11,13 +11,17 @@ function and reduces the per-sample losses ('sum_over_batch_size' by default: th
 
 Probabilities are clipped to ``[1e-7, 1 - 1e-7]`` like Keras, and categorical cross-entropy
 first rescales each row of ``y_pred`` to sum to 1. With ``from_logits=True`` the numerically
-stable ``beras.nn`` cross-entropies are used instead.
+stable ``beras.nn`` cross-entropies are used instead -- and, as in Keras, also when ``y_pred``
+comes straight from ``beras.activations.softmax`` / ``sigmoid`` (e.g. a Dense layer with
+``activation="softmax"``): those outputs remember their logits (:func:`keep_logits`).
 
 dtype: Keras's loss *classes* compute in ``dtype`` (default floatx, float32) whatever the input;
 beras's default ``dtype=None`` computes in ``y_pred``'s float dtype so float64 stays float64
 (pass ``dtype='float32'`` for Keras's casting). The functions follow ``y_pred``'s dtype in both.
 """
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -30,11 +34,27 @@ EPSILON = 1e-7  # keras.backend.epsilon()
 __all__ = [
     "Loss", "LossFunctionWrapper", "MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy", "mean_squared_error", "binary_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "get",
+    "sparse_categorical_crossentropy", "get", "keep_logits",
 ]
 
 
 # ---------------------------------------------------------------- helpers
+
+# Keras 3 (TF backend) tags the output of its softmax / sigmoid *activations* (keras.activations,
+# so Dense(..., activation="softmax") too; not tf.nn.softmax) with the logits they came from, and
+# its cross-entropies then compute from those logits: no 1e-7 clipping, and the stable formula.
+_LOGITS = weakref.WeakKeyDictionary()
+
+
+def keep_logits(output, logits):
+    """Remember that ``output`` = softmax/sigmoid(``logits``) (what Keras's ``_keras_logits`` does)."""
+    _LOGITS[output] = logits
+    return output
+
+
+def _get_logits(y_pred, from_logits):
+    logits = _LOGITS.get(y_pred) if isinstance(y_pred, Tensor) else None
+    return (y_pred, from_logits) if logits is None else (logits, True)
 
 
 def _tensor(x, dtype=None):
@@ -92,6 +112,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     if label_smoothing:
         num_classes = y_true.shape[-1]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
+    y_pred, from_logits = _get_logits(y_pred, from_logits)
     if from_logits:
         return nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
     y_pred = y_pred / ops.reduce_sum(y_pred, axis=axis, keepdims=True)
@@ -115,6 +136,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
         raise ValueError(f"sparse_categorical_crossentropy: y_true must have the shape of y_pred without "
                          f"its last axis. Received: y_true.shape={labels.shape}, "
                          f"y_pred.shape={tuple(y_pred.shape)}")
+    y_pred, from_logits = _get_logits(y_pred, from_logits)
     if not from_logits:
         y_pred = ops.log(ops.clip_by_value(y_pred, EPSILON, 1 - EPSILON))
     return nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=y_pred)
@@ -131,6 +153,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     _check_same_shape("binary_crossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    y_pred, from_logits = _get_logits(y_pred, from_logits)
     if from_logits:
         bce = nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
     else:

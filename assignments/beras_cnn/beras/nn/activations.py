@@ -112,8 +112,12 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
 @primitive
 def _sigmoid_xent(labels, logits):
     # max(x, 0) - x * z + log(1 + exp(-|x|)), TF's stable form
-    loss = np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))
-    return loss, lambda g: (-g * logits, g * (_sigmoid(logits) - labels))
+    e = np.exp(-np.abs(logits))
+    loss = np.maximum(logits, 0) - logits * labels + np.log1p(e)
+    # TF's derivative of that formula: sigmoid(x) - z without the cancellation 1/(1+e) - 1 for large x
+    s = e / (1 + e)
+    grad_logits = np.where(logits >= 0, (1 - labels) - s, s - labels)
+    return loss, lambda g: (-g * logits, g * grad_logits)
 
 
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None):

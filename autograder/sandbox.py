@@ -209,7 +209,13 @@ class Sandbox:
             return f.read().decode("utf-8", "replace")
 
     def cleanup(self):
+        global _scratch_root
         shutil.rmtree(self.dir, ignore_errors=True)
+        try:   # the per-process root too once empty (pool workers exit without atexit)
+            os.rmdir(os.path.dirname(self.dir))
+            _scratch_root = None
+        except OSError:
+            pass
 
 
 def _stash_dir(hide):

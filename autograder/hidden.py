@@ -46,6 +46,8 @@ from typing import Callable
 
 import numpy as np
 
+from .wire import to_plain  # noqa: F401 - part of this module's API
+
 
 @dataclasses.dataclass
 class Score:
@@ -126,21 +128,6 @@ def assert_equal(got, expected, case):
 # ---------------------------------------------------------------------------------------------
 # In-process proxy (for writing and testing hidden tests against the reference solution)
 # ---------------------------------------------------------------------------------------------
-def to_plain(value):
-    """Convert a student's return value to plain data: arrays, numbers, strings, lists, dicts."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return np.array(value)
-
-
 def resolve(name, namespace):
     """'pkg.mod.fn' imports pkg.mod and returns fn; a bare name is looked up in ``namespace``."""
     if "." not in name:

@@ -25,9 +25,7 @@ call, per submission) by killing the sandbox.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
 import json
 import os
 import select
@@ -38,9 +36,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 from .hidden import HiddenTestFailure
+from .wire import decode, encode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(HERE)
@@ -240,44 +237,6 @@ def describe_exit(returncode):
     return f"exited with status {returncode}"
 
 
-# ---------------------------------------------------------------------------------------------
-# Wire format between grader and worker: one JSON line per message, arrays as np.save bytes
-# (loaded with allow_pickle=False). Mirrored in worker.py (which cannot import this package).
-# ---------------------------------------------------------------------------------------------
-def encode(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        buf = io.BytesIO()
-        np.save(buf, value, allow_pickle=False)
-        return {"__ndarray__": base64.b64encode(buf.getvalue()).decode()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v) for v in value]}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
-    if hasattr(value, "numpy"):
-        return encode(np.asarray(value.numpy()))
-    raise TypeError(f"cannot send a {type(value).__name__} to student code (plain data only)")
-
-
-def decode(value):
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if isinstance(value, dict):
-        if "__ndarray__" in value:
-            return np.load(io.BytesIO(base64.b64decode(value["__ndarray__"])), allow_pickle=False)
-        if "__tuple__" in value:
-            return tuple(decode(v) for v in value["__tuple__"])
-        if "__dict__" in value:
-            return {decode(k): decode(v) for k, v in value["__dict__"]}
-        raise ValueError("malformed message from the worker")
-    return value
-
-
 class WorkerCrashed(HiddenTestFailure):
     pass
 
@@ -311,8 +270,10 @@ class Student:
 
     # -- process management --------------------------------------------------------------------
     def _start(self):
-        with open(os.path.join(HERE, "worker.py")) as f:
-            src = f.read()
+        src = ""
+        for part in ("wire.py", "worker.py"):  # the worker can't import this package: send the codec's source
+            with open(os.path.join(HERE, part)) as f:
+                src += f.read() + "\n"
         job = os.path.join(self.sandbox.run_dir, "job.json")
         spec = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip)}
         with open(job, "w") as f:

@@ -5,10 +5,11 @@ Startup: put the scratch copy first on sys.path, import the student's beras and 
 note whether TensorFlow/Keras/PyTorch got imported by it, run the ``grader-namespace`` cells, then
 reply ``hello``. Then it serves one JSON request per stdin line (call / vjp / probe) and writes one
 JSON reply line to the response fd. Arrays travel as np.save bytes, read with allow_pickle=False.
+
+``encode``, ``decode`` and ``to_plain`` come from wire.py, whose source sandbox.py sends ahead of
+this file's (one definition of the wire format for both sides).
 """
-import base64
 import importlib
-import io
 import json
 import os
 import pkgutil
@@ -24,61 +25,6 @@ job = json.load(open(job_path))
 out = os.fdopen(fd, "wb", buffering=0)
 FORBIDDEN = job["forbidden"]
 sys.path.insert(0, os.getcwd())
-
-
-def encode(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            raise TypeError("returned an object array (expected numbers)")
-        buf = io.BytesIO()
-        np.save(buf, value, allow_pickle=False)
-        return {"__ndarray__": base64.b64encode(buf.getvalue()).decode()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v) for v in value]}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[encode(str(k)), encode(v)] for k, v in value.items()]}
-    if hasattr(value, "numpy"):
-        return encode(np.asarray(value.numpy()))
-    try:
-        arr = np.asarray(value)
-    except Exception:
-        arr = None
-    if arr is not None and arr.dtype != object:
-        return encode(arr)
-    raise TypeError(f"returned a {type(value).__name__} (expected plain data: numbers, arrays, lists)")
-
-
-def decode(value):
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if isinstance(value, dict):
-        if "__ndarray__" in value:
-            return np.load(io.BytesIO(base64.b64decode(value["__ndarray__"])), allow_pickle=False)
-        if "__tuple__" in value:
-            return tuple(decode(v) for v in value["__tuple__"])
-        if "__dict__" in value:
-            return {decode(k): decode(v) for k, v in value["__dict__"]}
-    return value
-
-
-def to_plain(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return np.array(value)
 
 
 def reply(obj):

@@ -27,7 +27,8 @@ import numpy as np
 sys.modules.setdefault("rfc3987_syntax", None)
 
 from . import submission as subm
-from .sandbox import Limits, Sandbox, Student, isolation_mode
+from .sandbox import Limits, Sandbox, isolation_mode
+from .student import Student
 
 PROFILE_LIMITS = {
     "smoke": Limits(cell_timeout=300, call_timeout=120, total_timeout=1500),

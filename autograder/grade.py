@@ -47,6 +47,9 @@ class Test:
     visibility: str = "visible"
     calls: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    part: str = ""
+    guards: tuple = ()
+    ok: bool = True                 # a hidden test / check: did it pass in full
 
     def as_json(self, number):
         return {"name": self.name, "number": str(number), "score": round(self.score, 4),
@@ -76,6 +79,8 @@ class Grading:
     nb: object = None
     run: object = None
     forbidden_hits: list = dataclasses.field(default_factory=list)
+    checks: list = dataclasses.field(default_factory=list)        # trusted checks' rows (no points)
+    framework_use: dict = dataclasses.field(default_factory=dict)  # part -> what the grader saw
     worker_info: dict = None
     fatal: bool = False
     deadline: float = 0.0
@@ -214,20 +219,18 @@ def load_hidden_tests(path):
 
 
 def step_run_hidden_tests(g: Grading):
+    """Run every trusted test and check in the grader; the student's code answers through the
+    sandboxed :class:`Student` proxy. Hidden tests become result rows; checks are kept in
+    ``g.checks`` for :func:`step_apply_checks`."""
     from .notebook import namespace_cells
-    if not os.path.isfile(g.assignment.hidden_tests):
-        return
-    try:
-        _, tests = g.hidden_module.result() if hasattr(g.hidden_module, "result") else \
-            load_hidden_tests(g.assignment.hidden_tests)
-    except BaseException as e:  # noqa: B902
-        raise subm.GraderError(f"cannot load the hidden tests {g.assignment.hidden_tests}: "
-                               f"{type(e).__name__}: {e}") from e
-    student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline)
+    tests = _trusted_tests(g)
+    stencil = "beras" if g.assignment.has_stencil else None
+    student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline, stencil=stencil,
+                      watch=stencil is not None)
     try:
         for test in tests:
             t0 = time.monotonic()
-            student.calls = []
+            student.calls, student.framework_hits = [], []
             random.seed(0)
             np.random.seed(0)
             try:
@@ -243,23 +246,55 @@ def step_run_hidden_tests(g: Grading):
                 g.worker_info = student.info
             seconds = time.monotonic() - t0
             g.student_seconds += seconds
-            g.tests.append(Test(test.name, frac * test.points, test.points, msg, "hidden", test.grade_id,
-                                test.visibility, list(student.calls), seconds))
-            if student.tf_used_in & set(student.calls):
-                g.tests[-1].score = 0.0
-                g.tests[-1].output = (f"no credit: your beras imported TensorFlow/Keras/PyTorch while running "
-                                      f"{', '.join(sorted(student.tf_used_in & set(student.calls)))}; "
-                                      "beras must be NumPy only")
-            for gid in getattr(test, "guards", ()):
-                if g.tests[-1].score < test.points - 1e-9:
-                    for t in g.tests:
-                        if t.kind == "notebook" and t.grade_id == gid and t.score > 0:
-                            t.score = 0.0
-                            t.output = f"no credit: the grader's own check of this part ({test.name}) failed"
+            row = Test(test.name, frac * test.points, test.points, msg, test.kind, test.grade_id,
+                       test.visibility, list(student.calls), seconds, test.part, test.guards, frac >= 1 - 1e-9)
+            (g.tests if test.kind == "hidden" else g.checks).append(row)
+            for what, found, when in student.framework_hits:
+                g.framework_use.setdefault(test.part, f"{', '.join(found)} was loaded in the process "
+                                                      f"{what} ({when})")
     finally:
         student.kill()
     if student.events:
         g.messages.append("hidden tests: " + "; ".join(student.events))
+
+
+def _trusted_tests(g: Grading):
+    if not os.path.isfile(g.assignment.hidden_tests):
+        return []
+    try:
+        _, tests = g.hidden_module.result() if hasattr(g.hidden_module, "result") else \
+            load_hidden_tests(g.assignment.hidden_tests)
+    except BaseException as e:  # noqa: B902
+        raise subm.GraderError(f"cannot load the hidden tests {g.assignment.hidden_tests}: "
+                               f"{type(e).__name__}: {e}") from e
+    return tests
+
+
+def step_apply_checks(g: Grading):
+    """No point without a trusted check: a notebook grade cell (run in the student's kernel, which the
+    student's code controls) keeps its points only when every grader-side test or check guarding it
+    passed. A cell no check guards never scores (an instructor error, said so)."""
+    guards = {}
+    for t in g.checks + [t for t in g.tests if t.kind == "hidden"]:
+        for gid in t.guards:
+            guards.setdefault(gid, []).append(t)
+    for t in g.tests:
+        if t.kind != "notebook":
+            continue
+        mine = guards.get(t.grade_id, [])
+        t.part = ",".join(sorted({c.part for c in mine}))
+        if not mine:
+            if t.score > 0:
+                t.score = 0.0
+                t.output = ("no credit: the grader has no trusted check of this cell (instructor: add a "
+                            "trusted_check for it to hidden_tests.py)")
+            continue
+        failed = [c for c in mine if not c.ok]
+        if failed and t.score > 0:
+            t.score = 0.0
+            c = failed[0]
+            t.output = (f"no credit: this cell passed in your kernel, but the grader's own check of the same "
+                        f"part failed ({c.name}: {c.output})")
 
 
 def _verdict(verdict, test, g):
@@ -280,11 +315,10 @@ def _verdict(verdict, test, g):
 
 
 def step_apply_policies(g: Grading):
-    """TensorFlow/Keras/PyTorch inside the student's beras: no credit for the parts that use it."""
+    """The framework rule: where the student's stencil computed with TensorFlow/Keras/PyTorch/JAX
+    (observed by the grader in the processes that ran a part's trusted tests and checks), every point
+    of that part is withheld: its hidden tests and the notebook cells its checks guard."""
     info = g.worker_info or {}
-    runtime = info.get("beras_forbidden") or []
-    if runtime and not g.forbidden_hits:
-        g.forbidden_hits = [f"importing your beras loaded {', '.join(runtime)}"]
     if info.get("beras_file") and g.assignment.has_stencil:
         if not os.path.abspath(info["beras_file"]).startswith(g.sandbox.work):
             g.messages.append(f"warning: the beras used was {info['beras_file']}, not your submission's")
@@ -292,25 +326,20 @@ def step_apply_policies(g: Grading):
         errs = "; ".join(f"cell {e.get('cell')}: {e.get('type')}: {e.get('message', '')[:200]}"
                          for e in info["cell_errors"])
         g.messages.append(f"while defining your functions for the hidden tests: {errs}")
-    if not g.forbidden_hits:
+    if g.forbidden_hits:
+        g.messages.append("Your beras imports a framework it must not use (" + "; ".join(g.forbidden_hits) +
+                          "): beras must be NumPy only; every part whose checks load it gets no credit.")
+    if not g.framework_use:
         return
-    why = "; ".join(g.forbidden_hits)
-    g.messages.append(f"Your beras uses TensorFlow/Keras/PyTorch ({why}). beras must be NumPy only: "
-                      "the parts that call it get no credit.")
+    for part, why in sorted(g.framework_use.items()):
+        g.messages.append(f"Your beras uses a forbidden framework in part {part}: {why}. beras must be NumPy "
+                          "only: every point of that part is withheld.")
     for t in g.tests:
-        uses_beras = any(c.startswith("beras") for c in t.calls) if t.kind == "hidden" else \
-            "beras" in _cell_source(g, t.grade_id)
-        if uses_beras and t.score > 0:
+        parts = set(filter(None, t.part.split(",")))
+        hit = sorted(parts & set(g.framework_use))
+        if hit and t.score > 0:
             t.score = 0.0
-            t.output = f"no credit: your beras uses TensorFlow/Keras/PyTorch ({why})"
-
-
-def _cell_source(g, gid):
-    from .notebook import grade_id
-    for c in (g.nb.cells if g.nb is not None else []):
-        if grade_id(c) == gid:
-            return c.get("source", "")
-    return ""
+            t.output = f"no credit: your beras uses a forbidden framework in this part ({g.framework_use[hit[0]]})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,8 +351,16 @@ def results_json(g: Grading, elapsed):
         tests = _zero_tests(g)
     score = sum(t.score for t in tests)
     max_score = sum(t.max_score for t in tests)
-    lines = [f"Assignment {g.assignment.name}: {score:g} / {max_score:g} points.",
-             f"Profile: {g.profile_reason}. Sandbox: {isolation_mode()}."]
+    later = [t for t in tests if t.visibility != "visible"]
+    if later:   # the total would reveal the hidden results: say only what is visible now
+        shown = [t for t in tests if t.visibility == "visible"]
+        lines = [f"Assignment {g.assignment.name}: {sum(t.score for t in shown):g} / "
+                 f"{sum(t.max_score for t in shown):g} points from the tests shown now; "
+                 f"{len(later)} hidden test(s) worth {sum(t.max_score for t in later):g} points are shown "
+                 "after the due date."]
+    else:
+        lines = [f"Assignment {g.assignment.name}: {score:g} / {max_score:g} points."]
+    lines.append(f"Profile: {g.profile_reason}. Sandbox: {isolation_mode()}.")
     lines += g.messages
     return {
         "score": round(score, 4),
@@ -382,7 +419,7 @@ def write_results(g: Grading, results):
 
 
 STEPS = [step_unpack, step_locate, step_restore_notebook, step_assemble, step_scan_frameworks,
-         step_run_notebook, step_score_notebook, step_run_hidden_tests, step_apply_policies]
+         step_run_notebook, step_score_notebook, step_run_hidden_tests, step_apply_checks, step_apply_policies]
 
 
 def grade(submission, assignment, out, profile="auto", limits: Limits | None = None, root=None):

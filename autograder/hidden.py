@@ -63,35 +63,89 @@ class HiddenTestFailure(AssertionError):
     """A hidden test's verdict, with a message the student can read."""
 
 
+HIDDEN_VISIBILITY = "after_due_date"   # Gradescope: hidden results show after the deadline (no oracle)
+
+
 @dataclasses.dataclass
 class HiddenTest:
+    """A trusted, grader-side test (``kind="hidden"``, worth ``points``) or check (``kind="check"``,
+    no points of its own: it gates the notebook grade cells it ``guards``).
+
+    ``part`` names the part of the assignment it belongs to: when the student's stencil computes with a
+    forbidden framework during any call of a part, every point of that part is withheld (its hidden
+    tests and the notebook cells its checks guard)."""
     name: str
     points: float
     fn: Callable
     grade_id: str
-    visibility: str = "visible"   # Gradescope visibility of the *result* (name + message), never the code
-    guards: tuple = ()            # notebook grade_ids whose points count only if this test passes
+    visibility: str | None = None  # Gradescope visibility of the *result*; None: the assignment's default
+    guards: tuple = ()            # notebook grade_ids whose points count only if this test passes too
+    part: str = ""
+    kind: str = "hidden"
 
 
-def hidden_test(points, name=None, grade_id=None, visibility="visible", guards=()):
-    """Register a hidden test worth ``points``. ``name`` is what the student sees. ``guards``: notebook
-    grade cell ids whose points the grader only awards when this (trusted) test passes too."""
+def hidden_test(points, name=None, grade_id=None, visibility=None, guards=(), part=None):
+    """Register a hidden test worth ``points``. ``name`` is what the student sees (after the due date
+    by default: ``visibility`` overrides it, e.g. "visible"). ``guards``: notebook grade cell ids whose
+    points the grader only awards when this (trusted) test passes too. ``part``: see :class:`HiddenTest`."""
     def register(fn):
-        test = HiddenTest(name or fn.__name__.replace("_", " "), float(points), fn,
-                          grade_id or f"hidden_{fn.__name__}", visibility, tuple(guards))
+        gid = grade_id or f"hidden_{fn.__name__}"
+        test = HiddenTest(name or fn.__name__.replace("_", " "), float(points), fn, gid, visibility,
+                          tuple(guards), part or gid)
+        fn.hidden_test = test
+        return fn
+    return register
+
+
+def trusted_check(*grade_ids, name=None, part=None):
+    """Register the grader-side check of notebook grade cells ``grade_ids``.
+
+    A notebook grade cell runs in the student's kernel, where the student's code can make any check
+    pass; so its points count only when a trusted check guarding it passes here, in the grader, on
+    values the student's process returns (typically: the visible test's own cases, re-run through
+    ``student.call`` / ``vjp`` / ``probe`` and compared with a reference computed here). A grade cell
+    that no check guards never scores. Checks carry no points and their results show as part of the
+    cells they guard::
+
+        @trusted_check("test_conv2d_forward", part="conv2d")
+        def conv2d_forward_visible_cases(student):
+            ...
+    """
+    if not grade_ids:
+        raise ValueError("trusted_check needs the grade_id(s) of the notebook cell(s) it guards")
+
+    def register(fn):
+        test = HiddenTest(name or fn.__name__.replace("_", " "), 0.0, fn, f"check_{fn.__name__}", "visible",
+                          tuple(grade_ids), part or grade_ids[0], "check")
         fn.hidden_test = test
         return fn
     return register
 
 
 def collect(module) -> list[HiddenTest]:
-    """The hidden tests of a module, in definition order."""
+    """The hidden tests and checks of a module, in definition order."""
     tests = [v.hidden_test for v in vars(module).values() if hasattr(v, "hidden_test")]
     ids = [t.grade_id for t in tests]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"duplicate hidden test ids in {module.__name__}: {dupes}")
+    default = getattr(module, "VISIBILITY", HIDDEN_VISIBILITY)
+    valid = ("hidden", "after_due_date", "after_published", "visible")
+    for t in tests:
+        if t.visibility is None:
+            t.visibility = default
+        if t.visibility not in valid:
+            raise ValueError(f"hidden test {t.name!r}: unknown visibility {t.visibility!r}; valid: {', '.join(valid)}")
     return tests
+
+
+def guarded(tests) -> dict:
+    """{notebook grade_id: [the tests and checks guarding it]}."""
+    out = {}
+    for t in tests:
+        for gid in t.guards:
+            out.setdefault(gid, []).append(t)
+    return out
 
 
 def rel_error(got, expected):
@@ -158,8 +212,8 @@ class LocalStudent:
         grads = tape.gradient(out, [args[i] for i in wrt], output_gradients=upstream)
         return to_plain(out), [to_plain(g) for g in grads]
 
-    def probe(self, code, timeout=None, **inputs):
-        scope = dict(self.namespace)
+    def probe(self, code, timeout=None, *, stencil=False, uses_stencil=False, **inputs):
+        scope = {} if stencil else dict(self.namespace)
         scope.update(inputs)
         exec(compile(code, "<hidden test probe>", "exec"), scope)  # noqa: S102 - trusted instructor code
         return to_plain(scope.get("result"))

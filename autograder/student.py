@@ -1,13 +1,25 @@
-"""The :class:`Student` proxy of hidden tests: a sandboxed worker process serving call / vjp / probe.
+"""The :class:`Student` proxy of hidden tests and trusted checks: sandboxed worker processes serving
+call / vjp / probe.
 
-The worker (``worker.py``, with ``wire.py``'s codec sent ahead of it) runs inside a
+Each worker (``worker.py``, with ``wire.py``'s codec sent ahead of it) runs inside a
 :class:`autograder.sandbox.Sandbox`; every comparison happens in the grader, on the plain data it
-returns.
+returns. Two workers per submission:
+
+- "notebook": imports the student's package (if any) and runs the notebook's ``grader-namespace``
+  cells; bare names ("build_resnet") and ``probe`` run here.
+- "stencil": imports only the student's stencil package (no notebook code at all), for dotted names
+  of the stencil ("beras.nn.conv2d") and ``probe(..., stencil=True)``: nothing the notebook does can
+  change what these calls compute.
+
+The framework rule is observed from the grader, not reported by student code: after every watched
+request the grader reads ``/proc/PID/maps`` of the worker's process tree; a forbidden framework's
+native library mapped there means the student's code computed with (or at least loaded) it.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -39,28 +51,63 @@ class StudentCodeError(HiddenTestFailure):
     pass
 
 
-class Student:
-    """The sandboxed proxy of hidden tests (same calls as :class:`autograder.hidden.LocalStudent`).
+# Native libraries that only these frameworks map (Keras computes through one of them).
+FRAMEWORK_LIBS = {
+    "TensorFlow": re.compile(r"_pywrap_tensorflow|libtensorflow|/tensorflow/python/"),
+    "PyTorch": re.compile(r"libtorch|/torch/_C|/torch/lib/"),
+    "JAX": re.compile(r"/jaxlib/|libjax"),
+}
 
-    A worker process (``worker.py`` in the sandbox) imports the student's beras, runs the notebook's
-    ``grader-namespace`` cells and serves requests. A crash or timeout fails the current test and the
-    next request starts a fresh worker. ``deadline`` (time.monotonic) caps every call.
-    """
+
+def process_tree(pid):
+    """``pid`` and all its descendants (via /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def frameworks_mapped(pid):
+    """Names of forbidden frameworks whose native code is mapped in ``pid``'s process tree (grader side:
+    read from /proc, which the student's code cannot rewrite)."""
+    found = set()
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/maps") as f:
+                maps = f.read()
+        except OSError:
+            continue
+        found.update(name for name, rx in FRAMEWORK_LIBS.items() if rx.search(maps))
+    return sorted(found)
+
+
+class Worker:
+    """One sandboxed worker process (see the module doc). A crash or timeout fails the current
+    request; the next request starts a fresh process. ``deadline`` (time.monotonic) caps every call."""
 
     MAX_LINE = 512 * 2**20
 
-    def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=("tensorflow", "keras", "torch")):
+    def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=(), label="notebook", package=None):
         self.sandbox = sandbox
+        self.package = package
         self.cells = list(cells)
         self.deadline = deadline
         self.forbidden = list(forbidden)
+        self.label = label
         self.proc = None
         self.info = None                 # the worker's hello: beras file, forbidden modules, cell errors
         self.events = []                 # crashes/timeouts, for the grader's log
-        self.calls = []                  # names called during the current test (for TF-use checks)
-        self.tf_used_in = set()          # beras.* calls that imported a forbidden module
         self.skip = set()                # namespace cells that crashed/hung the worker
         self.start_error = None          # the worker cannot start at all: fail fast afterwards
+        self.at_hello = []               # frameworks mapped once the worker had started
+        self.last_frameworks = []        # frameworks mapped when it was last killed
 
     # -- process management --------------------------------------------------------------------
     def _start(self):
@@ -69,7 +116,8 @@ class Student:
             with open(os.path.join(HERE, part)) as f:
                 src += f.read() + "\n"
         job = os.path.join(self.sandbox.run_dir, "job.json")
-        spec = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip)}
+        spec = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
+                "package": self.package}
         with open(job, "w") as f:
             json.dump(spec, f)
         if self.sandbox.uid:
@@ -102,6 +150,7 @@ class Student:
                 current = msg["progress"]
                 continue
             self.info = msg
+            self.at_hello = self.frameworks()
             return
 
     def _budget(self, timeout):
@@ -111,6 +160,7 @@ class Student:
 
     def kill(self):
         if self.proc is not None:
+            self.last_frameworks = self.frameworks()    # what it had loaded (timeouts kill mid-call)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -166,7 +216,7 @@ class Student:
             self.kill()
             raise WorkerCrashed(f"{what}: unreadable reply from your code's process ({e})") from None
 
-    def _request(self, req, timeout, what):
+    def request(self, req, timeout, what):
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise WorkerCrashed(f"{what}: the submission's total time limit was reached")
         if self.start_error is not None:
@@ -187,33 +237,91 @@ class Student:
         reply = self._read(self._budget(timeout), what)
         if not isinstance(reply, dict):
             raise WorkerCrashed(f"{what}: unreadable reply from your code's process")
-        if reply.get("forbidden_loaded") and str(req.get("name", "")).startswith("beras"):
-            self.tf_used_in.add(req["name"])
         if "error" in reply:
             err = reply["error"]
             raise StudentCodeError(f"{what} raised {err.get('type')}: {err.get('message', '')}".rstrip(": "))
         return reply.get("result")
 
-    # -- the hidden-test API -------------------------------------------------------------------
+    def frameworks(self):
+        return frameworks_mapped(self.proc.pid) if self.proc is not None else []
+
+
+class Student:
+    """The sandboxed proxy of hidden tests (same calls as :class:`autograder.hidden.LocalStudent`).
+
+    ``stencil``: the student's package name ("beras") or None; ``watch``: whether the framework rule
+    applies (the assignment forbids frameworks in the stencil). After each test the grader reads
+    ``framework_hits`` (what the student's processes had loaded while computing the test's stencil
+    results) and ``calls``.
+    """
+
+    def __init__(self, sandbox: Sandbox, cells, deadline=None, stencil=None, watch=False,
+                 forbidden=("tensorflow", "keras", "torch", "jax")):
+        self.notebook = Worker(sandbox, cells, deadline, forbidden, "notebook", stencil)
+        self.stencil_worker = Worker(sandbox, [], deadline, forbidden, "stencil", stencil) if stencil else None
+        self.sandbox = sandbox
+        self.stencil = stencil
+        self.watch = watch
+        self.calls = []                  # names called during the current test
+        self.framework_hits = []         # [(what, [frameworks], when)] during the current test
+
+    @property
+    def info(self):
+        return self.notebook.info
+
+    @property
+    def events(self):
+        return self.notebook.events + (self.stencil_worker.events if self.stencil_worker else [])
+
+    def _worker_for(self, name=None, stencil=False):
+        if self.stencil_worker is not None and (stencil or str(name).startswith(self.stencil + ".")):
+            return self.stencil_worker
+        return self.notebook
+
+    def _run(self, worker, req, timeout, what, watched):
+        try:
+            return worker.request(req, timeout, what)
+        finally:
+            if watched and self.watch:
+                found = (worker.frameworks() if worker.proc is not None else worker.last_frameworks) or \
+                    sorted(set((worker.info or {}).get("beras_forbidden") or []))
+                if found:
+                    when = ("already when your code had been imported" if worker.at_hello else "while running it")
+                    self.framework_hits.append((what, found, when))
+
     def call(self, name, *args, **kwargs):
         self.calls.append(name)
-        return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
-                             self.sandbox.limits.call_timeout, f"calling {name}")
+        w = self._worker_for(name)
+        return self._run(w, {"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
+                         self.sandbox.limits.call_timeout, f"calling {name}", w is self.stencil_worker)
 
     def vjp(self, name, args, kwargs=None, wrt=(0,), upstream=None):
         self.calls.append(name)
-        out = self._request({"op": "vjp", "name": name, "args": list(args), "kwargs": kwargs or {},
-                             "wrt": list(wrt), "upstream": upstream},
-                            self.sandbox.limits.call_timeout, f"the gradient of {name}")
+        w = self._worker_for(name)
+        out = self._run(w, {"op": "vjp", "name": name, "args": list(args), "kwargs": kwargs or {},
+                            "wrt": list(wrt), "upstream": upstream},
+                        self.sandbox.limits.call_timeout, f"the gradient of {name}", w is self.stencil_worker)
         return out[0], list(out[1])
 
-    def probe(self, code, timeout=None, **inputs):
+    def probe(self, code, timeout=None, *, stencil=False, uses_stencil=False, **inputs):
+        """Run trusted ``code`` in the notebook worker, or with ``stencil=True`` in the stencil worker
+        (no notebook code). ``uses_stencil=True`` marks a notebook probe that computes with the
+        student's stencil (e.g. a model of its layers): the framework rule watches it too."""
         self.calls.append("<probe>")
-        return self._request({"op": "probe", "code": code, "inputs": inputs},
-                             timeout or self.sandbox.limits.call_timeout, "running your code")
+        w = self._worker_for(stencil=stencil)
+        return self._run(w, {"op": "probe", "code": code, "inputs": inputs},
+                         timeout or self.sandbox.limits.call_timeout, "running your code",
+                         w is self.stencil_worker or uses_stencil)
 
     def hello(self):
-        """Start the worker (if needed) and return its report."""
-        if self.proc is None:
-            self._start()
-        return self.info
+        """Start the notebook worker (if needed) and return its report."""
+        if self.notebook.proc is None:
+            self.notebook._start()
+        return self.notebook.info
+
+    def kill(self):
+        self.notebook.kill()
+        if self.stencil_worker is not None:
+            self.stencil_worker.kill()
+
+    close = kill

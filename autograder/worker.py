@@ -61,11 +61,12 @@ def seed():
 # -- 1. the student's beras (if the submission has one) -------------------------------------------
 hello = {"beras_file": None, "beras_error": None, "beras_forbidden": [], "cell_errors": [],
          "pid_ok": True}
-if os.path.isdir("beras"):
+PACKAGE = job.get("package") or "beras"
+if os.path.isdir(PACKAGE):
     try:
-        beras = importlib.import_module("beras")
+        beras = importlib.import_module(PACKAGE)
         hello["beras_file"] = os.path.abspath(beras.__file__)
-        for mod in pkgutil.walk_packages(beras.__path__, "beras."):
+        for mod in pkgutil.walk_packages(beras.__path__, PACKAGE + "."):
             try:
                 importlib.import_module(mod.name)
             except Exception:
@@ -92,8 +93,8 @@ for i, cell in enumerate(job["cells"]):
         info = error_info(e)
         info["cell"] = cell.get("id", str(i))
         hello["cell_errors"].append(info)
-if "beras" in sys.modules:
-    hello["beras_file"] = os.path.abspath(getattr(sys.modules["beras"], "__file__", "") or "")
+if PACKAGE in sys.modules:
+    hello["beras_file"] = os.path.abspath(getattr(sys.modules[PACKAGE], "__file__", "") or "")
 reply(hello)
 
 
@@ -104,7 +105,7 @@ def resolve(name):
             raise NameError(f"`{name}` is not defined in your notebook")
         return namespace[name]
     module, _, attr = name.rpartition(".")
-    if module in namespace and not module.startswith("beras"):
+    if module in namespace and not module.startswith(PACKAGE):
         obj = namespace[module]
     else:
         obj = importlib.import_module(module)

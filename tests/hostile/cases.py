@@ -177,6 +177,94 @@ def huge_output(release, dest):
         "import sys\nfor i in range(200000):\n    print('spam ' * 20)"])
 
 
+# -- attacks on the in-kernel grading (every point must rest on a grader-side check) -------------------
+def input_transformer(release, dest):
+    # honest work: square; then every later test cell (and only those) is rewritten to `pass`
+    return _edit(release, dest, {"square": SQUARE_OK + (
+        "\ndef _skip_tests(lines):\n"
+        "    text = ''.join(lines)\n"
+        "    return ['pass\\n'] if ('check(' in text or 'assert' in text) else lines\n"
+        "get_ipython().input_transformers_post.append(_skip_tests)")})
+
+
+def ast_transformer(release, dest):
+    # honest work: square; asserts and calls of check()/assert_* become no-ops in every later cell
+    return _edit(release, dest, {"square": SQUARE_OK + (
+        "\nimport ast\n"
+        "class _NoTests(ast.NodeTransformer):\n"
+        "    def visit_Assert(self, node):\n"
+        "        return ast.Pass()\n"
+        "    def visit_Expr(self, node):\n"
+        "        f = getattr(node.value, 'func', None)\n"
+        "        name = getattr(f, 'id', None) or getattr(f, 'attr', '')\n"
+        "        return ast.Pass() if name == 'check' or name.startswith('assert') else node\n"
+        "get_ipython().ast_transformers.append(_NoTests())")})
+
+
+def custom_exception_handler(release, dest):
+    # honest work: square; every later exception is swallowed by a custom handler
+    return _edit(release, dest, {"square": SQUARE_OK + (
+        "\nget_ipython().set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)")})
+
+
+def event_hooks(release, dest):
+    # honest work: square; a post_run_cell hook clears every cell's error and prints a fake pass
+    return _edit(release, dest, {"square": SQUARE_OK + (
+        "\ndef _clear(result):\n"
+        "    result.error_in_exec = None\n"
+        "    result.error_before_exec = None\n"
+        "    print('all tests passed')\n"
+        "get_ipython().events.register('post_run_cell', _clear)")})
+
+
+def stencil_patches_helpers(release, dest):
+    # the stencil module patches NumPy's assertion helpers when beras is imported; nothing implemented
+    ops = stub_ops() + (
+        "\nimport numpy.testing as _t\n"
+        "_t.assert_allclose = lambda *a, **k: None\n"
+        "np.allclose = lambda *a, **k: True\n")
+    return _edit(release, dest, beras_ops=ops)
+
+
+def tf_without_import(release, dest):
+    # beras reaches TensorFlow by a computed name (no import statement for a static scan to see)
+    ops = BERAS_OPS.replace(
+        "    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
+        "    import importlib\n    tf = importlib.import_module('tensor' + 'flow')\n"
+        "    return tf.multiply(tf.constant(x, tf.float64), 2.0).numpy()")
+    return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
+
+
+def search_disk(release, dest, secrets=()):
+    # walks the file system for hidden tests and solutions and prints whatever it can read
+    code = (
+        "import os\nhits = {}\n"
+        "roots = ['/', os.path.expanduser('~'), '/tmp', '/autograder', '/work', os.getcwd()]\n"
+        "roots += [os.path.dirname(os.getcwd()), os.path.dirname(os.path.dirname(os.getcwd()))]\n"
+        "for top in roots:\n"
+        "    for root, dirs, files in os.walk(top):\n"
+        "        if root.count(os.sep) > 7 or root.startswith(('/proc', '/sys', '/usr', '/dev')):\n"
+        "            dirs[:] = []\n"
+        "            continue\n"
+        "        dirs[:] = [d for d in dirs if d not in ('site-packages', 'node_modules', '.venv', 'lib')]\n"
+        "        for f in files:\n"
+        "            if f in ('hidden_tests.py', 'toy.ipynb', 'ops.py', 'grade.py') or f.endswith('.ipynb'):\n"
+        "                p = os.path.join(root, f)\n"
+        "                try:\n"
+        "                    text = open(p).read()\n"
+        "                except OSError:\n"
+        "                    continue\n"
+        "                if 'BEGIN SOLUTION' in text or 'hidden_test' in text or 'trusted_check' in text:\n"
+        "                    hits[p] = text\n"
+        "print('FOUND', hits if hits else 'nothing')")
+    return _edit(release, dest, extra_cells=[code])
+
+
+def stub_ops():
+    return BERAS_OPS.replace("    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
+                             "    raise NotImplementedError()")
+
+
 CASES = {
     "infinite_loop": Case(infinite_loop, 2, r"longer than|timed out"),
     "memory_blowup": Case(memory_blowup, 2, r"MemoryError|memory"),
@@ -195,4 +283,11 @@ CASES = {
     "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt"),
     "zip_slip": Case(zip_slip, 0, r"unsafe path"),
     "huge_output": Case(huge_output, 4, r"passed"),
+    "input_transformer": Case(input_transformer, 4, r"grader's own check"),
+    "ast_transformer": Case(ast_transformer, 4, r"grader's own check"),
+    "custom_exception_handler": Case(custom_exception_handler, 4, r"NotImplementedError|grader's own check"),
+    "event_hooks": Case(event_hooks, 4, r"NotImplementedError|grader's own check"),
+    "stencil_patches_helpers": Case(stencil_patches_helpers, 0, r"NotImplementedError|grader's own check"),
+    "tf_without_import": Case(tf_without_import, 4, r"forbidden framework"),
+    "search_disk": Case(search_disk, 0, r"NotImplementedError"),
 }

@@ -1,4 +1,9 @@
-"""Hidden tests for beras_cnn (instructor only, never released): 36 points.
+"""Hidden tests for beras_cnn (instructor only, never released): 36 points, plus the trusted checks.
+
+Trusted checks (``@trusted_check``, no points of their own) re-run each notebook grade cell's cases
+here, in the grader: a grade cell scores only when its check passes (the kernel is the student's).
+Each test and check names its ``part``: where the student's beras computes with a forbidden
+framework during a part, every point of that part is withheld.
 
 Other cases than the notebook's visible tests: stride 3 with SAME, odd and non-square sizes,
 non-square kernels, 1x1 convolutions, batch 1, explicit padding, float32 and float64, ties in max
@@ -9,7 +14,7 @@ import os
 
 import numpy as np
 
-from autograder.hidden import HiddenTestFailure, assert_close, assert_equal, hidden_test
+from autograder.hidden import HiddenTestFailure, assert_close, assert_equal, hidden_test, trusted_check
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -47,7 +52,7 @@ def check_vjp(student, case, name, inputs, kwargs, tf_fn, tol=1e-8, seed=0):
 # --------------------------------------------------------------------------------------------
 # Part 1: the arithmetic functions on new numbers (3 points)
 # --------------------------------------------------------------------------------------------
-@hidden_test(points=3, name="Part 1: conv_output_size, same_padding, conv_params on new cases")
+@hidden_test(points=3, name="Part 1: conv_output_size, same_padding, conv_params on new cases", part="part1_functions")
 def part1_functions(student):
     import keras
     for w, f, p, s in [(224, 7, 3, 2), (13, 3, 1, 1), (11, 4, 0, 3), (9, 9, 0, 1)]:
@@ -78,7 +83,7 @@ def part1_functions(student):
 # --------------------------------------------------------------------------------------------
 # conv2d (15 points)
 # --------------------------------------------------------------------------------------------
-@hidden_test(points=4, name="conv2d forward: stride 3 SAME, odd non-square input, non-square kernel (float64)")
+@hidden_test(points=4, name="conv2d forward: stride 3 SAME, odd non-square input, non-square kernel (float64)", part="conv2d")
 def conv2d_forward_stride3_same(student):
     tf = _tf()
     rng = _rng(2)
@@ -90,7 +95,7 @@ def conv2d_forward_stride3_same(student):
                      f"conv2d input {x_shape}, filters {w_shape}, strides {s}, SAME", 1e-9)
 
 
-@hidden_test(points=3, name="conv2d forward: float32, 1x1 conv, batch 1, explicit padding")
+@hidden_test(points=3, name="conv2d forward: float32, 1x1 conv, batch 1, explicit padding", part="conv2d")
 def conv2d_forward_misc(student):
     tf = _tf()
     rng = _rng(3)
@@ -108,7 +113,7 @@ def conv2d_forward_misc(student):
                  tf.nn.conv2d(x, w, 1, pads).numpy(), f"conv2d explicit padding {pads}", 1e-9)
 
 
-@hidden_test(points=5, name="conv2d backward: stride 3 SAME and stride 2 SAME, odd sizes (input and filter gradients)")
+@hidden_test(points=5, name="conv2d backward: stride 3 SAME and stride 2 SAME, odd sizes (input and filter gradients)", part="conv2d")
 def conv2d_backward_strided_same(student):
     tf = _tf()
     rng = _rng(4)
@@ -119,7 +124,7 @@ def conv2d_backward_strided_same(student):
                   [x, w], {"strides": s, "padding": "SAME"}, lambda x, w: tf.nn.conv2d(x, w, s, "SAME"))
 
 
-@hidden_test(points=3, name="conv2d backward: VALID with leftover rows, non-square strides, 1x1 filters")
+@hidden_test(points=3, name="conv2d backward: VALID with leftover rows, non-square strides, 1x1 filters", part="conv2d")
 def conv2d_backward_valid(student):
     tf = _tf()
     rng = _rng(5)
@@ -133,7 +138,7 @@ def conv2d_backward_valid(student):
 # --------------------------------------------------------------------------------------------
 # bias_add, pooling (11 points)
 # --------------------------------------------------------------------------------------------
-@hidden_test(points=2, name="bias_add: 2-D and 4-D values, gradients w.r.t. value and bias")
+@hidden_test(points=2, name="bias_add: 2-D and 4-D values, gradients w.r.t. value and bias", part="bias_add")
 def bias_add_grads(student):
     tf = _tf()
     rng = _rng(6)
@@ -142,7 +147,7 @@ def bias_add_grads(student):
         check_vjp(student, f"bias_add value {v_shape}", "beras.nn.bias_add", [v, b], {}, tf.nn.bias_add)
 
 
-@hidden_test(points=3, name="max pooling: ties route the gradient to the first maximum (row-major)")
+@hidden_test(points=3, name="max pooling: ties route the gradient to the first maximum (row-major)", part="max_pool")
 def max_pool_ties(student):
     tf = _tf()
     rng = _rng(7)
@@ -152,7 +157,7 @@ def max_pool_ties(student):
                   {"ksize": k, "strides": s, "padding": pad}, lambda x: tf.nn.max_pool2d(x, k, s, pad))
 
 
-@hidden_test(points=3, name="max pooling: 3x3 stride 2 (overlapping) with SAME on odd sizes, float32")
+@hidden_test(points=3, name="max pooling: 3x3 stride 2 (overlapping) with SAME on odd sizes, float32", part="max_pool")
 def max_pool_overlapping_same(student):
     tf = _tf()
     rng = _rng(8)
@@ -163,7 +168,7 @@ def max_pool_overlapping_same(student):
                   tol=1e-9 if dtype == "float64" else 1e-5)
 
 
-@hidden_test(points=3, name="average pooling: SAME ignores the padding; odd sizes, stride 3")
+@hidden_test(points=3, name="average pooling: SAME ignores the padding; odd sizes, stride 3", part="avg_pool")
 def avg_pool_same(student):
     tf = _tf()
     rng = _rng(9)
@@ -188,7 +193,7 @@ result = [y.numpy()] + [None if g is None else g.numpy() for g in grads]
 """
 
 
-@hidden_test(points=4, name="batch norm in training mode (batch statistics): output and gradients w.r.t. x, gamma, beta")
+@hidden_test(points=4, name="batch norm in training mode (batch statistics): output and gradients w.r.t. x, gamma, beta", part="batch_norm")
 def batch_norm_training(student):
     tf = _tf()
     rng = _rng(10)
@@ -199,7 +204,7 @@ def batch_norm_training(student):
         upstream = rng.standard_normal(x_shape)
         want_y, want = tf_vjp(lambda x, g, b: tf.nn.batch_normalization(x, *tf.nn.moments(x, axes), b, g, 1e-3),
                               [x, gamma, beta], upstream)
-        got = student.probe(BN_PROBE, x=x, gamma=gamma, beta=beta, axes=axes, upstream=upstream)
+        got = student.probe(BN_PROBE, stencil=True, x=x, gamma=gamma, beta=beta, axes=axes, upstream=upstream)
         case = f"training-mode batch norm of x {x_shape} over axes {axes}"
         assert_close(got[0], want_y, f"{case}: output", 1e-8)
         for name, g, w in zip(["x", "gamma", "beta"], got[1:], want):
@@ -219,9 +224,9 @@ result = {"shape": list(np.shape(out)), "layers": [type(layer).__name__ for laye
 """
 
 
-@hidden_test(points=3, name="build_cnn: a compiled beras CNN with Conv2D, BatchNormalization, MaxPooling2D, 10 outputs")
+@hidden_test(points=3, name="build_cnn: a compiled beras CNN with Conv2D, BatchNormalization, MaxPooling2D, 10 outputs", part="build_cnn")
 def build_cnn_structure(student):
-    info = student.probe(CNN_PROBE)
+    info = student.probe(CNN_PROBE, uses_stencil=True)
     assert_equal(tuple(info["shape"]), (3, 10), "build_cnn()(images of shape (3, 8, 8, 1)).shape")
     for needed in ["Conv2D", "BatchNormalization", "MaxPooling2D"]:
         if needed not in info["layers"]:
@@ -229,3 +234,305 @@ def build_cnn_structure(student):
     if not info["compiled"]:
         raise HiddenTestFailure("build_cnn: expected a compiled model (model.compile(...)), got no optimizer")
     assert_close(np.asarray(info["sums"]), np.ones(3), "build_cnn: class probabilities should sum to 1", 1e-4)
+
+
+# ============================================================================================
+# Trusted checks: each notebook grade cell's own cases, re-run and compared here
+# ============================================================================================
+def expect_forward(student, case, name, inputs, kwargs, tf_fn, tol=1e-8):
+    want = tf_fn(*[_tf().constant(x) for x in inputs]).numpy()
+    assert_close(student.call(name, *inputs, **kwargs), want, f"{case}: output", tol)
+
+
+@trusted_check("test_p1_functions", part="part1_functions")
+def check_p1_functions(student):
+    import keras
+    for w, f, p, s in [(32, 3, 1, 1), (32, 5, 0, 1), (7, 3, 0, 2), (28, 2, 0, 2), (10, 3, 1, 3)]:
+        out = keras.layers.Conv2D(1, f, strides=s)(keras.layers.ZeroPadding2D(p)(keras.Input((w, w, 1))))
+        assert_equal(student.call("conv_output_size", w, f, p, s), out.shape[1],
+                     f"conv_output_size(w={w}, f={f}, p={p}, s={s})")
+    tf = _tf()
+    rng = _rng(101)
+    for size, kernel, stride in [(5, 3, 1), (5, 5, 1), (6, 3, 2), (7, 4, 1), (8, 1, 3)]:
+        got = student.call("same_padding", size, kernel, stride)
+        if not (isinstance(got, (list, tuple)) and len(got) == 2) or min(int(got[0]), int(got[1])) < 0:
+            raise HiddenTestFailure(f"same_padding({size}, {kernel}, {stride}): expected a pair of paddings >= 0, "
+                                    f"got {got!r}")
+        x, k = rng.standard_normal((1, size, size, 1)), rng.standard_normal((kernel, kernel, 1, 1))
+        pads = [[0, 0], [int(got[0]), int(got[1])], [int(got[0]), int(got[1])], [0, 0]]
+        assert_close(tf.nn.conv2d(x, k, stride, pads).numpy(), tf.nn.conv2d(x, k, stride, "SAME").numpy(),
+                     f"same_padding({size}, {kernel}, {stride}) = {tuple(got)}: conv with that padding vs 'SAME'")
+    for f, d_in, k in [(3, 3, 16), (5, 16, 32), (1, 256, 64)]:
+        layer = keras.layers.Conv2D(k, f)
+        layer.build((None, 9, 9, d_in))
+        assert_equal(student.call("conv_params", f, d_in, k), layer.count_params(), f"conv_params({f}, {d_in}, {k})")
+        assert_equal(student.call("conv_params", f, d_in, k, bias=False), layer.count_params() - k,
+                     f"conv_params({f}, {d_in}, {k}, bias=False)")
+
+
+NUMBERS_PROBE = """
+result = {name: globals().get(name) for name in names}
+result["three"] = [params_three_3x3(d) for d in ds]
+result["one"] = [params_one_7x7(d) for d in ds]
+result["bn"] = [batchnorm_mean_shape(*shape) for shape in shapes]
+"""
+P1_NAMES = ["alexnet_conv1_shape", "alexnet_conv1_weights", "alexnet_pool1_shape", "alexnet_pool1_params",
+            "pad_keep_size_3x3", "pad_keep_size_5x5", "receptive_field_three_3x3", "plain_3x3_params",
+            "bottleneck_params"]
+
+
+def _p1_numbers(student, names=P1_NAMES, ds=(1, 4, 64), shapes=((8, 3, 5, 5), (2, 16, 7, 4), (1, 1, 2, 3))):
+    got = student.probe(NUMBERS_PROBE, names=list(names), ds=list(ds), shapes=[list(s) for s in shapes])
+    if not isinstance(got, dict):
+        raise HiddenTestFailure(f"Part 1 numbers: expected the notebook's values, got {got!r}")
+    return got
+
+
+def _as_tuple(v):
+    return tuple(int(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+@trusted_check("test_p1_alexnet", part="part1_numbers")
+def check_p1_alexnet(student):
+    import keras
+    got = _p1_numbers(student)
+    inp = keras.Input((227, 227, 3))
+    conv1, pool1 = keras.layers.Conv2D(96, 11, strides=4), keras.layers.MaxPooling2D(3, strides=2)
+    c1 = conv1(inp)
+    p1 = pool1(c1)
+    assert_equal(_as_tuple(got["alexnet_conv1_shape"]), tuple(c1.shape[1:]), "alexnet_conv1_shape")
+    assert_equal(got["alexnet_conv1_weights"], int(np.prod(conv1.kernel.shape)), "alexnet_conv1_weights (no biases)")
+    assert_equal(_as_tuple(got["alexnet_pool1_shape"]), tuple(p1.shape[1:]), "alexnet_pool1_shape")
+    assert_equal(got["alexnet_pool1_params"], pool1.count_params(), "alexnet_pool1_params")
+    for k, name in [(3, "pad_keep_size_3x3"), (5, "pad_keep_size_5x5")]:
+        p = got[name]
+        if not isinstance(p, int) or p < 0:
+            raise HiddenTestFailure(f"{name}: expected a padding (an int >= 0), got {p!r}")
+        out = keras.layers.Conv2D(1, k)(keras.layers.ZeroPadding2D(p)(keras.Input((5, 5, 1))))
+        assert_equal(tuple(out.shape[1:3]), (5, 5), f"{name}={p}: output size of a {k}x{k} conv on a padded 5x5 map")
+
+
+@trusted_check("test_p1_vgg_inception", part="part1_numbers")
+def check_p1_vgg_inception(student):
+    import keras
+    got = _p1_numbers(student)
+    assert_equal(got["receptive_field_three_3x3"], 7, "receptive_field_three_3x3 (side length)")
+    for i, d in enumerate((1, 4, 64)):
+        three = keras.Sequential([keras.Input((16, 16, d))] +
+                                 [keras.layers.Conv2D(d, 3, padding="same", use_bias=False) for _ in range(3)])
+        one = keras.Sequential([keras.Input((16, 16, d)), keras.layers.Conv2D(d, 7, padding="same", use_bias=False)])
+        assert_equal(got["three"][i], three.count_params(), f"params_three_3x3({d})")
+        assert_equal(got["one"][i], one.count_params(), f"params_one_7x7({d})")
+    plain = keras.Sequential([keras.Input((28, 28, 256)), keras.layers.Conv2D(256, 3, padding="same", use_bias=False)])
+    bottleneck = keras.Sequential([keras.Input((28, 28, 256)), keras.layers.Conv2D(64, 1, use_bias=False),
+                                   keras.layers.Conv2D(64, 3, padding="same", use_bias=False),
+                                   keras.layers.Conv2D(256, 1, use_bias=False)])
+    assert_equal(got["plain_3x3_params"], plain.count_params(), "plain_3x3_params")
+    assert_equal(got["bottleneck_params"], bottleneck.count_params(), "bottleneck_params")
+
+
+@trusted_check("test_p1_batchnorm", part="part1_numbers")
+def check_p1_batchnorm(student):
+    shapes = ((8, 3, 5, 5), (2, 16, 7, 4), (1, 1, 2, 3))
+    got = _p1_numbers(student, shapes=shapes)
+    for shape, g in zip(shapes, got["bn"]):
+        want = np.mean(np.zeros(shape), axis=(0, 2, 3), keepdims=True).shape
+        assert_equal(_as_tuple(g), want, f"batchnorm_mean_shape{shape}")
+
+
+EXAMPLE_IMAGE = np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]], float)
+EXAMPLE_KERNEL = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], float)
+
+
+@trusted_check("test_conv2d_forward", part="conv2d")
+def check_conv2d_forward(student):
+    tf = _tf()
+    got = student.call("beras.nn.conv2d", EXAMPLE_IMAGE[None, :, :, None], EXAMPLE_KERNEL[:, :, None, None], 1, "VALID")
+    assert_close(got, np.array([[12, 12, 17], [10, 17, 19], [9, 6, 14]], float)[None, :, :, None],
+                 "conv2d on the lecture's 5x5 example (stride 1, VALID)")
+    rng = _rng(102)
+    for x_shape, w_shape, s, pad in [((2, 6, 6, 3), (3, 3, 3, 4), 1, "VALID"), ((2, 7, 7, 3), (3, 3, 3, 4), 1, "SAME"),
+                                     ((1, 9, 8, 2), (3, 3, 2, 5), 2, "SAME"), ((3, 10, 7, 2), (2, 4, 2, 3), 2, "VALID"),
+                                     ((2, 5, 5, 4), (1, 1, 4, 6), 1, "VALID"), ((2, 8, 8, 3), (5, 5, 3, 2), 3, "SAME")]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        expect_forward(student, f"conv2d input {x_shape}, filters {w_shape}, stride {s}, {pad}", "beras.nn.conv2d",
+                       [x, w], {"strides": s, "padding": pad}, lambda x, w: tf.nn.conv2d(x, w, s, pad))
+    x, w = rng.standard_normal((2, 6, 5, 3)).astype("float32"), rng.standard_normal((3, 3, 3, 4)).astype("float32")
+    expect_forward(student, "conv2d in float32, stride 2, SAME", "beras.nn.conv2d", [x, w],
+                   {"strides": 2, "padding": "SAME"}, lambda x, w: tf.nn.conv2d(x, w, 2, "SAME"), 1e-5)
+
+
+@trusted_check("test_conv2d_backward", part="conv2d")
+def check_conv2d_backward(student):
+    tf = _tf()
+    rng = _rng(103)
+    for x_shape, w_shape, s, pad in [((2, 5, 5, 2), (3, 3, 2, 3), 1, "VALID"), ((2, 6, 6, 3), (3, 3, 3, 2), 1, "SAME"),
+                                     ((1, 7, 8, 2), (3, 3, 2, 4), 2, "SAME"), ((2, 9, 7, 3), (2, 3, 3, 2), 2, "VALID"),
+                                     ((2, 4, 4, 3), (1, 1, 3, 5), 1, "VALID"), ((1, 5, 4, 2), (3, 2, 2, 3), 2, "SAME")]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        check_vjp(student, f"conv2d gradients: input {x_shape}, filters {w_shape}, stride {s}, {pad}",
+                  "beras.nn.conv2d", [x, w], {"strides": s, "padding": pad},
+                  lambda x, w: tf.nn.conv2d(x, w, s, pad), seed=int(rng.integers(1 << 30)))
+
+
+@trusted_check("test_bias_add", part="bias_add")
+def check_bias_add(student):
+    tf = _tf()
+    rng = _rng(104)
+    for v_shape in [(2, 4, 4, 3), (5, 7), (1, 3, 2, 6)]:
+        v, b = rng.standard_normal(v_shape), rng.standard_normal(v_shape[-1:])
+        check_vjp(student, f"bias_add value {v_shape}, bias {v_shape[-1:]}", "beras.nn.bias_add", [v, b], {},
+                  tf.nn.bias_add)
+
+
+def _pool_cases(student, name, tf_pool, example, example_out, cases, seed):
+    got = student.call(f"beras.nn.{name}", example[None, :, :, None], 2, 2, "VALID")
+    assert_close(got, example_out[None, :, :, None], f"{name} on the lecture's 4x4 example (2x2, stride 2)")
+    rng = _rng(seed)
+    for x_shape, k, s, pad in cases:
+        x = rng.standard_normal(x_shape)
+        check_vjp(student, f"{name} input {x_shape}, {k}x{k}, stride {s}, {pad}", f"beras.nn.{name}", [x],
+                  {"ksize": k, "strides": s, "padding": pad}, lambda x: tf_pool(x, k, s, pad))
+
+
+@trusted_check("test_max_pool", part="max_pool")
+def check_max_pool(student):
+    tf = _tf()
+    _pool_cases(student, "max_pool2d", tf.nn.max_pool2d,
+                np.array([[6, 3, 1, -3], [4, 1, 2, 0], [3, 1, 3, 2], [7, 1, 1, 1]], float), np.array([[6, 2], [7, 3]], float),
+                [((2, 4, 6, 3), 2, 2, "VALID"), ((2, 7, 7, 2), 3, 2, "VALID"), ((1, 6, 5, 3), 3, 2, "SAME"),
+                 ((2, 5, 5, 1), 2, 1, "SAME"), ((1, 5, 6, 2), 3, 2, "SAME")], 105)
+    _, (dx,) = student.vjp("beras.nn.max_pool2d", [np.ones((1, 2, 2, 1))], {"ksize": 2, "strides": 2, "padding": "VALID"},
+                           upstream=np.ones((1, 1, 1, 1)))
+    assert_close(dx, np.array([[1.0, 0.0], [0.0, 0.0]])[None, :, :, None],
+                 "max_pool2d gradient with ties (a 2x2 window of ones)")
+
+
+@trusted_check("test_avg_pool", part="avg_pool")
+def check_avg_pool(student):
+    tf = _tf()
+    _pool_cases(student, "avg_pool2d", tf.nn.avg_pool2d,
+                np.array([[6, 3, 1, -3], [4, 3, 2, 0], [3, 1, 5, 1], [7, 1, 1, 1]], float), np.array([[4, 0], [3, 2]], float),
+                [((2, 4, 6, 3), 2, 2, "VALID"), ((2, 7, 7, 2), 3, 2, "VALID"), ((1, 5, 6, 3), 3, 2, "SAME"),
+                 ((2, 5, 5, 1), 2, 1, "SAME"), ((1, 5, 6, 2), 3, 2, "SAME")], 106)
+
+
+MOMENTS_PROBE = """
+import beras
+xt = beras.constant(x)
+with beras.GradientTape(persistent=True) as tape:
+    tape.watch(xt)
+    mean, variance = beras.nn.moments(xt, axes)
+result = [mean.numpy(), variance.numpy(),
+          tape.gradient(mean, xt, output_gradients=beras.constant(up_mean)).numpy(),
+          tape.gradient(variance, xt, output_gradients=beras.constant(up_var)).numpy()]
+"""
+
+
+@trusted_check("test_batch_norm", part="batch_norm")
+def check_batch_norm(student):
+    tf = _tf()
+    rng = _rng(107)
+    x = rng.standard_normal((4, 3, 5, 2)) * 3 + 1
+    for axes in [[0, 1, 2], [0], [1, 2]]:
+        tmean, tvar = tf.nn.moments(tf.constant(x), axes)
+        up_mean, up_var = rng.standard_normal(tmean.shape), rng.standard_normal(tvar.shape)
+        _, (want_dmean,) = tf_vjp(lambda x: tf.nn.moments(x, axes)[0], [x], up_mean)
+        _, (want_dvar,) = tf_vjp(lambda x: tf.nn.moments(x, axes)[1], [x], up_var)
+        got = student.probe(MOMENTS_PROBE, stencil=True, x=x, axes=axes, up_mean=up_mean, up_var=up_var)
+        case = f"moments over axes {axes}"
+        for g, w, what in zip(got, [tmean.numpy(), tvar.numpy(), want_dmean, want_dvar],
+                              ["mean", "variance", "gradient of the mean", "gradient of the variance"]):
+            assert_close(g, w, f"{case}: {what}", 1e-8)
+    c = x.shape[-1]
+    params = [rng.standard_normal(c), rng.uniform(0.5, 2, c), rng.standard_normal(c), rng.uniform(0.5, 2, c)]
+    check_vjp(student, "batch_normalization with (C,) mean, variance, offset, scale: all five gradients",
+              "beras.nn.batch_normalization", [x] + params, {"variance_epsilon": 1e-3},
+              lambda x, m, v, o, s: tf.nn.batch_normalization(x, m, v, o, s, 1e-3))
+    gamma, beta = rng.uniform(0.5, 2, c), rng.standard_normal(c)
+    upstream = rng.standard_normal(x.shape)
+    want_y, want = tf_vjp(lambda x, g, b: tf.nn.batch_normalization(x, *tf.nn.moments(x, [0, 1, 2]), b, g, 1e-3),
+                          [x, gamma, beta], upstream)
+    got = student.probe(BN_PROBE, stencil=True, x=x, gamma=gamma, beta=beta, axes=[0, 1, 2], upstream=upstream)
+    assert_close(got[0], want_y, "training-mode batch norm: output", 1e-8)
+    for name, g, w in zip(["x", "gamma", "beta"], got[1:], want):
+        assert_close(g, w, f"training-mode batch norm: gradient w.r.t. {name}", 1e-8)
+
+
+def reference_translate(x, dy, dx):
+    """Shifted down by dy and right by dx; what moves in is zero (np.roll, wrapped rows/columns zeroed)."""
+    out = np.roll(x, (dy, dx), axis=(1, 2))
+    rows, cols = np.arange(x.shape[1]), np.arange(x.shape[2])
+    out[:, (rows < dy) | (rows >= x.shape[1] + dy)] = 0
+    out[:, :, (cols < dx) | (cols >= x.shape[2] + dx)] = 0
+    return out
+
+
+@trusted_check("test_translate", part="translate")
+def check_translate(student):
+    imgs = _rng(108).standard_normal((2, 6, 7, 3))
+    for dy, dx in [(1, 0), (0, 2), (-2, 1), (3, -3), (0, 0), (7, 0)]:
+        assert_close(student.call("translate", imgs, dy, dx), reference_translate(imgs, dy, dx),
+                     f"translate(images {imgs.shape}, dy={dy}, dx={dx})")
+
+
+@trusted_check("test_edge_filters", part="edge_filters")
+def check_edge_filters(student):
+    tf = _tf()
+    k = np.asarray(student.call("edge_filters"), dtype=np.float64)
+    assert_equal(k.shape, (3, 3, 1, 2), "edge_filters() shape")
+    yy, xx = np.mgrid[0:6, 0:6].astype(float)
+    for name, image, expected in [("brightness growing to the right (x ramp)", xx, (8.0, 0.0)),
+                                  ("brightness growing downwards (y ramp)", yy, (0.0, 8.0))]:
+        response = tf.nn.conv2d(image[None, :, :, None], k, 1, "VALID").numpy()
+        assert_close(response[0].mean(axis=(0, 1)), np.array(expected), f"edge_filters on {name}: response of (G_x, G_y)")
+    sobel = np.stack([[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]], -1)[:, :, None, :]
+    step = (xx >= 3).astype(float) - (yy >= 3).astype(float)
+    assert_close(tf.nn.conv2d(step[None, :, :, None], k, 1, "VALID").numpy(),
+                 tf.nn.conv2d(step[None, :, :, None], sobel.astype(float), 1, "VALID").numpy(),
+                 "edge_filters on a step image")
+
+
+TRAIN_PROBE = """
+import numpy as np
+import beras
+beras.utils.set_random_seed(0)
+model = build_cnn()
+model.fit(np.asarray(x_train, "float32"), np.asarray(y_train), batch_size=32, epochs=6, verbose=0)
+result = {"type": type(model).__name__, "layers": [type(layer).__name__ for layer in model.layers],
+          "probs": np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float64)}
+"""
+
+
+def _digits():
+    """The split ``beras.datasets.load_digits()`` gives the notebook, computed here from scikit-learn (the
+    grader has no instructor beras; the student's process never sees the test labels)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[..., None]
+    labels = digits.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=360, random_state=0, stratify=labels)
+    return (x_train, y_train), (x_test, y_test)
+
+
+@trusted_check("test_training", part="build_cnn")
+def check_training(student):
+    (x_train, y_train), (x_test, y_test) = _digits()
+    got = student.probe(TRAIN_PROBE, timeout=max(student_timeout(student), 300), uses_stencil=True,
+                        x_train=x_train, y_train=y_train, x_test=x_test)
+    assert_equal(got["type"], "Sequential", "model type")
+    for needed in ["Conv2D", "BatchNormalization", "MaxPooling2D"]:
+        if needed not in got["layers"]:
+            raise HiddenTestFailure(f"build_cnn: expected at least one {needed} layer, got layers {got['layers']}")
+    probs = np.asarray(got["probs"])
+    assert_equal(probs.shape, (len(x_test), 10), "predictions shape")
+    accuracy = float(np.mean(probs.argmax(axis=1) == y_test))
+    if not accuracy >= 0.95:
+        raise HiddenTestFailure(f"test accuracy of build_cnn trained as in the notebook (6 epochs, batch 32): "
+                                f"expected at least 95%, got {accuracy:.2%}")
+
+
+def student_timeout(student):
+    limits = getattr(getattr(student, "sandbox", None), "limits", None)
+    return getattr(limits, "call_timeout", 0) or 0

@@ -118,6 +118,9 @@ def main():
     cfg = json.load(open(sys.argv[1]))
     payload = open(cfg["payload"]).read() if cfg.get("payload") else None
     if cfg.get("namespaces"):
+        if os.getpid() != 1:   # never mount over the host's view: only as init of the sandbox's own namespaces
+            sys.exit("autograder sandbox: namespaces requested but this process is not the init of a new PID "
+                     "namespace (run it under `unshare --mount --pid --fork`); refusing to mount anything")
         hide_paths(cfg["hide"], cfg["keep"], cfg["stash"])
     log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)

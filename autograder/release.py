@@ -10,7 +10,10 @@ For every assignment folder under ``solutions/`` (or the ``names`` given):
    ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region is replaced by nbgrader's own code stub
    (``ClearSolutions._replace_solution_region``, no second parser);
 4. a student ``README.md`` (unless the solution folder ships its own) and ``requirements.txt``
-   pinned exactly like ``pyproject.toml``.
+   pinned exactly like ``pyproject.toml``;
+5. the grader bundle ``build/grader/<name>/`` (instructor-only, see autograder.bundle): the notebook
+   with its solution regions cleared by the same ClearSolutions, the hidden tests, the other assets
+   and the list of files students write; grading reads it instead of ``solutions/`` and ``beras/``.
 
 The output is deterministic: regenerating gives byte-identical files (nbgrader's checksums are
 content-based, cell ids are fixed in the sources, and nothing time- or run-dependent is written).
@@ -27,10 +30,11 @@ from pathlib import Path
 
 import nbformat
 
+from .bundle import CODE_STUB
+
 NOTEBOOK_ASSETS_EXCLUDE = {"hidden_tests.py", "__pycache__", ".ipynb_checkpoints"}
 STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
 STENCILS = {"beras_cnn": "beras"}       # assignment -> package copied (as a stencil) next to the notebook
-CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 # Instructor-side packages students don't need in their environment.
 NOT_FOR_STUDENTS = {"nbgrader", "nbclient", "psutil"}
 
@@ -75,6 +79,8 @@ def release_one(name, root):
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(built, dest)
+    from . import bundle
+    bundle.build(root, name)
     return dest
 
 

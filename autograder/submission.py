@@ -9,13 +9,13 @@ import shutil
 import stat
 import zipfile
 
+from . import bundle
 from .sandbox import PROJECT_ROOT
 
 FORBIDDEN = ("tensorflow", "keras", "torch", "tf_keras", "jax")
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 200 * 2**20
 MAX_FILE_BYTES = 100 * 2**20
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
 class GraderError(Exception):
@@ -28,16 +28,19 @@ class SubmissionError(Exception):
 
 @dataclasses.dataclass
 class Assignment:
+    """An assignment of a course root. What grading reads comes from the release (``assignments/``)
+    and the solution-free grader bundle (``build/grader/<name>/``, see autograder.bundle); the
+    instructor-only paths (``solutions/``, the instructor's beras) are for making references and bundles."""
     name: str
     root: str
 
     @property
-    def source_dir(self):
-        return os.path.join(self.root, "solutions", self.name)
-
-    @property
     def release_dir(self):
         return os.path.join(self.root, "assignments", self.name)
+
+    @property
+    def bundle_dir(self):
+        return bundle.bundle_dir(self.root, self.name)
 
     @property
     def notebook(self):
@@ -45,7 +48,8 @@ class Assignment:
 
     @property
     def source_nb(self):
-        return os.path.join(self.source_dir, self.notebook)
+        """The instructor notebook with every solution region cleared (locked/grade cells, metadata)."""
+        return os.path.join(self.bundle_dir, self.notebook)
 
     @property
     def release_nb(self):
@@ -53,23 +57,39 @@ class Assignment:
 
     @property
     def hidden_tests(self):
-        return os.path.join(self.source_dir, "hidden_tests.py")
+        return os.path.join(self.bundle_dir, "hidden_tests.py")
 
     @property
-    def instructor_beras(self):
-        return os.path.join(self.root, "beras")
+    def marked_files(self):
+        """Files of the stencil package that students write (from the bundle's manifest)."""
+        return list(bundle.read_manifest(self.root, self.name).get("marked_files", []))
 
     @property
     def has_stencil(self):
         return os.path.isdir(os.path.join(self.release_dir, "beras"))
 
+    # instructor-only (never read while grading)
+    @property
+    def source_dir(self):
+        return bundle.solution_dir(self.root, self.name)
+
+    @property
+    def solution_nb(self):
+        return os.path.join(self.source_dir, self.notebook)
+
+    @property
+    def instructor_beras(self):
+        return os.path.join(self.root, "beras")
+
 
 def valid_assignments(root=None):
+    """Assignments of the course root: a source under solutions/ or a shipped grader bundle."""
     root = root or default_root()
     sol = os.path.join(root, "solutions")
-    if not os.path.isdir(sol):
-        return []
-    return sorted(d for d in os.listdir(sol) if os.path.isfile(os.path.join(sol, d, f"{d}.ipynb")))
+    names = set(bundle.bundle_names(root))
+    if os.path.isdir(sol):
+        names |= {d for d in os.listdir(sol) if os.path.isfile(os.path.join(sol, d, f"{d}.ipynb"))}
+    return sorted(names)
 
 
 def default_root():
@@ -77,15 +97,23 @@ def default_root():
 
 
 def find_assignment(name, root=None) -> Assignment:
+    """The assignment ``name`` of the course root, with its grader bundle built (or rebuilt when its
+    sources changed) from solutions/, or the shipped one when the course has no solutions/."""
     root = os.path.abspath(root or default_root())
     valid = valid_assignments(root)
     if name not in valid:
         raise GraderError(f"unknown assignment {name!r}; valid assignments: {', '.join(valid) or '(none found)'}"
-                          f" (under {os.path.join(root, 'solutions')})")
+                          f" (under {os.path.join(root, 'solutions')} or {bundle.bundles_root(root)})")
     a = Assignment(name, root)
-    for path in (a.source_nb, a.release_nb):
+    if not os.access(a.release_nb, os.R_OK):
+        raise GraderError(f"cannot read the release {a.release_nb} (run `autograder release` first?)")
+    try:
+        bundle.ensure(root, name)
+    except bundle.BundleError as e:
+        raise GraderError(str(e)) from None
+    for path in (a.source_nb, os.path.join(a.bundle_dir, bundle.MANIFEST)):
         if not os.access(path, os.R_OK):
-            raise GraderError(f"cannot read the instructor source {path} (run `autograder release` first?)")
+            raise GraderError(f"cannot read the grader bundle file {path} (run `autograder release` first?)")
     return a
 
 
@@ -202,24 +230,16 @@ def locate_notebook(unpacked, assignment: Assignment):
 # Assembling the scratch copy
 # ---------------------------------------------------------------------------------------------
 def student_beras_files(assignment: Assignment):
-    """Files of beras that students write: those with solution markers in the instructor's beras."""
-    files = []
-    base = assignment.instructor_beras
-    for root, dirs, names in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for n in sorted(names):
-            if n.endswith(".py"):
-                p = os.path.join(root, n)
-                with open(p, encoding="utf-8", errors="replace") as f:
-                    if MARKERS[0] in f.read():
-                        files.append(os.path.relpath(p, base))
-    return files
+    """Files of beras that students write (the grader bundle's list: the instructor's files with
+    solution markers)."""
+    return assignment.marked_files
 
 
 def assemble(sub_root, assignment: Assignment, work):
     """Fill ``work`` (the scratch copy): the student's extra files, then every release asset on top
     (nbgrader overwrites non-notebook files from the source too), then for a stencil assignment the
-    release's beras with the student's versions of the files students write. Returns notes."""
+    release's beras with the student's versions of the files students write. Nothing of the
+    instructor's (no solution, no complete beras) is ever copied here. Returns notes."""
     notes = []
     for entry in os.listdir(sub_root):
         if entry in ("beras", assignment.notebook) or entry.endswith(".ipynb"):
@@ -248,18 +268,15 @@ def assemble(sub_root, assignment: Assignment, work):
             notes.append("no beras/ folder in the submission: the untouched stencil was graded")
         else:
             used = []
-            for rel in student_beras_files(assignment):
+            marked = student_beras_files(assignment)
+            for rel in marked:
                 p = os.path.join(theirs, rel)
                 if os.path.isfile(p):
                     shutil.copyfile(p, os.path.join(work, "beras", rel))
                     used.append(rel)
-            missing = sorted(set(student_beras_files(assignment)) - set(used))
+            missing = sorted(set(marked) - set(used))
             if missing:
                 notes.append(f"missing from your beras/ (the stencil version was used): {', '.join(missing)}")
-    elif os.path.isdir(assignment.instructor_beras) and not os.path.isdir(os.path.join(work, "beras")):
-        # not a beras assignment: the notebook may still import beras (utilities); give it the real one
-        shutil.copytree(assignment.instructor_beras, os.path.join(work, "beras"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
     return notes
 
 

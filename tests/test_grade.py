@@ -53,7 +53,7 @@ def real(tmp_path_factory):
         for kind, make in kinds.items():
             make(a, str(base / key / kind))
     half = release_submission(beras, str(base / "b_beras" / "half_done"))   # conv2d + bias_add only
-    shutil.copyfile(beras.source_nb, os.path.join(half, beras.notebook))
+    shutil.copyfile(beras.solution_nb, os.path.join(half, beras.notebook))
     shutil.copyfile(os.path.join(beras.instructor_beras, "nn", "conv.py"), os.path.join(half, "beras", "nn", "conv.py"))
     batches["b_beras"] = (beras, {})
 

@@ -8,11 +8,12 @@ trusted copy of this file):
     model, history = fit(build_resnet, profile, data)   # history: Keras's History.history dict
 
 Profiles
-- ``smoke`` (CPU, offline, a few seconds per model): scikit-learn's 8x8 digits through
-  ``beras.datasets.load_digits()``, used at their native 8x8x1 size (ResNet's three stages then
+- ``smoke`` (CPU, offline, a few seconds per model): scikit-learn's 8x8 digits (bundled with
+  scikit-learn, see :func:`load_digits`), used at their native 8x8x1 size (ResNet's three stages then
   see 8x8, 4x4 and 2x2 maps); augmentation = random crop with 1-pixel padding, no flip (a
   mirrored digit is another symbol); a few epochs of SGD with a cosine schedule.
-- ``full`` (GPU): CIFAR-10 from a local tensorflow-datasets ``data_dir`` (nothing is downloaded),
+- ``full`` (GPU): CIFAR-10 from a local tensorflow-datasets ``data_dir`` (nothing is downloaded,
+  see :func:`load_cifar10`),
   the ResNet paper's recipe (He et al. 2016, section 4.2): SGD with momentum 0.9, learning rate
   0.1 for batch 128, weight decay, random crop with 4-pixel padding and horizontal flip, here
   with a cosine schedule over 100 epochs (the paper's step schedule, 164 epochs, gives ResNet-20
@@ -144,14 +145,60 @@ class Data:
         return tuple(self.x_train.shape[1:])
 
 
+class DatasetNotAvailableError(RuntimeError):
+    """The dataset is not prepared locally (nothing is downloaded at run time)."""
+
+
+DIGITS_TEST_SIZE = 360
+DIGITS_SEED = 0
+
+
+def load_digits(test_size=DIGITS_TEST_SIZE, seed=DIGITS_SEED):
+    """scikit-learn's 1797 real 8x8 digits (always offline): float32 NHWC images in [0, 1] and int64
+    labels, in a fixed, seeded, stratified split: ((1437, 8, 8, 1), (1437,)), ((360, 8, 8, 1), (360,))."""
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+    digits = sk_digits()
+    images = (digits.images / 16.0).astype(np.float32)[..., None]   # pixel values are 0..16
+    labels = digits.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, labels, test_size=test_size, random_state=seed, stratify=labels)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def load_cifar10(data_dir=None):
+    """CIFAR-10 from a prepared tensorflow-datasets ``data_dir`` (see :func:`resolve_data_dir`), as
+    uint8 NHWC images and int64 labels: ((50000, 32, 32, 3), (50000,)), ((10000, 32, 32, 3), (10000,)).
+    Nothing is downloaded: without the prepared data it raises :class:`DatasetNotAvailableError`
+    saying how to provide it."""
+    import tensorflow_datasets as tfds
+    where = resolve_data_dir(data_dir)
+    try:
+        splits = tfds.load("cifar10", split=["train", "test"], data_dir=where, as_supervised=True,
+                           download=False, try_gcs=False)
+    except (AssertionError, FileNotFoundError, tfds.core.registered.DatasetNotFoundError) as err:
+        raise DatasetNotAvailableError(
+            f"CIFAR-10 is not prepared in {where}, and nothing is downloaded at run time. On a machine "
+            f"with internet access run\n    tfds build cifar10 --data_dir /some/dir\n"
+            f"copy /some/dir here, and pass data_dir='/some/dir' or set BERAS_DATA_DIR=/some/dir "
+            f"(or TFDS_DATA_DIR). ({type(err).__name__}: {err})") from None
+    out = []
+    for ds in splits:
+        xs, ys = [], []
+        for x, y in tfds.as_numpy(ds.batch(10_000)):
+            xs.append(np.asarray(x, dtype=np.uint8))
+            ys.append(np.asarray(y, dtype=np.int64))
+        out.append((np.concatenate(xs), np.concatenate(ys)) if xs else
+                   (np.zeros((0, 32, 32, 3), np.uint8), np.zeros((0,), np.int64)))
+    return tuple(out)
+
+
 def load_data(profile, data_dir=None):
     """The profile's data set: digits (smoke) or CIFAR-10 from a local TFDS data_dir (full)."""
-    import beras.datasets
     if profile.dataset == "digits":
-        (x_train, y_train), (x_test, y_test) = beras.datasets.load_digits()
+        (x_train, y_train), (x_test, y_test) = load_digits()
     elif profile.dataset == "cifar10":
-        (x_train, y_train), (x_test, y_test) = beras.datasets.load_cifar10(
-            resolve_data_dir(data_dir or profile.data_dir))
+        (x_train, y_train), (x_test, y_test) = load_cifar10(data_dir or profile.data_dir)
     else:
         raise ValueError(f"unknown dataset {profile.dataset!r}; valid datasets: digits, cifar10")
     return Data(x_train, y_train, x_test, y_test)

@@ -99,6 +99,10 @@ CONV_CASES = {
     "3x3-dilation2-same": ((2, 9, 8, 2), dict(filters=3, kernel_size=3, padding="same", dilation_rate=2)),
     "2x2-dilation2-valid-tanh": ((1, 7, 6, 2), dict(filters=2, kernel_size=2, dilation_rate=(2, 2),
                                                     activation="tanh")),
+    # grouped (Keras runs these through XLA on the CPU: TF's own CPU conv2d has no grouped gradient)
+    "groups2-3x3-stride2-same": ((2, 9, 8, 4), dict(filters=6, kernel_size=3, strides=2, padding="same", groups=2)),
+    "groups3-2x3-valid-nobias": ((1, 7, 6, 6), dict(filters=3, kernel_size=(2, 3), groups=3, use_bias=False)),
+    "groups4-depthwise-like-1x1": ((2, 5, 5, 4), dict(filters=8, kernel_size=1, groups=4)),
 }
 
 
@@ -112,6 +116,61 @@ def test_conv2d_matches_keras(case, dtype):
     k, b = twins(lambda lib, dt: lib.Conv2D(**kwargs, dtype=dt), x, dtype)
     assert [w.name.split("/")[-1] for w in b.weights] == [w.name for w in k.weights]
     check_twins(k, b, x, dtype)
+
+
+DEPTHWISE_CASES = {
+    "3x3-valid": ((2, 7, 8, 3), dict(kernel_size=3)),
+    "3x3-stride2-same-multiplier2": ((2, 9, 8, 2), dict(kernel_size=3, strides=2, padding="same",
+                                                        depth_multiplier=2)),
+    "2x3-dilation2-same-relu": ((1, 8, 9, 4), dict(kernel_size=(2, 3), padding="same", dilation_rate=2,
+                                                   activation="relu")),
+    "5x5-stride3-valid-nobias": ((2, 11, 10, 2), dict(kernel_size=5, strides=3, use_bias=False,
+                                                      depth_multiplier=3)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(DEPTHWISE_CASES))
+def test_depthwise_conv2d_matches_keras(case, dtype):
+    shape, kwargs = DEPTHWISE_CASES[case]
+    x = inputs(shape, dtype)
+    k, b = twins(lambda lib, dt: lib.DepthwiseConv2D(**kwargs, dtype=dt), x, dtype)
+    assert [w.name.split("/")[-1] for w in b.weights] == [w.name for w in k.weights]
+    assert [w.shape for w in b.get_weights()] == [tuple(w.shape) for w in k.weights]
+    check_twins(k, b, x, dtype)
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda lib: lib.Conv2D(5, 3, groups=2), ["filters", "groups=2", "filters=5"]),
+    (lambda lib: lib.Conv2D(4, 3, groups=0), ["groups", "groups=0"]),
+    (lambda lib: lib.Conv2D(4, 3, groups=2)(np.zeros((1, 5, 5, 3), "float32")), ["input channels", "groups=2", "3"]),
+    (lambda lib: lib.DepthwiseConv2D(3, depth_multiplier=0), ["depth_multiplier", "0"]),
+])
+def test_grouped_and_depthwise_layers_reject_what_keras_rejects(make, words):
+    with pytest.raises(ValueError) as info:
+        make(beras.layers)
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in {str(info.value)!r}"
+    with pytest.raises(ValueError):
+        make(keras.layers)
+
+
+def test_depthwise_strides_with_dilation_is_an_error_where_tf_computes_something_else():
+    """Keras's DepthwiseConv2D accepts strides > 1 with dilation_rate > 1, and tf.nn.depthwise_conv2d only warns
+    ("all values of strides must be 1") and returns numbers that are not the strided dilated depthwise
+    convolution (TF's own grouped conv2d with the same strides and dilations disagrees with it). beras raises."""
+    x = inputs((2, 13, 12, 4), "float64")
+    w = inputs((3, 3, 4, 2), "float64", seed=1)
+    with pytest.warns(UserWarning, match="strides must be 1"):
+        tf_depthwise = tf.nn.depthwise_conv2d(x, w, [1, 2, 2, 1], "SAME", dilations=[2, 2]).numpy()
+    tf_grouped = tf.nn.conv2d(x, w.reshape(3, 3, 1, 8), 2, "SAME", dilations=2).numpy()
+    assert rel_error(tf_depthwise, tf_grouped) > 0.1                       # TF disagrees with itself
+    ours = beras.nn.conv2d(x, w.reshape(3, 3, 1, 8), 2, "SAME", dilations=2).numpy()
+    assert rel_error(ours, tf_grouped) < 1e-12
+    for make in (lambda: beras.layers.DepthwiseConv2D(3, strides=2, dilation_rate=2),
+                 lambda: beras.nn.depthwise_conv2d(x, w, [1, 2, 2, 1], "SAME", dilations=2)):
+        with pytest.raises(ValueError, match="dilation"):
+            make()
 
 
 def test_conv2d_default_init_like_keras():

@@ -1,24 +1,44 @@
 """Sandbox bootstrap: the first code that runs in a student process (kernel or hidden-test worker).
 
-Run as ``[unshare --mount --net --pid --fork --kill-child --mount-proc] python -I _boot.py CONFIG``
-by :mod:`autograder.sandbox`. Standard library only, self-contained (the project is not importable
-in the sandbox). As root, in the fresh namespaces it:
+Run as ``python -I _boot.py CONFIG`` by :mod:`autograder.sandbox`, in the grader thread that keeps
+the process. Standard library only, self-contained (the project is not importable in the sandbox).
 
-1. reads what it needs from the grader (config, kernel connection file, worker source),
-2. hides directories (tmpfs over the project root, the grader's output, the submissions) and
-   re-exposes only what is needed (the Python environment, the submission's scratch copy),
-3. sets resource limits (address space, processes, file size, CPU time, core dumps),
-4. drops to an unprivileged uid unique to this sandbox (so RLIMIT_NPROC is enforced),
-5. removes the project from the import system (the student's beras is the only beras),
+1. It arms a parent-death signal (SIGKILL) and checks that the grader is still its parent.
+2. "namespaces" mode: it execs ``unshare --mount --net --pid --fork --kill-child --mount-proc``
+   running itself again (stage "inner"), which, as PID 1 of the new namespaces, hides directories
+   (tmpfs over the project root, the grader's output, the submissions) and re-exposes only what is
+   needed (the Python environment, the submission's scratch copy), then stays behind as init.
+   "uid" / "rlimits" mode: it forks the supervisor (see :func:`supervise`) and becomes a child
+   subreaper, so the student's orphans stay in its process tree.
+3. It sets resource limits (address space, processes, file size, CPU time, core dumps),
+4. drops to the sandbox's uid (if any) and re-arms the parent-death signal (setuid clears it),
+5. removes the project from the import system (the student's beras is the only beras), adds a
+   socket guard where there is no network namespace,
 6. runs the target (ipykernel, or the worker) in this process.
-
-Without root/unshare only steps 3, 5, 6 happen, plus a socket guard (best effort, documented).
 """
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option, value):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def tie_to_parent(parent_pid, sig=signal.SIGKILL):
+    """Die with ``parent_pid`` (parent-death signal); exit now if it is already gone."""
+    _prctl(PR_SET_PDEATHSIG, int(sig))
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(70)
 
 
 def _mount(*args):
@@ -27,7 +47,12 @@ def _mount(*args):
 
 def hide_paths(hide, keep, stash):
     """tmpfs over every ``hide`` dir; bind each ``keep`` path (inside a hidden one) back in place.
-    The kept trees wait in ``stash``, a private tmpfs mount point outside every hidden dir."""
+    The kept trees wait in ``stash``, a private tmpfs mount point outside every hidden dir.
+    Only ever in a fresh mount namespace: as PID 1 of a new PID namespace (made by the same
+    ``unshare`` as the mount namespace); anywhere else it refuses to mount anything."""
+    if os.getpid() != 1:
+        sys.stderr.write("autograder sandbox: not in a fresh namespace; refusing to mount\n")
+        os._exit(71)
     _mount("--make-rprivate", "/")
     _mount("-t", "tmpfs", "-o", "size=64k,mode=700", "tmpfs", stash)
     kept = []
@@ -80,7 +105,7 @@ def scrub_imports(project_paths):
 
 def guard_sockets():
     """Fallback when no network namespace is available: refuse to create INET sockets (best effort:
-    code that reloads the socket module can undo it)."""
+    code that reloads the socket module or calls libc can undo it)."""
     import socket
     real = socket.socket
 
@@ -99,7 +124,6 @@ def become_reaper():
     child = os.fork()
     if child == 0:
         return
-    import signal
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, f: os.kill(child, signal.SIGKILL))
     while True:
@@ -114,23 +138,191 @@ def become_reaper():
             os._exit(128 - code if code < 0 else code)
 
 
+# -- the supervisor ("uid" / "rlimits" modes) --------------------------------------------------
+def _children(pid):
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _stat(pid):
+    """(ppid, starttime) of ``pid``, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), fields[19]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _tree(roots, exclude):
+    """{pid: starttime} of ``roots`` and their descendants."""
+    seen, todo = {}, list(roots)
+    while todo:
+        p = todo.pop()
+        if p in seen or p in exclude:
+            continue
+        st = _stat(p)
+        if st is None:
+            continue
+        seen[p] = st[1]
+        todo.extend(_children(p))
+    return seen
+
+
+def _kill_tracked(tracked, student, exclude, marker):
+    """SIGKILL the tracked processes (if still the same processes), their descendants, and orphans
+    that carry the sandbox's marker; a few rounds, until none is left."""
+    needle = marker.encode()
+    for _ in range(10):
+        alive = {p: st for p, st in tracked.items() if (_stat(p) or (0, None))[1] == st}
+        alive.update(_tree([student, *alive], exclude))
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in exclude or int(name) in alive:
+                continue
+            st = _stat(int(name))
+            if st is None or st[0] not in (0, 1):
+                continue
+            try:
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        alive[int(name)] = st[1]
+            except OSError:
+                continue
+        if not alive:
+            return
+        for p in alive:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
+
+
+def _kill_uid(uid, gid):
+    """SIGKILL every process of ``uid`` (a forked child drops to it and kills -1; root only)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            for _ in range(25):
+                os.kill(-1, signal.SIGKILL)
+                time.sleep(0.02)
+        except BaseException:  # noqa: B902 - ESRCH: none left
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def supervise(cfg):
+    """Fork the supervisor; return in the student's process once it is watching.
+
+    The supervisor leaves the grader's process group (the grader kills the student's group), keeps
+    the grader's privileges (root in "uid" mode: out of the student's reach), closes every inherited
+    fd, and watches the grader and the student's process through pidfds, tracking the student's
+    process tree (the student's process is a child subreaper: orphans stay in it). The student's
+    process dies -> kill its tree. The grader dies (or a signal) -> kill the tree and, in "uid"
+    mode, every process of the sandbox uid."""
+    grader = cfg["grader_pid"]
+    try:
+        grader_fd = os.pidfd_open(grader)
+    except (OSError, AttributeError):
+        os._exit(70)
+    if os.getppid() != grader:
+        os._exit(70)
+    r, w = os.pipe()
+    child = os.fork()
+    if child:
+        os.close(w)
+        os.read(r, 1)          # the supervisor is watching
+        os.close(r)
+        os.close(grader_fd)
+        return
+    student = os.getppid()
+    os.setsid()
+    try:
+        student_fd = os.pidfd_open(student)
+    except OSError:
+        student_fd = None
+    keep = {grader_fd, w} | ({student_fd} if student_fd is not None else set())
+    for fd in [int(f) for f in os.listdir("/proc/self/fd")]:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    null = os.open("/dev/null", os.O_RDWR)
+    try:
+        log = os.open(cfg["supervisor_log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        log = null
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    state = {"why": None}
+
+    def on_signal(signum, frame):
+        state["why"] = f"signal {signum}"
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    os.write(w, b"1")
+    os.close(w)
+    import select
+    exclude = {os.getpid()}
+    tracked = {}
+    fds = [grader_fd] + ([student_fd] if student_fd is not None else [])
+    while state["why"] is None:
+        tracked.update(_tree([student], exclude))
+        try:
+            ready, _, _ = select.select(fds, [], [], 0.2)
+        except InterruptedError:
+            continue
+        if grader_fd in ready:
+            state["why"] = "grader"
+        elif (student_fd is not None and student_fd in ready) or _stat(student) is None:
+            state["why"] = "student"
+    _kill_tracked(tracked, student, exclude, cfg["marker"])
+    if state["why"] != "student" and cfg.get("uid") and os.getuid() == 0:
+        _kill_uid(cfg["uid"], cfg["gid"])
+    print(f"supervisor: {state['why']} gone; {len(tracked)} process(es) tracked", flush=True)
+    os._exit(0)
+
+
 def main():
     cfg = json.load(open(sys.argv[1]))
+    stage = sys.argv[2] if len(sys.argv) > 2 else "first"
+    if "isolation" not in cfg:      # a config of an older grader: already under unshare if namespaces
+        stage = "inner"
+    if stage == "first":
+        tie_to_parent(cfg["grader_pid"])
+        if cfg.get("namespaces"):   # unshare keeps the parent-death signal (not a set-uid binary)
+            os.execvp("unshare", ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child=SIGKILL",
+                                  "--mount-proc", "--", sys.executable, "-I", os.path.abspath(__file__),
+                                  sys.argv[1], "inner"])
     payload = open(cfg["payload"]).read() if cfg.get("payload") else None
     if cfg.get("namespaces"):
-        if os.getpid() != 1:   # never mount over the host's view: only as init of the sandbox's own namespaces
-            sys.exit("autograder sandbox: namespaces requested but this process is not the init of a new PID "
-                     "namespace (run it under `unshare --mount --pid --fork`); refusing to mount anything")
         hide_paths(cfg["hide"], cfg["keep"], cfg["stash"])
+    else:
+        supervise(cfg)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
     log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
     if cfg.get("namespaces"):
         become_reaper()
-    os.environ.pop("JPY_PARENT_PID", None)   # its pid means nothing in this PID namespace
+    os.environ.pop("JPY_PARENT_PID", None)   # the kernel must not poll the grader's pid
     set_limits(cfg["limits"])
     drop_privileges(cfg.get("uid"), cfg.get("gid"))
+    if not cfg.get("namespaces"):
+        tie_to_parent(cfg["grader_pid"])     # setuid cleared it
     os.chdir(cfg["cwd"])
     os.umask(0o022)
     scrub_imports(cfg["project_paths"])

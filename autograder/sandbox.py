@@ -1,35 +1,65 @@
-"""The sandbox every piece of student code runs in, and the :class:`Student` proxy of hidden tests.
+"""The sandbox every piece of student code runs in.
 
 One :class:`Sandbox` per submission owns a scratch directory::
 
-    <tmp>/autograder-XXXX/            0711 root  (others cannot list it: sibling scratches stay unknown)
-        sub-XXXX/boot/                0700 root  (sandbox configs, the kernel connection file)
-        sub-XXXX/work/                the submission's scratch copy, cwd of student code (sandbox uid)
-        sub-XXXX/run/                 kernel runtime dir, HOME, logs (sandbox uid)
+    <tmp>/autograder-XXXX/            0711 grader  (others cannot list it: sibling scratches stay unknown)
+        sub-XXXX/                     0711 grader
+        sub-XXXX/boot/                0700 grader  (sandbox configs, the kernel connection file)
+        sub-XXXX/work/                0700 sandbox uid: the submission's scratch copy, cwd of student code
+        sub-XXXX/run/                 0700 sandbox uid: kernel runtime dir, HOME, logs
 
-Isolation (``Sandbox.isolation`` says which one is in force; it goes into results.json):
+Three isolation modes (``isolation_mode()``; results.json records it as ``extra_data.isolation``
+and, as ``extra_data.guarantees``, which guarantees held, see :func:`guarantees`):
 
-- "namespaces": root with ``unshare``: new mount, network and PID namespaces. The network namespace
-  has no interface up (not even loopback): no connection can be opened. The project root (solutions,
-  hidden tests, .git, the instructor's beras), the grader's output dir and the submissions dir are
-  covered by empty tmpfs mounts; the Python environment and the scratch copy are bound back. The
-  process then drops to a uid unique to this sandbox, so RLIMIT_NPROC stops fork bombs, and it
-  cannot write anything the grader owns. Killing the namespace's init (``--kill-child``) kills every
-  process the student started.
-- "rlimits": no root or no unshare: resource limits, a socket guard and import scrubbing only
-  (best effort: files readable by the grader's user stay readable).
+- "namespaces": root with a working ``unshare`` (CAP_SYS_ADMIN). New mount, network and PID
+  namespaces. The network namespace has no interface up (not even loopback). The project root
+  (solutions, hidden tests, .git, the instructor's beras), its parent, the grader's output dir, the
+  submissions dir, root's home, /tmp, /var/tmp, /dev/shm and /home are covered by empty tmpfs
+  mounts; the Python environment, data dirs and the scratch copy are bound back. Student code runs
+  as a uid unique to the sandbox. Killing the namespace's init kills every student process.
+- "uid": root without CAP_SYS_ADMIN (Docker's default capabilities, self-hosted CI without
+  namespaces). Student code runs as a uid unique to the sandbox; the same hide/keep rule is applied
+  with file modes instead of mounts (:func:`protect_paths`, see "What uid mode changes on disk").
+  No network namespace: a socket guard in the student's Python (best effort).
+- "rlimits": not root. Resource limits, a socket guard and import scrubbing only: student code runs
+  as the grader's user, so it can read what the grader can read and write the grader's output, and
+  it could kill its own supervisor (processes tied to the grader: best effort).
 
-Limits (both modes): RLIMIT_AS (memory), RLIMIT_NPROC (processes/threads), RLIMIT_FSIZE (file size),
-RLIMIT_CPU (backstop), no core dumps; wall-clock limits are enforced by the grader (per cell, per
-call, per submission) by killing the sandbox.
+What uid mode changes on disk (set by the root grader, never restored; they only take access away
+from other users, root and the owners are unaffected): every hidden directory loses its group/other
+permissions (``chmod go-rwx``); a hidden directory that contains a kept path (e.g. the virtualenv
+inside the project root, a pyenv Python in root's home) keeps only group/other *traverse* (``--x``),
+and each of its entries that is not on the way to a kept path loses its group/other permissions
+(recursively along the way to the kept paths). Shared directories (/tmp, /var/tmp, /dev/shm, /home)
+are never changed: what lies in them keeps its own modes (the scratch root is 0711, its copies 0700).
+
+Nothing outlives the grader (every mode). In "namespaces" the first process sets a parent-death
+signal (SIGKILL) and execs ``unshare --kill-child``: the grader's death kills unshare, whose death
+kills the namespace's init, whose death kills the namespace. In "uid" / "rlimits" the first process
+(the student's process, a child subreaper) forks a supervisor first, which leaves the grader's
+process group and watches the grader and the student's process (pidfds); the student's process
+re-arms its parent-death signal after dropping privileges (setuid clears it). When the student's
+process dies the supervisor kills its process tree (tracked while it lived); when the grader dies it
+also kills every process of the sandbox uid (fork + setuid + kill(-1)) — in "uid" mode it is root,
+out of the student's reach. ``Sandbox.cleanup`` kills every process of the sandbox uid (or, in
+"rlimits", every process carrying the sandbox's marker) and removes the uid's files from /tmp,
+/var/tmp and /dev/shm. grade-all's pool workers die with the grade-all process
+(:func:`die_with_parent`).
+
+Limits (all modes): RLIMIT_AS (memory), RLIMIT_NPROC (processes/threads; per uid, so only in the
+modes with a uid of its own), RLIMIT_FSIZE (file size), RLIMIT_CPU (backstop), no core dumps;
+wall-clock limits are enforced by the grader (per cell, per call, per submission) by killing the
+sandbox.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -38,6 +68,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(HERE)
+SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/home")   # world-shared dirs: hidden by mounts, never chmod'ed
 
 
 @dataclasses.dataclass
@@ -69,14 +100,82 @@ def namespaces_available():
         return False
 
 
-_NS = None
+# capabilities "uid" mode needs: CHOWN (hand the scratch copy over), DAC_OVERRIDE (read what the
+# sandbox writes), FOWNER (chmod), KILL (signal the sandbox uid), SETGID, SETUID (drop privileges)
+_UID_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "KILL": 5, "SETGID": 6, "SETUID": 7}
+
+
+def effective_caps():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+def uid_available():
+    if os.geteuid() != 0 or not hasattr(os, "pidfd_open"):
+        return False
+    caps = effective_caps()
+    return all(caps >> bit & 1 for bit in _UID_CAPS.values())
+
+
+_MODE = None
 
 
 def isolation_mode():
-    global _NS
-    if _NS is None:
-        _NS = namespaces_available()
-    return "namespaces" if _NS else "rlimits"
+    """"namespaces", "uid" or "rlimits" (see the module doc); probed once per process."""
+    global _MODE
+    if _MODE is None:
+        _MODE = "namespaces" if namespaces_available() else "uid" if uid_available() else "rlimits"
+    return _MODE
+
+
+GUARANTEES = {
+    "network_closed": "student code cannot open network connections",
+    "secrets_unreadable": "student code cannot read the hidden tests, the instructor's sources, "
+                          "the grader's output or other students' files",
+    "separate_uid": "student code runs as a uid of its own (RLIMIT_NPROC enforced per sandbox)",
+    "grader_unwritable": "student code cannot write the grader's code or output",
+    "processes_tied": "no student process outlives the grader",
+    "resource_limits": "memory, file size, CPU time and core dumps are limited",
+}
+
+
+def guarantees(mode=None):
+    """{"held": [...], "best_effort": [...], "not_held": [...]} of :data:`GUARANTEES` in ``mode``."""
+    mode = mode or isolation_mode()
+    every = list(GUARANTEES)
+    if mode == "namespaces":
+        held, best = every, []
+    elif mode == "uid":
+        best = ["network_closed"]       # a socket guard in Python: native code can bypass it
+        held = [g for g in every if g not in best]
+    else:
+        held, best = ["resource_limits"], ["network_closed", "processes_tied"]
+    return {"held": held, "best_effort": best, "not_held": [g for g in every if g not in held + best]}
+
+
+def die_with_parent(parent_pid=None):
+    """Pool-worker initializer: SIGKILL this process when its parent (the thread that forked it)
+    dies; exit at once if ``parent_pid`` (the grade-all process) is already gone."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        os._exit(1)
+    if parent_pid is not None:
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
 
 
 _scratch_root = None
@@ -108,6 +207,141 @@ def _chown_tree(path, uid, gid):
             os.lchown(os.path.join(root, f), uid, gid)
 
 
+def _inside(path, top):
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def protect_paths(hide, keep):
+    """"uid" mode's hide/keep rule with file modes (see the module doc); returns the changes made,
+    as [(path, old mode, new mode)]."""
+    changes = []
+
+    def chmod(path, new):
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            return
+        old = stat.S_IMODE(st.st_mode)
+        if old != new:
+            try:
+                os.chmod(path, new)
+                changes.append((path, oct(old), oct(new)))
+            except OSError:
+                pass
+
+    def walk(d, kept):
+        try:
+            old = stat.S_IMODE(os.lstat(d).st_mode)
+        except OSError:
+            return
+        chmod(d, old & ~0o077 | 0o011)
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            return
+        for name in entries:
+            e = os.path.join(d, name)
+            on_way = [k for k in kept if _inside(k, e)]
+            if e in kept:
+                continue
+            if on_way and os.path.isdir(e) and not os.path.islink(e):
+                walk(e, on_way)
+            elif not on_way:
+                try:
+                    chmod(e, stat.S_IMODE(os.lstat(e).st_mode) & ~0o077)
+                except OSError:
+                    pass
+
+    keep = [os.path.abspath(k) for k in keep]
+    for h in hide:
+        h = os.path.abspath(h)
+        if h in SHARED or not os.path.isdir(h) or os.path.islink(h):
+            continue
+        kept = [k for k in keep if _inside(k, h) and os.path.exists(k)]
+        if any(_inside(h, k) for k in keep):
+            continue                    # a hidden dir inside a kept one (e.g. out inside the scratch)
+        if kept:
+            walk(h, kept)
+        else:
+            chmod(h, stat.S_IMODE(os.lstat(h).st_mode) & ~0o077)
+    return changes
+
+
+def _uid_dir():
+    d = os.path.join(tempfile.gettempdir(), "autograder-uids")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return d
+
+
+def allocate_uid():
+    """A uid no one uses, reserved (O_EXCL file) so concurrent graders never share one."""
+    import random
+    rng = random.SystemRandom()
+    for _ in range(100):
+        uid = rng.randrange(1_000_000, 2_000_000_000)
+        try:
+            os.close(os.open(os.path.join(_uid_dir(), str(uid)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        if not any(_proc_uid(p) == uid for p in _pids()):
+            return uid
+    raise RuntimeError("no free uid for the sandbox")
+
+
+def _pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _proc_uid(pid):
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def kill_uid(uid, gid):
+    """SIGKILL every process of ``uid`` (a forked child drops to it and kills -1; as root only)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            for _ in range(25):
+                os.kill(-1, signal.SIGKILL)
+                time.sleep(0.02)
+        except BaseException:  # noqa: B902 - ESRCH: none left
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def kill_marked(marker):
+    """SIGKILL every process (that this user may read) whose environment carries ``marker``."""
+    needle = marker.encode()
+    for _ in range(5):
+        found = False
+        for pid in _pids():
+            if pid == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if needle in env.split(b"\0"):
+                found = True
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if not found:
+            return
+        time.sleep(0.05)
+
+
 class Sandbox:
     """A submission's scratch dir + the command lines that run student code inside the limits."""
 
@@ -122,26 +356,31 @@ class Sandbox:
             os.makedirs(d, mode=0o700)
         os.chmod(self.dir, 0o711)
         root_user = os.geteuid() == 0
-        self.uid = (200000 + os.getpid() * 7 + len(os.listdir(scratch_root())) * 13) % 2_000_000 + 100000 \
-            if root_user and self.isolation == "namespaces" else None
+        self.uid = allocate_uid() if root_user and self.isolation in ("namespaces", "uid") else None
         self.gid = self.uid
+        self.marker = "AUTOGRADER_SANDBOX=" + secrets.token_hex(8)   # in every student process's environ
         home = os.path.expanduser("~") if root_user else None   # root's home: credentials, caches
         parent = os.path.dirname(PROJECT_ROOT)   # e.g. /autograder (Gradescope: results/, submission/)
-        shared = ["/tmp", "/var/tmp", "/dev/shm", "/home"]       # private, read-only views of these
-        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *shared, *hide)
+        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *SHARED, *hide)
                             if p and os.path.abspath(p) != "/"})
+        self.keep = sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
+                            os.path.realpath(sys.base_prefix), self.dir, *data_dirs()})
         self.extra_env = dict(env or {})
+        self.protected = []        # uid mode: [(path, old mode, new mode)] changed by protect_paths
         self._n = 0
 
     def prepare(self):
-        """Hand the scratch copy to the sandbox uid (after the grader has written it)."""
+        """Hand the scratch copy to the sandbox uid (after the grader has written it); in uid mode,
+        take group/other access away from the hidden dirs (see the module doc)."""
         home = os.path.join(self.run_dir, "home")
         os.makedirs(home, exist_ok=True)
         if self.uid:
             _chown_tree(self.work, self.uid, self.gid)
             _chown_tree(self.run_dir, self.uid, self.gid)
-        os.chmod(self.work, 0o755)
-        os.chmod(self.run_dir, 0o755)
+        os.chmod(self.work, 0o700)
+        os.chmod(self.run_dir, 0o700)
+        if self.isolation == "uid":
+            self.protected = protect_paths(self.hide, self.keep)
 
     def env(self):
         home = os.path.join(self.run_dir, "home")
@@ -160,11 +399,14 @@ class Sandbox:
         if data_dirs():
             env["TFDS_DATA_DIR"] = data_dirs()[0]
         env.update(self.extra_env)
+        key, _, value = self.marker.partition("=")
+        env[key] = value
         return env
 
     def command(self, mode, payload_text, args=()):
         """The argv running ``mode`` ('kernel' or 'worker') in the sandbox; payload = connection
-        file contents (kernel) or the worker's source (worker)."""
+        file contents (kernel) or the worker's source (worker). The caller (this process, this
+        thread) must start it: the sandbox's first process dies with it."""
         self._n += 1
         payload = os.path.join(self.boot_dir, f"payload-{self._n}")
         with open(payload, "w") as f:
@@ -173,10 +415,11 @@ class Sandbox:
         ns = self.isolation == "namespaces"
         cfg = {
             "mode": mode, "payload": payload, "args": list(args), "namespaces": ns,
-            "hide": self.hide, "keep": sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
-                             os.path.realpath(sys.base_prefix), self.dir, *data_dirs()}),
-            "stash": _stash_dir(self.hide),
+            "isolation": self.isolation, "grader_pid": os.getpid(), "marker": self.marker,
+            "hide": self.hide, "keep": self.keep,
+            "stash": _stash_dir(self.hide) if ns else None,
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
+            "supervisor_log": os.path.join(self.boot_dir, f"supervisor-{self._n}.log"),
             "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
             "project_paths": [PROJECT_ROOT],
             "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc,
@@ -185,11 +428,8 @@ class Sandbox:
         cfg_path = os.path.join(self.boot_dir, f"config-{self._n}.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
-        cmd = [sys.executable, "-I", os.path.join(HERE, "_boot.py"), cfg_path]
-        if ns:
-            cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child=SIGKILL",
-                   "--mount-proc", "--"] + cmd
-        return cmd
+        # namespaces: _boot.py arms its parent-death signal and execs unshare (see the module doc)
+        return [sys.executable, "-I", os.path.join(HERE, "_boot.py"), cfg_path]
 
     def log_tail(self, mode, n=2000):
         """The end of the newest log of ``mode`` (for crash messages)."""
@@ -202,8 +442,44 @@ class Sandbox:
             f.seek(max(0, f.tell() - n))
             return f.read().decode("utf-8", "replace")
 
+    def kill_all(self):
+        """SIGKILL every process of this sandbox (by uid; in "rlimits" mode by marker)."""
+        if self.uid:
+            kill_uid(self.uid, self.gid)
+        else:
+            kill_marked(self.marker)
+
+    def _remove_uid_files(self):
+        """Files the sandbox uid left in the world-writable dirs (it could write nowhere else)."""
+        for d in SHARED[:3]:
+            try:
+                entries = os.listdir(d)
+            except OSError:
+                continue
+            for name in entries:
+                p = os.path.join(d, name)
+                try:
+                    if os.lstat(p).st_uid != self.uid:
+                        continue
+                    if os.path.isdir(p) and not os.path.islink(p):
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        os.unlink(p)
+                except OSError:
+                    pass
+
     def cleanup(self):
         global _scratch_root
+        try:
+            self.kill_all()
+        except Exception:  # noqa: BLE001 - cleanup must go on
+            pass
+        if self.uid:
+            self._remove_uid_files()
+            try:
+                os.unlink(os.path.join(_uid_dir(), str(self.uid)))
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
         try:   # the per-process root too once empty (pool workers exit without atexit)
             os.rmdir(os.path.dirname(self.dir))

@@ -168,3 +168,181 @@ def test_tf_rejects_what_beras_rejects():
             call(tf.nn)
         with pytest.raises(ValueError):
             call(beras.nn)
+
+
+# ---------------------------------------------------------------------------------- TF's CPU semantics (issue 11)
+def grads_up(fn_b, fn_t, x, up):
+    """Like ``grads`` for one input, with an explicit upstream gradient ``up``."""
+    xb = beras.constant(x)
+    with beras.GradientTape() as tape:
+        tape.watch(xb)
+        out_b = fn_b(xb)
+    g_b = tape.gradient(out_b, xb, output_gradients=beras.constant(up))
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out_t = fn_t(xt)
+    g_t = tape.gradient(out_t, xt, output_gradients=tf.constant(up))
+    return out_b.numpy(), g_b.numpy(), out_t.numpy(), g_t.numpy()
+
+
+NAN = np.nan
+TIGHT = {"float64": 1e-15, "float32": 1e-7}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("window,ksize,strides,padding", [
+    ([[1, NAN], [3, 2]], 2, 2, "VALID"),                 # a later NaN never wins
+    ([[NAN, 5], [3, 2]], 2, 2, "VALID"),                 # a NaN taken first stays taken (gradient there)
+    ([[NAN, NAN], [NAN, NAN]], 2, 2, "VALID"),           # all NaN: the value is the dtype's lowest
+    ([[NAN, 1, 2], [3, 4, 0], [1, 1, 1]], 3, 1, "SAME"),  # padded windows: the first *real* cell counts
+    ([[-np.inf, -np.inf], [-np.inf, 7]], 2, 1, "SAME"),  # -inf never beats the lowest start value
+])
+def test_max_pool_with_nan_and_inf_inputs_follows_tfs_cpu_kernel(window, ksize, strides, padding, dtype):
+    x = np.array(window, dtype)[None, :, :, None].repeat(3, axis=-1)
+    x[..., 1] = np.nan_to_num(x[..., 1], nan=-1.0)
+    fn_b, fn_t = (lambda a: beras.nn.max_pool2d(a, ksize, strides, padding),
+                  lambda a: tf.nn.max_pool2d(a, ksize, strides, padding))
+    out_shape = fn_t(x).shape
+    up = np.random.default_rng(0).standard_normal(out_shape).astype(dtype)
+    ob, gb, ot, gt = grads_up(fn_b, fn_t, x, up)
+    np.testing.assert_array_equal(ob, ot)
+    np.testing.assert_array_equal(gb == 0, gt == 0)      # the same cells receive gradient...
+    assert rel_error(gb, gt) < TIGHT[dtype]               # ...the same sums (overlapping windows: any order)
+
+
+def test_nan_upstream_gradient_stays_in_the_maximal_cell():
+    x = np.array([[1.0, 4.0, 0.5], [3.0, 2.0, 0.0], [1.0, 1.0, 1.0]])[None, :, :, None]
+    for ksize, strides, padding in [(2, 2, "VALID"), (3, 2, "SAME"), (2, 1, "SAME")]:
+        fn_b, fn_t = (lambda a: beras.nn.max_pool2d(a, ksize, strides, padding),
+                      lambda a: tf.nn.max_pool2d(a, ksize, strides, padding))
+        up = np.full(fn_t(x).shape, np.nan)
+        _, gb, _, gt = grads_up(fn_b, fn_t, x, up)
+        np.testing.assert_array_equal(gb, gt)            # NaN only where a window's maximum is
+        assert np.isnan(gb).sum() == np.isnan(gt).sum() < x.size
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8"])
+def test_integer_max_pooling_pads_with_the_dtypes_lowest_value(dtype):
+    x = (-np.arange(1, 51)).reshape(2, 5, 5, 1).astype(dtype)        # uint8 wraps: large values
+    for ksize, strides, padding in [(2, 2, "SAME"), (3, 2, "SAME"), (3, 1, [[0, 0], [2, 1], [1, 0], [0, 0]])]:
+        ours = beras.nn.max_pool2d(x, ksize, strides, padding).numpy()
+        assert ours.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(ours, tf.nn.max_pool2d(x, ksize, strides, padding).numpy())
+
+
+@pytest.mark.parametrize("padding,words", [
+    ([[0, 0], [2, 0], [0, 0], [0, 0]], ["Top padding 2", "window size 2"]),
+    ([[0, 0], [0, 0], [0, 3], [0, 0]], ["Right padding 3", "window size 2"]),
+    ([[0, 0], [0, 2], [0, 0], [0, 0]], ["Bottom padding 2", "window size 2"]),
+])
+def test_explicit_pooling_padding_must_be_smaller_than_the_window(padding, words):
+    x = np.zeros((1, 5, 5, 2))
+    with pytest.raises(ValueError) as info:
+        beras.nn.max_pool2d(x, 2, 2, padding)
+    for word in words:
+        assert word in str(info.value)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="needs to be smaller than the window size"):
+        tf.nn.max_pool2d(x, 2, 2, padding)
+
+
+def test_filters_with_zero_elements():
+    x = np.random.default_rng(0).standard_normal((2, 5, 5, 4))
+    for shape, message in [((0, 3, 4, 2), "zero elements"), ((3, 0, 4, 2), "zero elements"),
+                           ((3, 3, 0, 2), "strictly positive")]:
+        with pytest.raises(ValueError, match=message) as info:
+            beras.nn.conv2d(x, np.zeros(shape), 1, "SAME")
+        assert str(shape) in str(info.value)
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.nn.conv2d(x, np.zeros(shape), 1, "SAME")
+    # zero out_channels is fine in TF: an empty output, and zero gradients (it used to crash in backward)
+    for shape, strides, padding in [((3, 3, 4, 0), 2, "SAME"), ((0, 3, 4, 0), 1, "VALID"), ((2, 2, 4, 0), 1, "VALID")]:
+        ob, gb, ot, gt = grads(lambda a, b: beras.nn.conv2d(a, b, strides, padding),
+                               lambda a, b: tf.nn.conv2d(a, b, strides, padding), x, np.zeros(shape))
+        assert ob.shape == ot.shape
+        assert beras.nn.conv2d(x, np.zeros(shape[:2] + (2, 0)), strides, padding).shape == ot.shape   # grouped
+        for a, b in zip(gb, gt):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+
+
+def test_empty_outputs_have_zero_gradients():
+    """TF returns empty outputs when a VALID window is larger than the input by less than the stride (its
+    C++ output size truncates toward zero). Its gradients there cannot serve as references: the conv2d input
+    gradient crashes the process (segfault in Conv2DBackpropInput) and MaxPoolGrad returns uninitialized
+    memory; beras returns zeros, like TF's avg_pool gradient."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 2)), rng.standard_normal((4, 3, 2, 3))
+    for fn in [lambda a: beras.nn.conv2d(a, w, 2, "VALID"), lambda a: beras.nn.max_pool2d(a, 4, 2, "VALID"),
+               lambda a: beras.nn.avg_pool2d(a, (4, 1), 2, "VALID"),
+               lambda a: beras.nn.conv2d(a[:0], w, 1, "SAME"), lambda a: beras.nn.max_pool2d(a[:0], 2, 2, "SAME")]:
+        xb = beras.constant(x)
+        with beras.GradientTape() as tape:
+            tape.watch(xb)
+            out = fn(xb)
+        assert 0 in out.shape
+        g = tape.gradient(out, xb).numpy()
+        assert g.shape == x.shape and not g.any()
+    assert beras.nn.conv2d(x, w, 2, "VALID").shape == tuple(tf.nn.conv2d(x, w, 2, "VALID").shape) == (2, 0, 2, 3)
+    assert beras.nn.max_pool2d(x, (4, 6), 2, "VALID").shape == tuple(tf.nn.max_pool2d(x, (4, 6), 2, "VALID").shape)
+    with pytest.raises(ValueError, match="negative"):            # (3 - 5 + 1) // 1 < 0: TF raises too
+        beras.nn.max_pool2d(x, 5, 1, "VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="negative"):
+        tf.nn.max_pool2d(x, 5, 1, "VALID")
+
+
+def test_grouped_conv2d_forward_matches_tfs_own_grouped_kernel():
+    """TF's CPU conv2d computes grouped convolutions forward (no gradient: the parity rows use a per-group
+    reference), here TF's own kernel is the reference, with extra batch dimensions too."""
+    rng = np.random.default_rng(7)
+    for x_shape, w_shape, strides, padding in [((2, 9, 8, 6), (3, 3, 2, 6), 2, "SAME"),
+                                               ((3, 2, 7, 7, 4), (2, 3, 1, 8), 1, "VALID"),
+                                               ((1, 6, 5, 8), (3, 2, 4, 2), 3, [[0, 0], [1, 2], [0, 1], [0, 0]])]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        assert rel_error(beras.nn.conv2d(x, w, strides, padding).numpy(),
+                         tf.nn.conv2d(x, w, strides, padding).numpy()) < 1e-12
+    x = rng.standard_normal((2, 5, 5, 6))
+    for shape, words in [((3, 3, 4, 2), ["6", "4", "multiple"]), ((3, 3, 2, 5), ["3 groups", "5 vs 3"])]:
+        with pytest.raises(ValueError) as info:
+            beras.nn.conv2d(x, np.zeros(shape), 1, "SAME")
+        for word in words + [str(shape), "(2, 5, 5, 6)"]:
+            assert word in str(info.value)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="evenly divisible"):
+            tf.nn.conv2d(x, np.zeros(shape), 1, "SAME")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depth_max_pooling_matches_tfs_kernel(dtype):
+    """TF pools over channels on the CPU (forward only: "MaxPoolingGrad is not yet supported on the depth
+    dimension"; the parity rows check the gradient). Spatial strides are ignored, as in TF. TF's float64
+    depth pooling returns some maxima rounded to float32 (found here: about 1e-7 relative), so float64
+    is compared at float32 precision with TF and exactly with NumPy."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 6)).astype(dtype)
+    for k, strides in [(2, [1, 1, 1, 2]), (3, [1, 2, 2, 3]), (6, [1, 1, 1, 6])]:
+        ours = beras.nn.max_pool(x, [1, 1, 1, k], strides, "VALID").numpy()
+        np.testing.assert_array_equal(ours, x.reshape(2, 3, 4, 6 // k, k).max(-1))
+        theirs = tf.nn.max_pool(x, [1, 1, 1, k], strides, "VALID").numpy()
+        if dtype == "float32":
+            np.testing.assert_array_equal(ours, theirs)
+        else:
+            assert rel_error(ours, theirs) < 1e-6
+
+
+@pytest.mark.parametrize("ksize,strides,words", [
+    ([1, 1, 1, 4], [1, 1, 1, 4], ["evenly divide", "4", "6"]),
+    ([1, 1, 1, 2], [1, 1, 1, 1], ["equal the depth stride"]),
+    ([1, 2, 2, 2], [1, 1, 1, 2], ["exactly one of"]),
+    ([2, 1, 1, 1], [1, 1, 1, 1], ["batch"]),
+])
+def test_depth_pooling_rejects_what_tf_rejects(ksize, strides, words):
+    x = np.zeros((1, 3, 3, 6))
+    with pytest.raises(ValueError) as info:
+        beras.nn.max_pool(x, ksize, strides, "VALID")
+    for word in words:
+        assert word in str(info.value)
+    with pytest.raises((tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)):
+        tf.nn.max_pool(x, ksize, strides, "VALID")
+    with pytest.raises(ValueError, match="depth"):
+        beras.nn.avg_pool(x, [1, 1, 1, 2], [1, 1, 1, 2], "VALID")
+    with pytest.raises(tf.errors.UnimplementedError, match="Non-spatial"):
+        tf.nn.avg_pool(x, [1, 1, 1, 2], [1, 1, 1, 2], "VALID")

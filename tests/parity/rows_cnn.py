@@ -150,3 +150,99 @@ ROWS = [
         lambda d: st.tuples(st.integers(2, 8), st.integers(1, 5)).flatmap(
             lambda t: seeded(d, st.just(t), st.just(t[1:]), st.just(t[1:])))),
 ]
+
+
+# ---------------------------------------------------------------------------------------------- TF's extras
+def grouped_inputs(groups, kernel, padding="SAME", batch_dims=()):
+    """[x (*batch_dims, N, H, W, groups*c), w (kh, kw, c, groups*f)] with random N, H, W, c, f."""
+    def inputs(dtype):
+        dims = st.tuples(st.integers(1, 3), st.integers(_min_side(kernel[0], 1, padding), 9),
+                         st.integers(_min_side(kernel[1], 1, padding), 9), st.integers(1, 3), st.integers(1, 3))
+        return dims.flatmap(lambda t: seeded(dtype, st.just((*batch_dims, *t[:3], groups * t[3])),
+                                             st.just((*kernel, t[3], groups * t[4]))))
+    return inputs
+
+
+def grouped_conv_tf(x, w, strides, padding, groups):
+    """TF's CPU conv2d computes grouped convolutions but has no gradient for them ("Gradients for grouped
+    convolutions are not supported on CPU"): the reference is one tf.nn.conv2d per group, concatenated."""
+    xs, ws = tf.split(x, groups, axis=-1), tf.split(w, groups, axis=-1)
+    return tf.concat([tf.nn.conv2d(a, b, strides, padding) for a, b in zip(xs, ws)], axis=-1)
+
+
+def grouped_row(name, groups, kh, kw, strides, padding):
+    return Row(f"conv2d/grouped{groups}-{name}",
+               lambda x, w: beras.nn.conv2d(x, w, strides, padding),
+               lambda x, w: grouped_conv_tf(x, w, strides, padding, groups),
+               grouped_inputs(groups, (kh, kw), padding if isinstance(padding, str) else "SAME"))
+
+
+def depth_pool_tf(x, k):
+    """TF's CPU max pooling over channels has no gradient ("MaxPoolingGrad is not yet supported on the depth
+    dimension"): the reference is TF's spatial max pooling of the channels seen as a (C/k, k) image."""
+    n, h, w, c = x.shape
+    out = tf.nn.max_pool2d(tf.reshape(x, (n * h * w, c // k, k, 1)), (1, k), (1, k), "VALID")
+    return tf.reshape(out, (n, h, w, c // k))
+
+
+def depth_pool_inputs(k):
+    def inputs(dtype):
+        dims = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.integers(1, 4))
+        return dims.flatmap(lambda t: seeded(dtype, st.just((*t[:3], k * t[3]))))
+    return inputs
+
+
+def depthwise_row(name, kh, kw, strides, padding, dilations=None, multiplier=(1, 3)):
+    def inputs(dtype):
+        side = 1 if padding == "SAME" else ((max(kh, kw) - 1) * (dilations or 1) + 1)
+        dims = st.tuples(st.integers(1, 3), st.integers(side, 9), st.integers(side, 9), st.integers(1, 4),
+                         st.integers(*multiplier))
+        return dims.flatmap(lambda t: seeded(dtype, st.just(t[:4]), st.just((kh, kw, t[3], t[4]))))
+    d = None if dilations is None else [dilations, dilations]
+    return Row(f"depthwise_conv2d/{name}",
+               lambda x, w: beras.nn.depthwise_conv2d(x, w, [1, strides, strides, 1], padding, dilations=d),
+               lambda x, w: tf.nn.depthwise_conv2d(x, w, [1, strides, strides, 1], padding, dilations=d),
+               inputs)
+
+
+ROWS += [
+    # grouped convolution (input channels a multiple of the filters' in_channels)
+    grouped_row("k3x3-s1-same", 2, 3, 3, 1, "SAME"),
+    grouped_row("k3x2-s2-same", 3, 3, 2, 2, "SAME"),
+    grouped_row("k2x3-s3-same", 2, 2, 3, 3, "SAME"),
+    grouped_row("k3x3-s2-valid", 4, 3, 3, 2, "VALID"),
+    grouped_row("explicit-k2x2-s2", 2, 2, 2, 2, EXPLICIT),
+    # extra leading batch dimensions (TF: input of shape batch_shape + [H, W, C])
+    Row("conv2d/batch-dims-5d-k3x3-s2-same", lambda x, w: beras.nn.conv2d(x, w, 2, "SAME"),
+        lambda x, w: tf.nn.conv2d(x, w, 2, "SAME"), grouped_inputs(1, (3, 3), batch_dims=(2,))),
+    Row("conv2d/batch-dims-6d-grouped2-k2x2-s1-valid", lambda x, w: beras.nn.conv2d(x, w, 1, "VALID"),
+        lambda x, w: tf.concat([tf.nn.conv2d(a, b, 1, "VALID") for a, b in
+                                zip(tf.split(x, 2, axis=-1), tf.split(w, 2, axis=-1))], axis=-1),
+        grouped_inputs(2, (2, 2), "VALID", batch_dims=(2, 1))),
+    # depthwise convolution (TF differentiates it on the CPU)
+    depthwise_row("k3x3-s1-same", 3, 3, 1, "SAME"),
+    depthwise_row("k3x2-s2-same", 3, 2, 2, "SAME"),
+    depthwise_row("k2x2-s3-valid", 2, 2, 3, "VALID"),
+    depthwise_row("k3x3-dilation2-same", 3, 3, 1, "SAME", dilations=2),
+    # max pooling over the channel axis
+    Row("max_pool/depth-window2", lambda x: beras.nn.max_pool(x, [1, 1, 1, 2], [1, 1, 1, 2], "VALID"),
+        lambda x: depth_pool_tf(x, 2), depth_pool_inputs(2)),
+    Row("max_pool/depth-window3-same", lambda x: beras.nn.max_pool2d(x, [1, 1, 1, 3], [1, 1, 1, 3], "SAME"),
+        lambda x: depth_pool_tf(x, 3), depth_pool_inputs(3)),
+    # VALID windows larger than the input (by less than the stride): empty outputs, zero gradients
+    Row("max_pool2d/valid-window-larger-than-input", lambda x: beras.nn.max_pool2d(x, (4, 2), 3, "VALID"),
+        lambda x: tf.nn.max_pool2d(x, (4, 2), 3, "VALID"),
+        lambda d: st.tuples(st.integers(1, 3), st.integers(2, 3), st.integers(2, 6), st.integers(1, 3)).flatmap(
+            lambda t: seeded(d, st.just(t))), grad=False),
+    Row("avg_pool2d/valid-window-larger-than-input", lambda x: beras.nn.avg_pool2d(x, (2, 5), 2, "VALID"),
+        lambda x: tf.nn.avg_pool2d(x, (2, 5), 2, "VALID"),
+        lambda d: st.tuples(st.integers(1, 3), st.integers(2, 6), st.integers(4, 4), st.integers(1, 3)).flatmap(
+            lambda t: seeded(d, st.just(t)))),
+    # (values only: TF's CPU gradient of an empty conv2d output crashes the process (segfault in
+    # Conv2DBackpropInput) and its max-pool gradient of an empty output is uninitialized memory; the
+    # zero gradients are checked in tests/test_cnn_ops.py)
+    Row("conv2d/valid-filter-larger-than-input", lambda x, w: beras.nn.conv2d(x, w, 2, "VALID"),
+        lambda x, w: tf.nn.conv2d(x, w, 2, "VALID"),
+        lambda d: st.tuples(st.integers(1, 3), st.integers(3, 3), st.integers(3, 7), st.integers(1, 3)).flatmap(
+            lambda t: seeded(d, st.just(t), st.just((4, 3, t[3], 2)))), grad=False),
+]

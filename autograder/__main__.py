@@ -4,7 +4,7 @@
     grade SUBMISSION --assignment NAME --out DIR [--profile auto|smoke|full]
     grade-all SUBMISSIONS --assignment NAME --out DIR [--jobs N] [--shard I/N]
     merge CSV... --out FILE
-    package NAME --out FILE.zip                Gradescope zip + GitHub Actions workflow
+    package NAME --out FILE.zip [--shards N]   Gradescope zip + student and instructor workflows
     summary RESULTS.json                       markdown score table (CI job summary)
     demo                                       the instructor's pipeline on the embedded default
 
@@ -46,10 +46,11 @@ def _parser():
     m = sub.add_parser("merge", help="merge score CSVs of shards")
     m.add_argument("csvs", nargs="+")
     m.add_argument("--out", required=True)
-    pk = sub.add_parser("package", help="Gradescope autograder zip + GitHub Actions workflow")
+    pk = sub.add_parser("package", help="Gradescope autograder zip + student and instructor GitHub workflows")
     pk.add_argument("name")
     pk.add_argument("--out", required=True)
     pk.add_argument("--root", default=None)
+    pk.add_argument("--shards", type=int, default=4, help="jobs of the instructor workflow's grading matrix")
     sm = sub.add_parser("summary", help="markdown score table of a results.json (for CI job summaries)")
     sm.add_argument("results")
     sub.add_parser("demo", help="side-by-side demo, release, grade the references and the releases")
@@ -105,7 +106,7 @@ def main(argv=None):
             return 0
         if args.command == "package":
             from .package import package
-            package(args.name, args.out, root=args.root)
+            package(args.name, args.out, root=args.root, shards=args.shards)
             return 0
         if args.command == "summary":
             import json

@@ -1,7 +1,8 @@
 """cnn_architectures: the solution notebook runs (smoke profile, <= 5 min) with every grade cell
 passing; the untouched release runs with errors allowed and each unimplemented part fails its
-own tests with a clear message; the hidden tests pass against the reference solution (LocalStudent),
-fail on broken variants, and their formulas equal the reference models' exact parameter counts."""
+own tests with a clear message; the hidden tests and the trusted checks of the grade cells pass against
+the reference solution (LocalStudent), fail on broken variants (and the checks on the untouched release's
+stubs), and their formulas equal the reference models' exact parameter counts."""
 import os
 import shutil
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from autograder.hidden import HiddenTestFailure, LocalStudent, Score, collect
+from autograder.hidden import HiddenTestFailure, LocalStudent, Score, collect, guarded
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "cnn_architectures"
@@ -64,10 +65,22 @@ def test_points_add_up_to_100_and_structure():
     spec = importlib.util.spec_from_file_location("cnn_arch_hidden_structure", SOLUTION / "hidden_tests.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    hidden = sum(t.points for t in collect(module))
+    tests = collect(module)
+    hidden = sum(t.points for t in tests if t.kind == "hidden")
     assert (visible, hidden, visible + hidden) == (59, 41, 100)
+    assert all(t.points == 0 for t in tests if t.kind == "check")
     ids = [nbg(c)["grade_id"] for c in nb.cells if nbg(c)]
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    # every grade cell is guarded by exactly one trusted check (an unguarded cell never scores), and each
+    # check shares its part with the hidden test of the same function
+    graded = {nbg(c)["grade_id"] for c in nb.cells if nbg(c).get("grade")}
+    guards = guarded(tests)
+    assert set(guards) == graded and len(graded) == 9
+    assert all(len(g) == 1 and g[0].kind == "check" for g in guards.values()), guards
+    hidden_parts = [t.part for t in tests if t.kind == "hidden"]
+    for t in tests:
+        if t.kind == "check":
+            assert hidden_parts.count(t.part) == 1, (t.name, t.part)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert nbg(first_code)["locked"] and "grader-namespace" in first_code.metadata.get("tags", [])
     for cell in nb.cells:
@@ -201,6 +214,44 @@ def test_hidden_tests_pass_on_the_reference(hidden, reference_namespace, test_na
     assert getattr(hidden, test_name)(LocalStudent(reference_namespace)) in (None, True)
 
 
+CHECKS = ["vgg_block_visible_cases", "inception_module_visible_cases", "resnet_basic_block_visible_cases",
+          "resnet_bottleneck_block_visible_cases", "gap_head_visible_cases", "build_resnet_visible_cases",
+          "dense_block_visible_cases", "stochastic_depth_visible_cases", "survival_probabilities_visible_cases"]
+
+
+def test_every_check_is_listed_here(hidden):
+    assert sorted(CHECKS) == sorted(t.fn.__name__ for t in collect(hidden) if t.kind == "check")
+
+
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_trusted_checks_pass_on_the_reference(hidden, reference_namespace, check_name):
+    start = time.perf_counter()
+    assert getattr(hidden, check_name)(LocalStudent(reference_namespace)) in (None, True)
+    seconds = time.perf_counter() - start
+    assert seconds < 60, f"{check_name} took {seconds:.0f} s (it runs in every grading)"
+
+
+@pytest.fixture(scope="module")
+def release_namespace(reference_namespace, tmp_path_factory):
+    """The reference setup, then the untouched release's definition cells (the stubs)."""
+    folder = ROOT / "assignments" / NAME
+    if not (folder / f"{NAME}.ipynb").exists():
+        folder = released_folder(tmp_path_factory.mktemp("release"))
+    nb = nbformat.read(folder / f"{NAME}.ipynb", as_version=4)
+    namespace = dict(reference_namespace)
+    for cell in nb.cells:
+        if "grader-namespace" in cell.metadata.get("tags", []) and nbg(cell).get("grade_id") != "setup":
+            exec(compile(cell.source, f"<release cell {cell.get('id')}>", "exec"), namespace)  # noqa: S102
+    assert "raise NotImplementedError" in "\n".join(c.source for c in nb.cells)
+    return namespace
+
+
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_trusted_checks_fail_on_the_untouched_release(hidden, release_namespace, check_name):
+    with pytest.raises((NotImplementedError, HiddenTestFailure)):
+        getattr(hidden, check_name)(LocalStudent(release_namespace))
+
+
 def test_hidden_training_check_smoke_full_credit(hidden, reference_namespace, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_PROFILE", "smoke")
     score = hidden.training_check(LocalStudent(reference_namespace))
@@ -311,3 +362,149 @@ def test_formulas_match_the_reference_models_exactly(hidden, reference_namespace
         trainable = int(sum(np.prod(w.shape) for w in m.trainable_weights))
         assert (m.count_params(), trainable) == (expected[depth], hidden.resnet_trainable(depth, 3, 10))
     assert hidden.resnet_trainable(20, 3, 10) == 272474        # option B; option A (paper): 269,722
+
+
+@pytest.mark.parametrize("check_name,name,source,needle", [
+    ("vgg_block_visible_cases", "vgg_block", """
+def vgg_block(x, filters, num_convs):   # wrong pool: stride 1, the size is not halved
+    for _ in range(num_convs):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    return layers.MaxPooling2D(2, strides=1, padding="same")(x)
+""", "output shape"),
+    ("vgg_block_visible_cases", "vgg_block", """
+def vgg_block(x, filters, num_convs):   # no ReLU
+    for _ in range(num_convs):
+        x = layers.Conv2D(filters, 3, padding="same")(x)
+    return layers.MaxPooling2D(2, strides=2)(x)
+""", ">= 0"),
+    ("inception_module_visible_cases", "inception_module", """
+def inception_module(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj):   # no max pool in the pool branch
+    conv = lambda t, f, k: layers.Conv2D(f, k, padding="same", activation="relu")(t)
+    return layers.Concatenate()([conv(x, f1, 1), conv(conv(x, f3_reduce, 1), f3, 3),
+                                 conv(conv(x, f5_reduce, 1), f5, 5), conv(x, pool_proj, 1)])
+""", "MaxPooling2D"),
+    ("inception_module_visible_cases", "inception_module", """
+def inception_module(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj):   # 3x3 instead of 5x5 in the 5x5 branch
+    conv = lambda t, f, k: layers.Conv2D(f, k, padding="same", activation="relu")(t)
+    pool = layers.MaxPooling2D(3, strides=1, padding="same")(x)
+    return layers.Concatenate()([conv(x, f1, 1), conv(conv(x, f3_reduce, 1), f3, 3),
+                                 conv(conv(x, f5_reduce, 1), f5, 3), conv(pool, pool_proj, 1)])
+""", "parameter count"),
+    ("resnet_basic_block_visible_cases", "resnet_basic_block", """
+def resnet_basic_block(x, filters, stride=1):   # no ReLU after the add
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = conv_bn(x, filters, 1, stride, relu=False)
+    y = conv_bn(conv_bn(x, filters, 3, stride), filters, 3, 1, relu=False)
+    return layers.Add()([shortcut, y])
+""", "ReLU(x)"),
+    ("resnet_basic_block_visible_cases", "resnet_basic_block", """
+def resnet_basic_block(x, filters, stride=1):   # always a projection shortcut
+    shortcut = conv_bn(x, filters, 1, stride, relu=False)
+    y = conv_bn(conv_bn(x, filters, 3, stride), filters, 3, 1, relu=False)
+    return layers.ReLU()(layers.Add()([shortcut, y]))
+""", "parameter count"),
+    ("resnet_basic_block_visible_cases", "resnet_basic_block", """
+def resnet_basic_block(x, filters, stride=1):   # never a projection shortcut
+    y = conv_bn(conv_bn(x, filters, 3, stride), filters, 3, 1, relu=False)
+    return layers.ReLU()(layers.Add()([x, y]))
+""", "incompatible shapes"),   # the student's own error (Keras refuses the add)
+    ("resnet_bottleneck_block_visible_cases", "resnet_bottleneck_block", """
+def resnet_bottleneck_block(x, filters, stride=1):   # projection shortcut without its BN
+    shortcut = x
+    if stride != 1 or x.shape[-1] != 4 * filters:
+        shortcut = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False)(x)
+    y = conv_bn(conv_bn(conv_bn(x, filters, 1), filters, 3, stride), 4 * filters, 1, relu=False)
+    return layers.ReLU()(layers.Add()([shortcut, y]))
+""", "parameter count"),
+    ("gap_head_visible_cases", "gap_head", """
+def gap_head(x, num_classes):   # logits, no softmax
+    return layers.Dense(num_classes)(layers.GlobalAveragePooling2D()(x))
+""", "rows sum to 1"),
+    ("gap_head_visible_cases", "gap_head", """
+def gap_head(x, num_classes):   # flatten instead of global average pooling
+    return layers.Dense(num_classes, activation="softmax")(layers.Flatten()(x))
+""", "parameter count"),
+    ("build_resnet_visible_cases", "build_resnet", """
+_good = build_resnet
+def build_resnet(depth, num_classes, input_shape):   # accepts any depth
+    return _good(max(8, depth - (depth - 2) % 6), num_classes, input_shape)
+""", "not 6n+2"),
+    ("build_resnet_visible_cases", "build_resnet", """
+def build_resnet(depth, num_classes, input_shape):   # stem conv with a bias
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(depth)
+    inputs = keras.Input(input_shape)
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(16, 3, padding="same")(inputs)))
+    for stage, filters in enumerate((16, 32, 64)):
+        for i in range((depth - 2) // 6):
+            x = resnet_basic_block(x, filters, stride=2 if stage > 0 and i == 0 else 1)
+    return keras.Model(inputs, gap_head(x, num_classes))
+""", "parameters incl. BN"),
+    ("dense_block_visible_cases", "dense_block", """
+def dense_block(x, num_layers, growth_rate):   # new features first: the input is not the first channels
+    for _ in range(num_layers):
+        y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False)(layers.ReLU()(layers.BatchNormalization()(x)))
+        x = layers.Concatenate()([y, x])
+    return x
+""", "first 16 output channels"),
+    ("dense_block_visible_cases", "dense_block", """
+def dense_block(x, num_layers, growth_rate):   # forgets to concatenate the input
+    for _ in range(num_layers):
+        x = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False)(layers.ReLU()(layers.BatchNormalization()(x)))
+    return x
+""", "output shape"),
+    ("stochastic_depth_visible_cases", "StochasticDepth", """
+class StochasticDepth(layers.Layer):   # scales in training (inverted dropout), identity at inference
+    def __init__(self, survival_probability=0.5, seed=None, **kw):
+        super().__init__(**kw); self.p = survival_probability; self.g = keras.random.SeedGenerator(seed)
+    def call(self, x, training=None):
+        if not training:
+            return x
+        shape = (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        return x * keras.ops.cast(keras.random.uniform(shape, seed=self.g) < self.p, x.dtype) / self.p
+""", "at inference"),
+    ("stochastic_depth_visible_cases", "StochasticDepth", """
+class StochasticDepth(layers.Layer):   # drops single elements (dropout), not whole samples
+    def __init__(self, survival_probability=0.5, seed=None, **kw):
+        super().__init__(**kw); self.p = survival_probability; self.g = keras.random.SeedGenerator(seed)
+    def call(self, x, training=None):
+        if not training:
+            return x * self.p
+        return x * keras.ops.cast(keras.random.uniform(keras.ops.shape(x), seed=self.g) < self.p, x.dtype)
+""", "kept whole"),
+    ("stochastic_depth_visible_cases", "StochasticDepth", """
+class StochasticDepth(layers.Layer):   # keeps the wrong fraction: drops with probability p
+    def __init__(self, survival_probability=0.5, seed=None, **kw):
+        super().__init__(**kw); self.p = survival_probability; self.g = keras.random.SeedGenerator(seed)
+    def call(self, x, training=None):
+        if not training:
+            return x * self.p
+        shape = (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        return x * keras.ops.cast(keras.random.uniform(shape, seed=self.g) >= self.p, x.dtype)
+""", "70% of the samples"),
+    ("stochastic_depth_visible_cases", "StochasticDepth", """
+class StochasticDepth(layers.Layer):   # the same mask at every call (a fixed integer seed)
+    def __init__(self, survival_probability=0.5, seed=None, **kw):
+        super().__init__(**kw); self.p = survival_probability
+    def call(self, x, training=None):
+        if not training:
+            return x * self.p
+        shape = (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        return x * keras.ops.cast(keras.random.uniform(shape, seed=1234) < self.p, x.dtype)
+""", "new mask"),
+    ("survival_probabilities_visible_cases", "survival_probabilities", """
+def survival_probabilities(num_blocks, p_L=0.5):   # off by one: l = 0 .. L-1
+    return [1.0 - l / num_blocks * (1.0 - p_L) for l in range(num_blocks)]
+""", "p_1"),
+    ("survival_probabilities_visible_cases", "survival_probabilities", """
+def survival_probabilities(num_blocks, p_L=0.5):   # ignores p_L
+    return [1.0 - l / num_blocks * 0.5 for l in range(1, num_blocks + 1)]
+""", "p_L=0.2"),
+])
+def test_trusted_checks_fail_broken_variants_with_a_message(hidden, reference_namespace, check_name, name, source,
+                                                            needle):
+    student, _ = broken(reference_namespace, name, source)
+    with pytest.raises(Exception if needle == "incompatible shapes" else HiddenTestFailure) as info:
+        getattr(hidden, check_name)(student)
+    assert needle in str(info.value), str(info.value)

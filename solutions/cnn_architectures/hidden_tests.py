@@ -1,10 +1,14 @@
-"""Hidden tests of cnn_architectures (instructor only, never released): 41 points.
+"""Hidden tests of cnn_architectures (instructor only, never released): 41 points, and the trusted
+checks of the notebook's nine grade cells (no points of their own: a grade cell's points count only
+when its check passes here).
 
 The student's functions are built inside the student's process (``student.probe``), which hands
 back plain numbers (parameter counts, shapes, small arrays); every expected value is computed
 here, in the grader, from the architecture formulas below (independent of Keras). The training
 check trains the student's ``build_resnet`` with the trusted ``training.py`` next to this file
-and computes the test accuracy here from the returned predictions.
+and computes the test accuracy here from the returned predictions. Each trusted check re-runs the
+cases of its visible grade cell (same inputs, seeds and tolerances) and compares here; it shares the
+``part`` of the hidden test of the same function.
 
 The profile comes from ``$AUTOGRADER_PROFILE`` ("smoke" by default, "full", or "auto").
 """
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.hidden import HiddenTestFailure, Score, assert_close, assert_equal, hidden_test
+from autograder.hidden import HiddenTestFailure, Score, assert_close, assert_equal, hidden_test, trusted_check
 
 HERE = Path(__file__).resolve().parent
 TRAINING_PY = HERE / "training.py"
@@ -118,7 +122,7 @@ result = np.asarray(m(np.asarray(sample, dtype="float32"), training=False))
 RESNET = """
 import numpy as np
 model = build_resnet(depth, num_classes, tuple(input_shape))
-probs = np.asarray(model(np.asarray(sample, dtype="float32"), training=False))
+probs = None if sample is None else np.asarray(model(np.asarray(sample, dtype="float32"), training=False))
 result = {"params": int(model.count_params()),
           "trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
           "shape": [None if d is None else int(d) for d in model.output.shape],
@@ -154,6 +158,16 @@ graph = tf.function(lambda t: model(t, training=True), input_signature=[tf.Tenso
 result["graph_training"] = np.asarray(graph(x))
 """
 
+STOCHASTIC_VISIBLE = """
+import numpy as np
+x = np.asarray(sample, dtype="float32")
+layer = StochasticDepth(p, seed=seed)
+result = {"inference": np.asarray(layer(x, training=False)),
+          "training": np.asarray(layer(x, training=True))}
+result["training_again"] = np.asarray(layer(x, training=True))
+result["p1_training"] = np.asarray(StochasticDepth(1.0)(x, training=True))
+"""
+
 TRAIN = """
 import sys, time, types
 course = types.ModuleType("course_training")
@@ -184,10 +198,32 @@ def rng(seed):
     return np.random.default_rng(seed)
 
 
+def as_array(got, case):
+    """``got`` as a float64 array, or a failure saying what came back instead."""
+    if got is None:
+        raise HiddenTestFailure(f"{case}: expected an array, got None")
+    try:
+        return np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise HiddenTestFailure(f"{case}: expected a numeric array, got {type(got).__name__}") from None
+
+
+def check_close(case, expected, got, tol=1e-5):
+    """The visible cells' ``check_close``, run here: max |expected - got| <= tol (absolute)."""
+    expected, got = np.asarray(expected, np.float64), as_array(got, case)
+    if expected.shape != got.shape:
+        raise HiddenTestFailure(f"{case}: expected shape {expected.shape}, got shape {got.shape}")
+    err = float(np.max(np.abs(expected - got), initial=0.0))
+    if not err <= tol:   # NaN fails too
+        raise HiddenTestFailure(f"{case}: expected {np.round(expected.ravel()[:6], 5)}..., "
+                                f"got {np.round(got.ravel()[:6], 5)}... (max abs difference {err:.2e}, "
+                                f"tolerance {tol:.0e})")
+
+
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
-@hidden_test(points=3, name="vgg_block: other sizes")
+@hidden_test(points=3, name="vgg_block: other sizes", part="vgg_block")
 def vgg_other_sizes(student):
     expect_block(student, "vgg_block", (10, 10, 3), (5, 1), {}, vgg_params(3, 5, 1), (5, 5, 5),
                  "vgg_block(10x10x3, 5 filters, 1 conv)")
@@ -196,7 +232,7 @@ def vgg_other_sizes(student):
     assert_equal(got["layers"].count("MaxPooling2D"), 1, "vgg_block(6x6x2, 4, 4): number of MaxPooling2D layers")
 
 
-@hidden_test(points=4, name="inception_module: GoogLeNet 4e and a small module")
+@hidden_test(points=4, name="inception_module: GoogLeNet 4e and a small module", part="inception_module")
 def inception_other_configs(student):
     cfg = (256, 160, 320, 32, 128, 128)
     expect_block(student, "inception_module", (14, 14, 528), cfg, {}, inception_params(528, *cfg), (14, 14, 832),
@@ -206,7 +242,7 @@ def inception_other_configs(student):
                  "inception(5x7x6, 1, 3, 2, 2, 5, 4)")
 
 
-@hidden_test(points=4, name="resnet_basic_block: other shapes, shortcut behaviour")
+@hidden_test(points=4, name="resnet_basic_block: other shapes, shortcut behaviour", part="resnet_basic_block")
 def basic_block_other(student):
     expect_block(student, "resnet_basic_block", (6, 6, 8), (8,), {}, basic_params(8, 8), (6, 6, 8),
                  "basic block 6x6x8 -> 8")
@@ -219,7 +255,7 @@ def basic_block_other(student):
     assert_close(got, np.maximum(x, 0), "basic block 5x5x6 with all kernels zero (F = 0) must return ReLU(x)")
 
 
-@hidden_test(points=4, name="resnet_bottleneck_block: other shapes")
+@hidden_test(points=4, name="resnet_bottleneck_block: other shapes", part="resnet_bottleneck_block")
 def bottleneck_other(student):
     expect_block(student, "resnet_bottleneck_block", (4, 4, 256), (64,), {}, bottleneck_params(256, 64), (4, 4, 256),
                  "bottleneck 4x4x256, filters 64 (identity shortcut)")
@@ -229,7 +265,7 @@ def bottleneck_other(student):
                  (5, 5, 8), "bottleneck 9x9x8, filters 2, stride 2")
 
 
-@hidden_test(points=2, name="gap_head: other sizes")
+@hidden_test(points=2, name="gap_head: other sizes", part="gap_head")
 def gap_other(student):
     x = rng(12).standard_normal((4, 7, 5, 3)).astype(np.float32)
     got = build(student, "gap_head", (7, 5, 3), 4, sample=x)
@@ -238,7 +274,7 @@ def gap_other(student):
     assert_close(np.sum(got["out"], axis=1), np.ones(4), "gap_head(7x5x3, 4): probabilities sum to 1", tol=1e-4)
 
 
-@hidden_test(points=6, name="build_resnet: depths 8, 14, 32, 56; other inputs; invalid depths")
+@hidden_test(points=6, name="build_resnet: depths 8, 14, 32, 56; other inputs; invalid depths", part="build_resnet")
 def resnet_family(student):
     for depth, shape, classes in ((8, (8, 8, 1), 10), (14, (16, 16, 3), 7), (32, (32, 32, 3), 10),
                                   (56, (12, 12, 2), 100)):
@@ -256,7 +292,7 @@ def resnet_family(student):
         assert_equal(got[str(d)], "ValueError", f"build_resnet({d}, ...) ({d} is not 6n+2 with n >= 1)")
 
 
-@hidden_test(points=3, name="dense_block: other sizes")
+@hidden_test(points=3, name="dense_block: other sizes", part="dense_block")
 def dense_other(student):
     x = rng(13).standard_normal((2, 5, 5, 3)).astype(np.float32)
     got = build(student, "dense_block", (5, 5, 3), 3, 4, sample=x)
@@ -267,7 +303,7 @@ def dense_other(student):
                  "dense_block(4x4x24, 6 layers, k=12)")
 
 
-@hidden_test(points=4, name="StochasticDepth: training vs inference (statistical, seeded)")
+@hidden_test(points=4, name="StochasticDepth: training vs inference (statistical, seeded)", part="stochastic_depth")
 def stochastic_depth(student):
     p = 0.3
     x = rng(14).uniform(0.5, 1.5, size=(3000, 5)).astype(np.float32)
@@ -290,11 +326,149 @@ def stochastic_depth(student):
     assert_close(got["p0_training"], np.zeros_like(x), "StochasticDepth(0.0) in training drops every sample")
 
 
-@hidden_test(points=3, name="survival_probabilities: other depths")
+@hidden_test(points=3, name="survival_probabilities: other depths", part="survival_probabilities")
 def survival_other(student):
     for args in ((3, 0.5), (1, 0.5), (10, 0.8), (27, 0.0)):
         got = student.call("survival_probabilities", *args)
         assert_close(got, survival(*args), f"survival_probabilities{args}", tol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trusted checks of the notebook's grade cells: each re-runs its cell's cases (same inputs, seeds,
+# tolerances) on values the student's process returns, with every expected value computed here.
+# No points of their own: a grade cell keeps its points only when its check passes.
+# ---------------------------------------------------------------------------------------------
+@trusted_check("test_vgg_block", part="vgg_block")
+def vgg_block_visible_cases(student):
+    expect_block(student, "vgg_block", (32, 32, 3), (64, 2), {}, vgg_params(3, 64, 2), (16, 16, 64),
+                 "vgg_block(32x32x3, 64 filters, 2 convs)")
+    x = rng(0).standard_normal((2, 8, 8, 16)).astype(np.float32)
+    got = build(student, "vgg_block", (8, 8, 16), 32, 3, sample=x)
+    case = "vgg_block(8x8x16, 32, 3)"
+    assert_equal(got["shape"], [None, 4, 4, 32], f"{case}: output shape")
+    assert_equal(got["params"], vgg_params(16, 32, 3), f"{case}: parameter count")
+    assert_equal(got["layers"].count("Conv2D"), 3, f"{case}: number of Conv2D layers")
+    out = as_array(got["out"], f"{case}: output on a (2, 8, 8, 16) input")
+    assert_equal(bool(out.size and np.all(out >= 0)), True,
+                 f"{case}: output on a (2, 8, 8, 16) input is >= 0 (ReLU before the max pool)")
+
+
+@trusted_check("test_inception_module", part="inception_module")
+def inception_module_visible_cases(student):
+    cfg = (64, 96, 128, 16, 32, 32)
+    expect_block(student, "inception_module", (28, 28, 192), cfg, {}, inception_params(192, *cfg), (28, 28, 256),
+                 "inception (3a) on 28x28x192")
+    cfg = (3, 2, 4, 1, 2, 6)
+    got = expect_block(student, "inception_module", (9, 9, 5), cfg, {}, inception_params(5, *cfg), (9, 9, 15),
+                       "inception(9x9x5, 3, 2, 4, 1, 2, 6)")
+    assert_equal(got["layers"].count("MaxPooling2D"), 1,
+                 "inception(9x9x5, 3, 2, 4, 1, 2, 6): number of MaxPooling2D layers (the pool branch)")
+
+
+@trusted_check("test_resnet_basic_block", part="resnet_basic_block")
+def resnet_basic_block_visible_cases(student):
+    case = "basic block 8x8x16 -> 16 (identity shortcut)"
+    got = expect_block(student, "resnet_basic_block", (8, 8, 16), (16,), {}, basic_params(16, 16), (8, 8, 16), case)
+    assert_equal(got["trainable"], basic_params(16, 16) - 2 * 2 * 16, f"{case}: trainable parameters")
+    assert_equal(got["layers"].count("Conv2D"), 2, f"{case}: number of Conv2D layers (no 1x1 projection)")
+    x = rng(1).standard_normal((2, 8, 8, 16)).astype(np.float32)
+    got = student.probe(ZERO_KERNELS, input_shape=[8, 8, 16], filters=16, sample=x)
+    check_close("basic block 8x8x16 -> 16 with all kernels zero (F = 0) must return ReLU(x) (identity shortcut, "
+                "ReLU after the add)", np.maximum(x, 0), got)
+    expect_block(student, "resnet_basic_block", (8, 8, 16), (32,), {"stride": 2}, basic_params(16, 32, 2),
+                 (4, 4, 32), "basic block 8x8x16 -> 32, stride 2 (projection 1x1 conv + BN)")
+
+
+@trusted_check("test_resnet_bottleneck_block", part="resnet_bottleneck_block")
+def resnet_bottleneck_block_visible_cases(student):
+    expect_block(student, "resnet_bottleneck_block", (8, 8, 64), (16,), {}, bottleneck_params(64, 16), (8, 8, 64),
+                 "bottleneck 8x8x64, filters 16 (identity shortcut)")
+    expect_block(student, "resnet_bottleneck_block", (8, 8, 64), (32,), {"stride": 2}, bottleneck_params(64, 32, 2),
+                 (4, 4, 128), "bottleneck 8x8x64, filters 32, stride 2 (with the projection)")
+
+
+@trusted_check("test_gap_head", part="gap_head")
+def gap_head_visible_cases(student):
+    x = rng(2).standard_normal((3, 4, 4, 64)).astype(np.float32)
+    got = build(student, "gap_head", (4, 4, 64), 10, sample=x)
+    assert_equal(got["shape"], [None, 10], "gap_head(4x4x64, 10): output shape")
+    assert_equal(got["params"], gap_params(64, 10), "gap_head(4x4x64, 10): parameter count")
+    out = as_array(got["out"], "gap_head(4x4x64, 10) on a (3, 4, 4, 64) input")
+    if out.shape != (3, 10):
+        raise HiddenTestFailure(f"gap_head(4x4x64, 10) on a (3, 4, 4, 64) input: expected shape (3, 10), "
+                                f"got shape {out.shape}")
+    check_close("gap_head(4x4x64, 10): outputs are probabilities (rows sum to 1)", np.ones(3), out.sum(axis=1),
+                tol=1e-4)
+
+
+@trusted_check("test_build_resnet", part="build_resnet")
+def build_resnet_visible_cases(student):
+    got = student.probe(RESNET, depth=20, num_classes=10, input_shape=[32, 32, 3], sample=None)   # built, not run
+    case = "ResNet-20 (build_resnet(20, 10, (32, 32, 3)))"
+    assert_equal(got["shape"], [None, 10], f"{case}: output shape")
+    assert_equal(got["params"], resnet_params(20, 3, 10), f"{case}: parameters incl. BN moving statistics "
+                                                          f"(option B shortcuts)")
+    assert_equal(got["trainable"], resnet_trainable(20, 3, 10), f"{case}: trainable parameters")
+    assert_equal(got["layers"].count("Add"), 9, f"{case}: number of residual additions (3n = 9)")
+    assert_equal(got["layers"].count("Conv2D"), 21, f"{case}: number of Conv2D layers (19 3x3 + 2 projections)")
+    got = student.probe(RESNET, depth=8, num_classes=10, input_shape=[8, 8, 1], sample=None)
+    assert_equal(got["shape"], [None, 10], "ResNet-8 on the 8x8x1 digits: output shape")
+    depths = [19, 21, 2]
+    got = student.probe(RESNET_ERRORS, depths=depths)
+    for d in depths:
+        assert_equal(got[str(d)], "ValueError", f"build_resnet({d}, ...) ({d} is not 6n+2 with n >= 1)")
+
+
+@trusted_check("test_dense_block", part="dense_block")
+def dense_block_visible_cases(student):
+    x = rng(3).standard_normal((2, 8, 8, 16)).astype(np.float32)
+    got = build(student, "dense_block", (8, 8, 16), 4, 12, sample=x)
+    case = "dense_block(8x8x16, 4 layers, k=12)"
+    assert_equal(got["shape"], [None, 8, 8, 64], f"{case}: output shape")
+    assert_equal(got["params"], dense_params(16, 4, 12), f"{case}: parameter count")
+    assert_equal(got["layers"].count("Concatenate"), 4, f"{case}: number of Concatenate layers")
+    out = as_array(got["out"], f"{case} on a (2, 8, 8, 16) input")
+    if out.shape != (2, 8, 8, 64):
+        raise HiddenTestFailure(f"{case} on a (2, 8, 8, 16) input: expected shape (2, 8, 8, 64), got shape {out.shape}")
+    check_close(f"{case}: the first 16 output channels are the input itself", x, out[..., :16])
+
+
+@trusted_check("test_stochastic_depth", part="stochastic_depth")
+def stochastic_depth_visible_cases(student):
+    p = 0.7
+    x = rng(4).uniform(1.0, 2.0, size=(4000, 2, 2, 3)).astype(np.float32)
+    got = student.probe(STOCHASTIC_VISIBLE, p=p, seed=1, sample=x)
+    check_close("StochasticDepth(0.7) at inference returns 0.7 * x", p * x, got["inference"], tol=1e-6)
+    y = as_array(got["training"], "StochasticDepth(0.7) in training")
+    assert_equal(y.shape, x.shape, "StochasticDepth(0.7) in training: output shape")
+    kept, dropped = np.all(y == x, axis=(1, 2, 3)), np.all(y == 0, axis=(1, 2, 3))
+    if not np.all(kept | dropped):
+        raise HiddenTestFailure(f"StochasticDepth(0.7) in training: each sample's branch must be kept whole (x) or "
+                                f"dropped whole (0); {int(np.sum(~(kept | dropped)))} of 4000 samples are neither")
+    rate = float(kept.mean())   # 4000 Bernoulli(0.7) draws: standard deviation 0.0072
+    if not abs(rate - p) < 0.03:
+        raise HiddenTestFailure(f"StochasticDepth(0.7) in training: expected about 70% of the samples kept "
+                                f"(0.7 +- 0.03), got {rate:.3f}")
+    y2 = as_array(got["training_again"], "StochasticDepth(0.7) in training, second call")
+    assert_equal(y2.shape, x.shape, "StochasticDepth(0.7) in training, second call: output shape")
+    assert_equal(bool(np.any(y2 != y)), True, "StochasticDepth(0.7) draws a new mask at each call (two training "
+                                              "calls on the same input differ)")
+    check_close("StochasticDepth(1.0) in training is the identity", x, got["p1_training"])
+
+
+@trusted_check("test_survival_probabilities", part="survival_probabilities")
+def survival_probabilities_visible_cases(student):
+    p = student.call("survival_probabilities", 54)
+    try:
+        n = len(p)
+    except TypeError:
+        raise HiddenTestFailure(f"survival_probabilities(54): expected a list of 54 probabilities, "
+                                f"got {type(p).__name__}") from None
+    assert_equal(n, 54, "survival_probabilities(54): length")
+    check_close("survival_probabilities(54): p_1 = 1 - 1/54 * 0.5", 1 - 0.5 / 54, p[0], tol=1e-9)
+    check_close("survival_probabilities(54): p_L = 0.5", 0.5, p[-1], tol=1e-9)
+    check_close("survival_probabilities(4, p_L=0.2)", [0.8, 0.6, 0.4, 0.2],
+                student.call("survival_probabilities", 4, p_L=0.2), tol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------

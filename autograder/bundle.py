@@ -18,7 +18,8 @@ sources changed.
 
 ``autograder release`` writes the bundles; :func:`ensure` (called by ``find_assignment``) rebuilds a
 missing or stale one from ``solutions/``; a packaged course (no ``solutions/``) uses the bundle that
-``autograder package`` shipped. Building is deterministic: same sources, same bytes.
+``autograder package`` shipped. Building is deterministic: same sources, same bytes. The bundle
+folder is mode 0700 (only the grader's user may enter it).
 """
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def build(root, name, only_if_stale=False):
         with _lock(root):
             if only_if_stale and is_fresh(root, name):
                 return dest
-            tmp = tempfile.mkdtemp(prefix=f".{name}-", dir=bundles_root(root))
+            tmp = tempfile.mkdtemp(prefix=f".{name}-", dir=bundles_root(root))   # mode 0700
             try:
                 write_bundle(root, name, tmp)
                 old = None
@@ -229,5 +230,9 @@ def ensure(root, name):
     if not os.path.isfile(os.path.join(dest, MANIFEST)):
         raise BundleError(f"no grader bundle {dest} and no instructor source to build it from "
                           f"({solution_dir(root, name)})")
+    try:   # an unzipped package: only the grader's user may enter the bundle (as a built one)
+        os.chmod(dest, 0o700)
+    except OSError:
+        pass
     return dest
 

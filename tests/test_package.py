@@ -176,6 +176,7 @@ def test_bundle_is_deterministic_and_rebuilt_when_stale(tmp_path):
     shutil.copytree(roots[0], roots[1])                 # the same sources in two course roots
     snaps = [_texts(find_assignment("toy", r).bundle_dir) for r in roots]
     assert snaps[0] == snaps[1] and snaps[0]
+    assert os.stat(find_assignment("toy", roots[0]).bundle_dir).st_mode & 0o077 == 0   # grader's user only
     assert json.loads(snaps[0]["bundle.json"])["marked_files"] == ["ops.py"]
     # a hidden test changes: the next find_assignment rebuilds the bundle
     hidden = Path(roots[0]) / "solutions" / "toy" / "hidden_tests.py"
@@ -427,6 +428,7 @@ def test_packaged_toy_course_grades_like_the_course_root(tmp_path):
     assert not (shipped / "solutions").exists() and not (shipped / "beras").exists()
     a_course, a_shipped = find_assignment("toy", course), find_assignment("toy", str(shipped))
     assert a_shipped.source_nb.startswith(str(shipped)) and a_shipped.marked_files == ["ops.py"]
+    assert os.stat(a_shipped.bundle_dir).st_mode & 0o077 == 0
     ref = toy_reference(course, str(tmp_path / "ref"))
     rel = release_submission(a_course, str(tmp_path / "rel"))
     for sub in (ref, rel):

@@ -68,6 +68,19 @@ def test_committed_assignments_equal_a_fresh_release(releases):
         assert not stale, f"assignments/{name} is stale (run `make release`): {stale} differ"
 
 
+def test_release_writes_the_grader_bundles(releases):
+    """Each release also writes build/grader/NAME (outside assignments/): the same bytes twice, no
+    solution marker, the notebook's grade cells and the hidden tests in it."""
+    bundles = [snapshot(r.parent / "build" / "grader") for r in releases]
+    assert bundles[0] == bundles[1]
+    for name in NAMES:
+        files = {f: b for f, b in bundles[0].items() if f.startswith(name + "/")}
+        assert {f"{name}/{name}.ipynb", f"{name}/hidden_tests.py", f"{name}/bundle.json"} <= set(files)
+        assert not any(b"BEGIN SOLUTION" in b or b"END SOLUTION" in b for b in files.values())
+        assert files[f"{name}/hidden_tests.py"] == (SOLUTIONS / name / "hidden_tests.py").read_bytes()
+    assert not any(f.startswith("build") for f in snapshot(releases[0]))
+
+
 def test_release_layout(releases):
     files = snapshot(releases[0])
     for name in NAMES:

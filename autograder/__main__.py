@@ -1,6 +1,7 @@
 """Command line: `autograder COMMAND` / `python -m autograder COMMAND`.
 
-    release                                    regenerate assignments/ (autograder.release)
+    release [NAME...] [--no-calibrate]         regenerate assignments/ (autograder.release), then calibrate
+    calibrate [NAME...]                        record the reference's time per cell / hidden test (limits)
     grade SUBMISSION --assignment NAME --out DIR [--profile auto|smoke|full]
     grade-all SUBMISSIONS --assignment NAME --out DIR [--jobs N] [--shard I/N]
     merge CSV... --out FILE
@@ -51,6 +52,9 @@ def _parser():
     pk.add_argument("--out", required=True)
     pk.add_argument("--root", default=None)
     pk.add_argument("--shards", type=int, default=4, help="jobs of the instructor workflow's grading matrix")
+    cb = sub.add_parser("calibrate", help="record the reference's time per cell and hidden test (limits)")
+    cb.add_argument("names", nargs="*")
+    cb.add_argument("--root", default=None)
     sm = sub.add_parser("summary", help="markdown score table of a results.json (for CI job summaries)")
     sm.add_argument("results")
     sub.add_parser("demo", help="side-by-side demo, release, grade the references and the releases")
@@ -79,12 +83,19 @@ def limits_from(args, profile):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["release"]:   # release.py owns its arguments: [NAME...] [--root DIR]
+    if argv[:1] == ["release"]:   # release.py owns its arguments: [NAME...] [--root DIR] [--no-calibrate]
         from .release import main as release_main
         if "--root" not in argv:
             from .sandbox import PROJECT_ROOT
             argv = argv + ["--root", PROJECT_ROOT]
-        return release_main(argv[1:])
+        calibrate = "--no-calibrate" not in argv
+        argv = [a for a in argv if a != "--no-calibrate"]
+        status = release_main(argv[1:])
+        if calibrate and not status:   # record the reference's timings where they are missing or stale
+            from .calibrate import calibrate_stale
+            i = argv.index("--root")
+            calibrate_stale([a for a in argv[1:i] + argv[i + 2:] if not a.startswith("-")] or None, argv[i + 1])
+        return status
     args = _parser().parse_args(argv)
     from .submission import GraderError
     try:
@@ -107,6 +118,12 @@ def main(argv=None):
         if args.command == "package":
             from .package import package
             package(args.name, args.out, root=args.root, shards=args.shards)
+            return 0
+        if args.command == "calibrate":
+            from .calibrate import calibrate
+            from .submission import valid_assignments
+            for name in args.names or valid_assignments(args.root):
+                calibrate(name, args.root)
             return 0
         if args.command == "summary":
             import json

@@ -81,6 +81,8 @@ class Grading:
     forbidden_hits: list = dataclasses.field(default_factory=list)
     checks: list = dataclasses.field(default_factory=list)        # trusted checks' rows (no points)
     framework_use: dict = dataclasses.field(default_factory=dict)  # part -> what the grader saw
+    calibration: object = None
+    test_seconds: dict = dataclasses.field(default_factory=dict)
     worker_info: dict = None
     fatal: bool = False
     deadline: float = 0.0
@@ -111,6 +113,77 @@ def resolve_profile(requested):
         return "full", "full (auto: a GPU is visible and CIFAR-10 is present)"
     why = "no GPU visible" if not gpu else "CIFAR-10 not found in TFDS_DATA_DIR"
     return "smoke", f"smoke (auto: {why})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits calibrated on the reference solution (autograder/calibrate.py writes calibration.json)
+# ---------------------------------------------------------------------------------------------
+CAL_MULTIPLE = 10.0      # a student's cell or hidden test may take this many times the reference's ...
+CAL_FLOOR = 20.0         # ... plus this many seconds (machines differ: Gradescope's are slower)
+CAL_TOTAL_FLOOR = 120.0  # the submission: the multiple of the reference's total plus this
+
+
+def calibration_fingerprint(a: subm.Assignment):
+    """What the recorded timings depend on: the grader's notebook (code cells) and the hidden tests."""
+    import hashlib
+    import nbformat
+    h = hashlib.sha256()
+    for c in nbformat.read(a.source_nb, as_version=4).cells:
+        if c.get("cell_type") == "code":
+            h.update(c.get("source", "").encode() + b"\0")
+    if os.path.isfile(a.hidden_tests):
+        with open(a.hidden_tests, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+@dataclasses.dataclass
+class Calibration:
+    """Per-cell, per-test and per-submission limits derived from the reference's recorded times
+    (``CAL_FLOOR + CAL_MULTIPLE * t``, never above the profile's limits). Only for the profile it was
+    recorded in; stale or missing data falls back to the profile's limits (``describe`` says why)."""
+    data: dict = None
+    why: str = ""
+
+    @classmethod
+    def load(cls, a: subm.Assignment, profile):
+        path = os.path.join(os.path.dirname(a.hidden_tests), "calibration.json")
+        if not os.path.isfile(path):
+            return cls(None, "none recorded (profile limits)")
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            return cls(None, f"unreadable ({e}; profile limits)")
+        if data.get("profile") != profile:
+            return cls(None, f"recorded for the {data.get('profile')} profile (profile limits)")
+        if data.get("fingerprint") != calibration_fingerprint(a):
+            return cls(None, "stale: the notebook or hidden tests changed since (profile limits); run "
+                             f"`autograder calibrate {a.name}`")
+        return cls(data, f"calibrated on the reference ({data.get('recorded', '?')})")
+
+    def describe(self):
+        return self.why
+
+    @staticmethod
+    def _limit(t):
+        return CAL_FLOOR + CAL_MULTIPLE * float(t)
+
+    def cell_limits(self, limits: Limits):
+        if not self.data:
+            return {}
+        out = {k: min(limits.cell_timeout, self._limit(t)) for k, t in self.data.get("cells", {}).items()}
+        if out:   # a cell the reference does not have (the student's own): the longest reference cell's limit
+            out["*"] = max(out.values())
+        return out
+
+    def test_limit(self, gid, limits: Limits):
+        t = (self.data or {}).get("tests", {}).get(gid)
+        return limits.total_timeout if t is None else min(limits.total_timeout, self._limit(t))
+
+    def total_limit(self, limits: Limits):
+        t = (self.data or {}).get("total")
+        return limits.total_timeout if t is None else min(limits.total_timeout, CAL_TOTAL_FLOOR + CAL_MULTIPLE * t)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +249,7 @@ def step_scan_frameworks(g: Grading):
 def step_run_notebook(g: Grading):
     from .notebook import NotebookRun
     t = time.monotonic()
-    run = NotebookRun(g.nb, g.sandbox, g.deadline, g.messages)
+    run = NotebookRun(g.nb, g.sandbox, g.deadline, g.messages, g.calibration.cell_limits(g.limits))
     try:
         run.execute()
     except Exception as e:  # noqa: BLE001 - the grader must survive anything the kernel does
@@ -231,6 +304,7 @@ def step_run_hidden_tests(g: Grading):
         for test in tests:
             t0 = time.monotonic()
             student.calls, student.framework_hits = [], []
+            student.set_test_deadline(t0 + g.calibration.test_limit(test.grade_id, g.limits))
             random.seed(0)
             np.random.seed(0)
             try:
@@ -246,6 +320,7 @@ def step_run_hidden_tests(g: Grading):
                 g.worker_info = student.info
             seconds = time.monotonic() - t0
             g.student_seconds += seconds
+            g.test_seconds[test.grade_id] = seconds
             row = Test(test.name, frac * test.points, test.points, msg, test.kind, test.grade_id,
                        test.visibility, list(student.calls), seconds, test.part, test.guards, frac >= 1 - 1e-9)
             (g.tests if test.kind == "hidden" else g.checks).append(row)
@@ -376,7 +451,10 @@ def results_json(g: Grading, elapsed):
         "leaderboard": [{"name": k, "value": v} for k, v in sorted(g.leaderboard.items())],
         "extra_data": {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
                        "isolation": isolation_mode(), "guarantees": held, "timings": {k: round(v, 3) for k, v in g.timings.items()},
-                       "student_seconds": round(g.student_seconds, 3), "curves": g.curves},
+                       "student_seconds": round(g.student_seconds, 3), "curves": g.curves,
+                       "calibration": g.calibration.describe() if g.calibration else "none",
+                       "cell_seconds": {k: round(v, 3) for k, v in (getattr(g.run, "seconds", None) or {}).items()},
+                       "test_seconds": {k: round(v, 3) for k, v in g.test_seconds.items()}},
     }
 
 
@@ -425,7 +503,7 @@ STEPS = [step_unpack, step_locate, step_restore_notebook, step_assemble, step_sc
          step_run_notebook, step_score_notebook, step_run_hidden_tests, step_apply_checks, step_apply_policies]
 
 
-def grade(submission, assignment, out, profile="auto", limits: Limits | None = None, root=None):
+def grade(submission, assignment, out, profile="auto", limits: Limits | None = None, root=None, calibrated=True):
     """Grade one submission; returns the results dict (also written to ``out``). Raises GraderError
     only when the grader itself cannot run."""
     t0 = time.monotonic()
@@ -435,7 +513,8 @@ def grade(submission, assignment, out, profile="auto", limits: Limits | None = N
     lim = dataclasses.replace(limits or PROFILE_LIMITS[prof])
     out = os.path.abspath(out)
     g = Grading(os.path.abspath(submission), a, out, prof, lim, reason)
-    g.deadline = t0 + lim.total_timeout
+    g.calibration = Calibration.load(a, prof) if calibrated else Calibration(None, "not used (calibrating)")
+    g.deadline = t0 + g.calibration.total_limit(lim)
     if os.path.isfile(a.hidden_tests):   # import the trusted tests while student code runs
         g.hidden_module = _Background(load_hidden_tests, a.hidden_tests)
     try:

@@ -16,7 +16,15 @@ student cannot monkeypatch NumPy or the assertion helpers::
 
 A test passes (full points) when it returns None or True, fails (0 points) when it raises,
 and earns partial credit when it returns a fraction in [0, 1] or a :class:`Score` (a fraction
-plus a message, leaderboard entries and a training curve for the feedback).
+plus a message, leaderboard entries and a training curve for the feedback). Its result is shown to
+the student after the due date (Gradescope's ``after_due_date``) unless ``visibility=`` or the
+module's ``VISIBILITY`` says otherwise, so resubmitting cannot probe the hidden cases.
+
+Every notebook grade cell needs a **trusted check**: the cell runs in the student's kernel (their
+feedback), but its points count only when a ``@trusted_check("<grade_id>")`` function passes here,
+on the same cases, with the student's values fetched through the proxy. A cell no check guards
+never scores. ``part=`` groups tests and checks: where the student's stencil computes with a
+forbidden framework during any of a part's calls, every point of that part is withheld.
 
 The proxy (:class:`Student`) has three calls:
 
@@ -26,9 +34,15 @@ The proxy (:class:`Student`) has three calls:
 - ``student.vjp(name, args, kwargs=None, wrt=(0,), upstream=None)``: run the student's op
   under the student's ``beras.GradientTape``; returns ``(output, [grad for each index in wrt])``
   (the upstream gradient defaults to ones, i.e. the gradient of the sum).
-- ``student.probe(code, timeout=None, **inputs)``: execute trusted instructor code in the
-  student's namespace (``inputs`` bound as variables); the code sets ``result`` to plain data,
-  which is returned. ``timeout`` (seconds) overrides the per-call limit (e.g. a training budget).
+- ``student.probe(code, timeout=None, *, stencil=False, uses_stencil=False, **inputs)``: execute
+  trusted instructor code in the student's namespace (``inputs`` bound as variables); the code sets
+  ``result`` to plain data, which is returned. ``timeout`` (seconds) overrides the per-call limit
+  (e.g. a training budget). ``stencil=True`` runs it where only the student's stencil package is
+  imported (no notebook code); ``uses_stencil=True`` marks a notebook probe that computes with the
+  stencil, so the framework rule watches it.
+
+Dotted names of the stencil package ("beras.nn.conv2d") run in a process that imported only the
+student's stencil: nothing the notebook does (patching, handing in a TensorFlow function) reaches them.
 
 The namespace of a notebook assignment is built by running the notebook's code cells tagged
 ``grader-namespace`` (cell metadata ``tags``), in order: its import cell and the solution cells
@@ -115,7 +129,8 @@ def trusted_check(*grade_ids, name=None, part=None):
         raise ValueError("trusted_check needs the grade_id(s) of the notebook cell(s) it guards")
 
     def register(fn):
-        test = HiddenTest(name or fn.__name__.replace("_", " "), 0.0, fn, f"check_{fn.__name__}", "visible",
+        gid = fn.__name__ if fn.__name__.startswith("check") else f"check_{fn.__name__}"
+        test = HiddenTest(name or fn.__name__.replace("_", " "), 0.0, fn, gid, "visible",
                           tuple(grade_ids), part or grade_ids[0], "check")
         fn.hidden_test = test
         return fn

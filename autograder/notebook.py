@@ -146,6 +146,21 @@ def _release_source(release_cells, gid, src):
     return rel["source"] if rel is not None else src["source"]
 
 
+def cell_keys(nb):
+    """A stable name per cell: its grade_id, else ``<the grade_id before it>+<k>`` (the k-th cell without
+    one after it), so the reference's timings apply to the student's notebook cell by cell."""
+    keys, anchor, k = [], "start", 0
+    for c in nb.cells:
+        gid = grade_id(c)
+        if gid:
+            anchor, k = gid, 0
+            keys.append(gid)
+        else:
+            k += 1
+            keys.append(f"{anchor}+{k}")
+    return keys
+
+
 def namespace_cells(nb):
     """Code cells tagged ``grader-namespace``, in order (what the hidden-test worker runs)."""
     return [{"id": grade_id(c) or c.get("id"), "source": c["source"]} for c in nb.cells
@@ -306,11 +321,14 @@ class NotebookRun:
 
     MAX_RESTARTS = 6
 
-    def __init__(self, nb, sandbox, deadline, log):
+    def __init__(self, nb, sandbox, deadline, log, cell_limits=None):
         self.nb = nb
         self.sandbox = sandbox
         self.deadline = deadline
         self.log = log
+        self.cell_limits = cell_limits or {}   # cell_key -> seconds (calibrated on the reference)
+        self.seconds = {}           # cell_key -> seconds the cell took (calibration reads these)
+        self.keys = cell_keys(nb)
         self.verdicts = {}          # id(grade cell) -> (ok, detail)
         self.statuses = {}          # id(cell) -> execute_reply status
         self.failed = set()         # indices of cells that timed out / killed the kernel
@@ -365,7 +383,9 @@ class NotebookRun:
 
     async def _run_cell(self, cell, index, replay=False):
         """Execute one notebook cell with its injected companions. Raises on timeout/death."""
-        budget = min(self.sandbox.limits.cell_timeout, self.remaining())
+        key = self.keys[index] if index < len(self.keys) else None
+        budget = min(self.cell_limits.get(key, self.cell_limits.get("*", self.sandbox.limits.cell_timeout)),
+                     self.sandbox.limits.cell_timeout, self.remaining())
         if budget <= 0:
             raise TimeoutError("total")
         locked = is_locked(cell) and not is_grade(cell) and not is_solution(cell)
@@ -376,7 +396,10 @@ class NotebookRun:
             await self._exec(self.injector.before_locked(), len(self.nb.cells), 30)
         if replay:
             cell = copy.deepcopy(cell)
+        t0 = time.monotonic()
         await self._exec(cell, index, budget)
+        if not replay and key is not None:
+            self.seconds[key] = time.monotonic() - t0
         if locked:
             await self._exec(self.injector.after_locked(), len(self.nb.cells), 30)
 

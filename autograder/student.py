@@ -108,6 +108,7 @@ class Worker:
         self.start_error = None          # the worker cannot start at all: fail fast afterwards
         self.at_hello = []               # frameworks mapped once the worker had started
         self.last_frameworks = []        # frameworks mapped when it was last killed
+        self.test_deadline = None        # the current hidden test's own limit (calibrated)
 
     # -- process management --------------------------------------------------------------------
     def _start(self):
@@ -154,9 +155,10 @@ class Worker:
             return
 
     def _budget(self, timeout):
-        if self.deadline is None:
+        ends = [d for d in (self.deadline, self.test_deadline) if d is not None]
+        if not ends:
             return timeout
-        return max(0.0, min(timeout, self.deadline - time.monotonic()))
+        return max(0.0, min(timeout, min(ends) - time.monotonic()))
 
     def kill(self):
         if self.proc is not None:
@@ -312,6 +314,11 @@ class Student:
         return self._run(w, {"op": "probe", "code": code, "inputs": inputs},
                          timeout or self.sandbox.limits.call_timeout, "running your code",
                          w is self.stencil_worker or uses_stencil)
+
+    def set_test_deadline(self, when):
+        for w in (self.notebook, self.stencil_worker):
+            if w is not None:
+                w.test_deadline = when
 
     def hello(self):
         """Start the notebook worker (if needed) and return its report."""

@@ -83,6 +83,10 @@ def test_visibility_defaults_and_overrides():
     mod.a, mod.b, mod.c = a, b, c
     vis = {t.grade_id: t.visibility for t in collect(mod)}
     assert vis == {"hidden_a": "after_due_date", "hidden_b": "visible", "check_c": "visible"}
+
+    def check_named(student):
+        pass
+    assert trusted_check("x")(check_named).hidden_test.grade_id == "check_named"   # no doubled prefix
     mod.VISIBILITY = "hidden"     # per-assignment override (tests that name their own keep it)
     a.hidden_test.visibility = None
     assert {t.grade_id: t.visibility for t in collect(mod)}["hidden_a"] == "hidden"

@@ -88,7 +88,8 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
         # forkserver: grader processes start clean even when the caller has TensorFlow's threads
         ctx = multiprocessing.get_context("forkserver")
         with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
-                                    initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+                                    initializer=die_with_parent,
+                                    initargs=(os.getpid(), (os.path.abspath(out),))) as pool:
             futures = {pool.submit(_grade_one, sid, p, a, out, profile, limits, root): (sid, p) for sid, p in todo}
             for fut in cf.as_completed(futures):
                 try:
@@ -122,7 +123,7 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
 def _grade_in_subprocess(sid, path, a, out, profile, limits, root):
     ctx = multiprocessing.get_context("forkserver")
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=die_with_parent,
-                                initargs=(os.getpid(),)) as pool:
+                                initargs=(os.getpid(), (os.path.abspath(out),))) as pool:
         return pool.submit(_grade_one, sid, path, a, out, profile, limits, root).result()
 
 

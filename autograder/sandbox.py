@@ -159,23 +159,38 @@ def guarantees(mode=None):
     return {"held": held, "best_effort": best, "not_held": [g for g in every if g not in held + best]}
 
 
-def die_with_parent(parent_pid=None):
-    """Pool-worker initializer: SIGKILL this process when its parent (the thread that forked it)
-    dies; exit at once if ``parent_pid`` (the grade-all process) is already gone."""
+_batch_hide = []   # grade-all: the whole output dir is hidden from every sandbox (other students' results)
+
+
+def die_with_parent(main_pid=None, hide=()):
+    """Pool-worker initializer: SIGKILL this process when its parent dies (parent-death signal; a
+    forkserver's worker's parent is the forkserver, which outlives grade-all as long as a worker
+    lives) and when ``main_pid`` (the grade-all process) dies (a thread waiting on its pidfd). Its
+    sandboxes die with it (see the module doc). ``hide``: dirs every sandbox of this worker hides
+    too (grade-all's output dir: the other students' results)."""
+    _batch_hide[:] = [os.path.abspath(h) for h in hide]
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        return
+        pass
     if os.getppid() == 1:
         os._exit(1)
-    if parent_pid is not None:
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:
-            pass
+    if main_pid is None:
+        return
+    try:
+        fd = os.pidfd_open(main_pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (OSError, AttributeError):
+        return
+    import select
+    import threading
+
+    def watch():
+        select.select([fd], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, name="die-with-grade-all", daemon=True).start()
 
 
 _scratch_root = None
@@ -361,7 +376,7 @@ class Sandbox:
         self.marker = "AUTOGRADER_SANDBOX=" + secrets.token_hex(8)   # in every student process's environ
         home = os.path.expanduser("~") if root_user else None   # root's home: credentials, caches
         parent = os.path.dirname(PROJECT_ROOT)   # e.g. /autograder (Gradescope: results/, submission/)
-        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *SHARED, *hide)
+        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *SHARED, *hide, *_batch_hide)
                             if p and os.path.abspath(p) != "/"})
         self.keep = sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
                             os.path.realpath(sys.base_prefix), self.dir, *data_dirs()})

@@ -12,7 +12,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.sandbox import isolation_mode
+from autograder.sandbox import guarantees, isolation_mode
 from tests.hostile.cases import CASES, network, read_secrets
 from tests.hostile.toy import make_course
 
@@ -42,7 +42,7 @@ def batch(tmp_path_factory):
             read_secrets(release, str(subs / name), secrets)
         else:
             case.build(release, str(subs / name))
-    assert not os.path.exists("/tmp/results.json") or True
+    host_before = _host_state("/tmp/results.json")   # fake_results tries to write it
     out = base / "out"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(subs), "--assignment", "toy",
@@ -53,7 +53,16 @@ def batch(tmp_path_factory):
     except (BlockingIOError, OSError):
         conn = None
     listener.close()
-    return {"proc": proc, "out": out, "course": course, "connected": conn, "base": base}
+    return {"proc": proc, "out": out, "course": course, "connected": conn, "base": base,
+            "host_before": host_before, "host_after": _host_state("/tmp/results.json")}
+
+
+def _host_state(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _results(batch, name):
@@ -110,6 +119,16 @@ def test_fake_results_ignored(batch):
     assert res["score"] == 0
     if isolation_mode() == "namespaces":
         assert "wrote /tmp/results.json" not in _outputs(batch, "fake_results")
+    if isolation_mode() in ("namespaces", "uid"):   # private /tmp; or the sandbox uid's files removed
+        assert batch["host_after"] in (batch["host_before"], None), "the student wrote the host's /tmp/results.json"
+    else:
+        assert "grader_unwritable" in res["extra_data"]["guarantees"]["not_held"]
+
+
+def test_isolation_reported(batch):
+    res = _results(batch, "read_secrets")
+    assert res["extra_data"]["isolation"] == isolation_mode()
+    assert res["extra_data"]["guarantees"] == guarantees(isolation_mode())
 
 
 def test_zip_slip_extracts_nothing(batch):

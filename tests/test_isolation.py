@@ -1,0 +1,393 @@
+"""The sandbox's three isolation modes and "nothing outlives the grader", on this machine.
+
+This machine runs the tests as root with CAP_SYS_ADMIN ("namespaces"). The other two modes are
+emulated by running the grader (a subprocess) in a private mount namespace made by the test harness:
+
+- "uid": ``setpriv --bounding-set -sys_admin`` (root without CAP_SYS_ADMIN, like Docker's default
+  capabilities). The grader runs from a copy of the project whose virtualenv lives *inside* the
+  project root (a venv whose site-packages point at this project's), and the course, the
+  submissions and the output live in world-readable directories: only the grader's own protections
+  (``sandbox.protect_paths``) keep the student's uid out.
+- "rlimits": ``setpriv --reuid 65534`` (no root at all).
+
+In both, the harness replaces /root by a private tmpfs holding only the Python installation (so the
+grader's changes to its home never touch the real one) and /tmp by a private tmpfs (so what student
+code leaves there is checked, then thrown away, without racing other tests).
+
+Each mode grades the hostile corpus (tests/hostile/cases.py) in one grade-all batch and checks the
+scores, the messages, and the guarantees results.json reports; "namespaces" is covered by
+tests/test_hostile.py. The kill tests SIGKILL a grader (and a grade-all) whose student is spinning
+in a cell after spawning a detached, setsid'd grandchild, and check that within a few seconds no
+process of that sandbox is alive.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import nbformat
+import pytest
+
+from autograder.sandbox import guarantees, isolation_mode
+from tests.hostile.cases import CASES, _edit, network, read_secrets, search_disk
+from tests.hostile.toy import make_course
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000"]
+FAKE = '"score": 1000'
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or isolation_mode() != "namespaces" or not shutil.which("setpriv"),
+    reason="emulating the three modes needs root with CAP_SYS_ADMIN and setpriv")
+
+# Runs "$@" in a private mount namespace: /root = tmpfs holding only the Python installation (if it
+# lives there), /tmp = tmpfs; then as root without CAP_SYS_ADMIN ("uid") or as uid 65534 ("rlimits").
+# With a LISTING path, it runs the command as a child and then lists the world-writable dirs.
+WRAP = r'''
+set -e
+PYHOME=$1; MODE=$2; WHERE=$3; LISTING=$4; shift 4
+case "$PYHOME" in
+  /root/*)
+    STASH=$(mktemp -d /var/tmp/ag-stash-XXXXXX)
+    mount --rbind "$PYHOME" "$STASH"
+    if [ "$MODE" = uid ]; then mount -t tmpfs -o mode=700 tmpfs /root; else mount -t tmpfs -o mode=711 tmpfs /root; fi
+    mkdir -p "$PYHOME"
+    mount --move "$STASH" "$PYHOME"
+    rmdir "$STASH" ;;
+  *)
+    mount -t tmpfs -o mode=700 tmpfs /root ;;
+esac
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+cd "$WHERE"
+if [ "$MODE" = uid ]; then
+  set -- setpriv --bounding-set -sys_admin --inh-caps -sys_admin -- "$@"
+else
+  set -- setpriv --reuid 65534 --regid 65534 --clear-groups -- "$@"
+fi
+if [ -z "$LISTING" ]; then exec "$@"; fi
+set +e
+"$@"; rc=$?
+ls -lnA /tmp /var/tmp /dev/shm > "$LISTING" 2>&1
+exit $rc
+'''
+
+
+def wrapped(mode, cmd, where, listing=""):
+    if mode == "namespaces":
+        return cmd
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", WRAP, "wrap",
+            sys.base_prefix, mode, where, listing, *cmd]
+
+
+def _project_copy(base):
+    """A copy of the grader whose virtualenv lives inside the project root (uid mode)."""
+    proj = os.path.join(base, "p", "proj")
+    shutil.copytree(os.path.join(ROOT, "autograder"), os.path.join(proj, "autograder"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    venv = os.path.join(proj, ".venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True, timeout=120)
+    site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)][0]
+    (sp,) = [os.path.join(dp, d) for dp, ds, _ in os.walk(os.path.join(venv, "lib")) for d in ds
+             if d == "site-packages"]
+    with open(os.path.join(sp, "_course_kit_packages.pth"), "w") as f:
+        f.write(f"import site; site.addsitedir({site!r})\n")
+    return proj, os.path.join(venv, "bin", "python")
+
+
+def _world_readable(path):
+    for dp, ds, fs in os.walk(path):
+        os.chmod(dp, 0o755)
+        for f in fs:
+            os.chmod(os.path.join(dp, f), 0o644)
+
+
+@pytest.fixture(scope="module")
+def uid_project():
+    base = tempfile.mkdtemp(prefix="ag-iso-proj-", dir="/var/tmp")
+    os.chmod(base, 0o755)
+    try:
+        yield _project_copy(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _grader(mode, uid_project):
+    """(project dir, python) the grader runs from: in uid mode the copy (its protections then
+    change the copy's modes, never this checkout's)."""
+    return uid_project if mode == "uid" else (ROOT, sys.executable)
+
+
+@pytest.fixture(scope="module", params=["uid", "rlimits"])
+def batch(request, uid_project):
+    mode = request.param
+    base = tempfile.mkdtemp(prefix=f"ag-iso-{mode}-", dir="/var/tmp")
+    os.chmod(base, 0o755)
+    try:
+        proj, python = _grader(mode, uid_project)
+        course = make_course(os.path.join(base, "course"))
+        release = os.path.join(course, "assignments", "toy")
+        subs = os.path.join(base, "subs")
+        os.makedirs(subs)
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)
+        listener.setblocking(False)
+        secrets = [os.path.join(course, "solutions", "toy", "hidden_tests.py"),
+                   os.path.join(course, "solutions", "toy", "toy.ipynb"),
+                   os.path.join(proj, "autograder", "grade.py")]
+        for name, case in CASES.items():
+            if case.build is network:
+                network(release, os.path.join(subs, name), port=listener.getsockname()[1])
+            elif case.build in (read_secrets, search_disk):
+                case.build(release, os.path.join(subs, name), secrets)
+            else:
+                case.build(release, os.path.join(subs, name))
+        _world_readable(base)
+        out = os.path.join(base, "out")
+        listing = os.path.join(base, "listing.txt")
+        if mode == "rlimits":
+            os.makedirs(out)
+            subprocess.run(["chown", "-R", "65534:65534", base], check=True)
+        cmd = [python, "-m", "autograder", "grade-all", subs, "--assignment", "toy", "--out", out,
+               "--root", course, "--profile", "smoke", "--jobs", "2", *LIMITS]
+        t0 = time.monotonic()
+        proc = subprocess.run(wrapped(mode, cmd, proj, listing), capture_output=True, text=True,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+        seconds = time.monotonic() - t0
+        try:
+            conn = listener.accept()
+        except (BlockingIOError, OSError):
+            conn = None
+        listener.close()
+        yield {"mode": mode, "proc": proc, "out": out, "base": base, "course": course, "proj": proj,
+               "connected": conn, "secrets": secrets, "listing": listing, "seconds": seconds}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _results(batch, name):
+    with open(os.path.join(batch["out"], name, "results.json")) as f:
+        return json.load(f)
+
+
+def _outputs(batch, name):
+    nb = nbformat.read(os.path.join(batch["out"], name, "toy.graded.ipynb"), as_version=4)
+    return json.dumps([[o.get("text", ""), o.get("ename", ""), o.get("evalue", "")]
+                       for c in nb.cells for o in c.get("outputs", [])])
+
+
+def _text(res):
+    return res["output"] + "\n" + "\n".join(t["output"] for t in res["tests"])
+
+
+def test_batch_ran_in_the_mode(batch):
+    assert batch["proc"].returncode == 0, batch["proc"].stderr[-3000:]
+    print(f"{batch['mode']}: the hostile batch took {batch['seconds']:.0f} s")
+    for name in CASES:
+        res = _results(batch, name)
+        assert res["extra_data"]["isolation"] == batch["mode"], name
+        assert res["extra_data"]["guarantees"] == guarantees(batch["mode"]), name
+
+
+def test_every_case_scores_its_honest_points(batch):
+    wrong = {}
+    for name, case in CASES.items():
+        res = _results(batch, name)
+        assert res["score"] == sum(t["score"] for t in res["tests"])
+        if res["score"] != case.honest or not re.search(case.mention, _text(res)):
+            wrong[name] = (res["score"], case.honest, _text(res)[:600])
+        assert os.path.isfile(os.path.join(batch["out"], name, "feedback.html"))
+    assert not wrong, wrong
+
+
+def test_reported_guarantees(batch):
+    res = _results(batch, "read_secrets")
+    g = res["extra_data"]["guarantees"]
+    if batch["mode"] == "uid":
+        assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable",
+                                  "processes_tied", "resource_limits"}
+        assert g["best_effort"] == ["network_closed"] and g["not_held"] == []
+        assert "Sandbox: uid (not guaranteed: network_closed)." in res["output"]
+    else:
+        assert g["held"] == ["resource_limits"]
+        assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable"}
+        assert set(g["best_effort"]) == {"network_closed", "processes_tied"}
+        assert "secrets_unreadable" in res["output"].split("not guaranteed:")[1]
+
+
+def test_network_attack_refused(batch):
+    # no network namespace in either mode: the socket guard refuses (best effort, as reported)
+    assert batch["connected"] is None
+    text = _outputs(batch, "network")
+    assert "CONNECTED" not in text and "network access is disabled" in text
+
+
+def test_secrets(batch):
+    text = _outputs(batch, "read_secrets")
+    if batch["mode"] == "rlimits":   # documented as not held (test_reported_guarantees): it reads them
+        assert "LEAK" in text
+        return
+    for path in batch["secrets"]:
+        assert f"cannot read {path} PermissionError" in text, text[:2000]
+    assert "LEAK" not in text
+    found = _outputs(batch, "search_disk")
+    assert "FOUND" in found and batch["base"] not in found, found[:2000]
+    for name in CASES:    # nothing of the hidden tests in what the student gets back
+        res = json.dumps(_results(batch, name))
+        assert "def hidden_square" not in res and "assert_close(student.call" not in res
+
+
+def test_grader_output_and_code(batch):
+    res = _results(batch, "fake_results")
+    assert res["score"] == 0            # whatever it wrote, the grader's results.json is the grader's
+    text = _outputs(batch, "fake_results")
+    if batch["mode"] == "rlimits":      # documented as not held: it runs as the grader's user
+        assert "grader_unwritable" in res["extra_data"]["guarantees"]["not_held"]
+        return
+    assert "refused ../results.json PermissionError" in text
+    assert "wrote /tmp/results.json" in text       # world-writable /tmp: allowed, then cleaned up
+    listing = open(batch["listing"]).read()        # the private /tmp, /var/tmp, /dev/shm afterwards
+    assert "results.json" not in listing, listing
+    owners = {int(line.split()[2]) for line in listing.splitlines()
+              if line[:1] in "-dlps" and len(line.split()) > 2 and line.split()[-1] not in (".", "..")}
+    assert not {u for u in owners if u >= 1_000_000}, listing   # nothing of a sandbox uid is left
+    # the grader's code is unchanged and not readable by others; the venv inside it still is
+    proj = batch["proj"]
+    assert os.stat(proj).st_mode & 0o777 == 0o711
+    assert os.stat(os.path.join(proj, "autograder")).st_mode & 0o077 == 0
+    assert os.stat(os.path.join(proj, ".venv")).st_mode & 0o005 == 0o005
+    assert os.stat(batch["course"]).st_mode & 0o077 == 0
+
+
+# -- nothing outlives the grader -------------------------------------------------------------
+SPIN = ("def square(x):\n    return x * x\n"
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import os\\nif os.fork(): os._exit(0)\\nos.setsid()\\n"
+        "while True: pass', '{token}'])\n"
+        "while True:\n    pass")
+
+
+def _procs():
+    """{pid: (cmdline, uid, ppid, starttime, state)} of every process."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{p}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            out[int(p)] = (cmd, os.stat(f"/proc/{p}").st_uid, int(fields[1]), fields[19], fields[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _descendants(procs, root):
+    kids, todo, seen = {}, [root], set()
+    for pid, info in procs.items():
+        kids.setdefault(info[2], []).append(pid)
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(kids.get(p, []))
+    return seen
+
+
+def _kill_and_watch(proc, tokens, timeout=180):
+    """Wait until every token's process runs, SIGKILL ``proc`` (the grader), and return (seconds
+    until none of the sandbox's processes was alive, what was still alive after 10 s)."""
+    end = time.monotonic() + timeout
+    while True:
+        procs = _procs()
+        spinning = {t: [p for p, i in procs.items() if t.encode() in i[0] and i[4] != b"Z"] for t in tokens}
+        if all(spinning.values()):
+            break
+        assert proc.poll() is None, f"the grader ended early: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < end, "the student processes never started"
+        time.sleep(0.5)
+    uids = {procs[p][1] for ps in spinning.values() for p in ps if procs[p][1] >= 1_000_000}
+    watched = {p: procs[p][3] for p in _descendants(procs, proc.pid) | {p for ps in spinning.values() for p in ps}}
+    assert len(watched) >= 3
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    t0 = time.monotonic()
+    while True:
+        procs = _procs()
+        alive = [(p, i[0][:120]) for p, i in procs.items() if i[4] != b"Z" and (
+            watched.get(p) == i[3] or i[1] in uids or any(t.encode() in i[0] for t in tokens))]
+        took = time.monotonic() - t0
+        if not alive or took > 10:
+            return took, alive
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def kill_course():
+    base = tempfile.mkdtemp(prefix="ag-kill-", dir="/var/tmp")
+    course = make_course(os.path.join(base, "course"))
+    _world_readable(base)
+    yield base, course
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _spinner(base, course, name, token):
+    sub = os.path.join(base, "subs", name)
+    _edit(os.path.join(course, "assignments", "toy"), sub, {"square": SPIN.replace("{token}", token)})
+    _world_readable(sub)
+    return sub
+
+
+@pytest.mark.parametrize("mode", ["namespaces", "uid", "rlimits"])
+def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
+    base, course = kill_course
+    proj, python = _grader(mode, uid_project)
+    token = f"agkill-{mode}-{os.getpid()}-{time.time_ns()}"
+    sub = _spinner(base, course, mode, token)
+    out = os.path.join(base, "out", mode)
+    os.makedirs(out)
+    if mode == "rlimits":
+        subprocess.run(["chown", "-R", "65534:65534", base], check=True)
+    cmd = [python, "-m", "autograder", "grade", sub, "--assignment", "toy", "--out", out,
+           "--root", course, "--profile", "smoke", "--cell-timeout", "300", "--timeout", "600"]
+    proc = subprocess.Popen(wrapped(mode, cmd, proj), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=proj, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        took, alive = _kill_and_watch(proc, [token])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    print(f"{mode}: no student process left {took:.1f} s after SIGKILL of the grader")
+    assert not alive, alive
+    assert took < 5
+
+
+def test_killed_grade_all_leaves_no_process(kill_course):
+    base, course = kill_course
+    stamp = f"{os.getpid()}-{time.time_ns()}"
+    tokens = [f"agkillall-{i}-{stamp}" for i in range(2)]
+    subs = os.path.join(base, "batch-subs")
+    for i, t in enumerate(tokens):
+        _spinner(base, course, f"s{i}", t)
+        shutil.move(os.path.join(base, "subs", f"s{i}"), os.path.join(subs, f"s{i}"))
+    cmd = [sys.executable, "-m", "autograder", "grade-all", subs, "--assignment", "toy",
+           "--out", os.path.join(base, "out", "all"), "--root", course, "--profile", "smoke", "--jobs", "2",
+           "--cell-timeout", "300", "--timeout", "600", "--no-gradebook"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        took, alive = _kill_and_watch(proc, tokens)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    print(f"grade-all: no grader or student process left {took:.1f} s after SIGKILL of grade-all")
+    assert not alive, alive
+    assert took < 5

@@ -50,6 +50,7 @@ def real(tmp_path_factory):
     for key, (a, kinds) in batches.items():
         for kind, make in kinds.items():
             make(a, str(base / key / kind))
+    _add_disk_search(os.path.join(base / "b" / "release", arch.notebook))
     half = release_submission(beras, str(base / "b_beras" / "half_done"))   # conv2d + bias_add only
     shutil.copyfile(beras.solution_nb, os.path.join(half, beras.notebook))
     shutil.copyfile(os.path.join(beras.instructor_beras, "nn", "conv.py"), os.path.join(half, "beras", "nn", "conv.py"))
@@ -69,6 +70,38 @@ def real(tmp_path_factory):
         out, err = p.communicate(timeout=1200)
         done[key] = (p.returncode, out, err)
     return base, done
+
+
+DISK_SEARCH = """
+# a student's cell: look everywhere for beras_cnn's solutions and the hidden tests, print what is readable
+import os
+found = {}
+for top in ["/", os.path.expanduser("~"), os.getcwd(), os.path.dirname(os.getcwd()), "/tmp", "/work", "/autograder"]:
+    for root, dirs, files in os.walk(top):
+        if root.count(os.sep) > 6 or root.startswith(("/proc", "/sys", "/usr", "/dev", "/lib", "/var/lib")):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".venv", "dist-packages")]
+        for f in files:
+            if f.endswith((".py", ".ipynb")) and f not in found:
+                try:
+                    text = open(os.path.join(root, f), errors="replace").read()
+                except OSError:
+                    continue
+                if "BEGIN SOLUTION" in text or "hidden_test(" in text or "trusted_check(" in text:
+                    found[os.path.join(root, f)] = text
+print("SEARCHED", len(found), "files with secrets")
+for path, text in found.items():
+    print(path)
+    print(text)
+"""
+
+
+def _add_disk_search(nb_path):
+    import nbformat
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(DISK_SEARCH))
+    nbformat.write(nb, nb_path)
 
 
 def _real(real, name, kind):
@@ -92,6 +125,19 @@ def test_untouched_release_scores_0_with_messages(real, name):
     for t in res["tests"]:
         assert t["score"] == 0 and t["status"] == "failed"
         assert t["output"].strip(), t["name"]   # every failure says why
+
+
+def test_grading_cnn_architectures_exposes_no_solution(real):
+    """The release's student searched the disk for beras_cnn's solutions and the hidden tests: nothing
+    secret reached the notebook's outputs, results.json or feedback.html."""
+    from tests.test_package import _texts, leaks, secret_lines
+    base, _ = real
+    out = base / "out_cnn_architectures" / "release"
+    graded = (out / "cnn_architectures.graded.ipynb").read_text()
+    assert "SEARCHED 0 files with secrets" in graded, graded[-3000:]
+    files = _texts(out)
+    assert {"results.json", "feedback.html", "cnn_architectures.graded.ipynb"} <= set(files)
+    assert not leaks(files, secret_lines())
 
 
 def test_half_done_beras_cnn_gets_partial_credit(real):

@@ -4,8 +4,9 @@ For every assignment folder under ``solutions/`` (or the ``names`` given):
 
 1. the student notebook, made by nbgrader's own ``generate_assignment`` in a throwaway course
    directory (``source/<name>/`` -> ``release/<name>/``; the gradebook stays in the temp dir);
-2. the assets: every file of ``solutions/<name>/`` except ``hidden_tests.py`` (instructor only),
-   ``__pycache__`` and ``.ipynb_checkpoints``;
+2. the assets: every file of ``solutions/<name>/`` except the grader-only ``hidden_tests.py`` and
+   ``calibration.json`` (the reference's timings, autograder.calibrate), ``__pycache__`` and
+   ``.ipynb_checkpoints``;
 3. for ``beras_cnn``: a stencil copy of the ``beras/`` package in which every
    ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region is replaced by nbgrader's own code stub
    (``ClearSolutions._replace_solution_region``, no second parser);
@@ -32,7 +33,9 @@ import nbformat
 
 from .bundle import CODE_STUB
 
-NOTEBOOK_ASSETS_EXCLUDE = {"hidden_tests.py", "__pycache__", ".ipynb_checkpoints"}
+# grader-only files of solutions/<name>/ (they go into the grader bundle, never to students)
+GRADER_ONLY = {"hidden_tests.py", "calibration.json"}
+NOTEBOOK_ASSETS_EXCLUDE = GRADER_ONLY | {"__pycache__", ".ipynb_checkpoints"}
 STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
 STENCILS = {"beras_cnn": "beras"}       # assignment -> package copied (as a stencil) next to the notebook
 # Instructor-side packages students don't need in their environment.

@@ -255,3 +255,18 @@ def test_unknown_assignment_is_a_clear_error(tmp_path):
     (tmp_path / "solutions").mkdir()
     with pytest.raises(ValueError, match="unknown assignment"):
         release(["nope"], root=tmp_path)
+
+
+def test_grader_only_files_go_to_the_bundle_not_the_release(tmp_path):
+    """hidden_tests.py and calibration.json (the reference's timings) are grader-only: in the bundle
+    that release writes, never in assignments/."""
+    from tests.hostile.toy import make_course
+    root = Path(make_course(str(tmp_path / "course")))
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "solutions" / "toy" / "calibration.json").write_text('{"tests": {"square on a matrix": 0.1}}\n')
+    release(["toy"], root=root)
+    released = {p.name for p in (root / "assignments" / "toy").rglob("*")}
+    assert "toy.ipynb" in released and "data.txt" in released
+    assert not released & {"calibration.json", "hidden_tests.py"}
+    grader = root / "build" / "grader" / "toy"
+    assert {"calibration.json", "hidden_tests.py", "data.txt", "toy.ipynb"} <= {p.name for p in grader.iterdir()}

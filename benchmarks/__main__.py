@@ -2,6 +2,7 @@
 
     python -m benchmarks            # all of them
     python -m benchmarks mlp conv   # only bench_mlp.py and bench_conv.py
+    python -m benchmarks gpu        # ResNet-20 training on a GPU (one line, exit 0, where none is visible)
 """
 import importlib
 import os
@@ -20,7 +21,8 @@ def main(argv):
     if unknown:
         sys.exit(f"Unknown benchmark(s) {unknown}; valid: {names}")
     for name in chosen:
-        print(f"\n=== {name} ===", flush=True)
+        if len(chosen) > 1:
+            print(f"\n=== {name} ===", flush=True)
         importlib.import_module(f"benchmarks.bench_{name}").main()
 
 

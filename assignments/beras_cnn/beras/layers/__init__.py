@@ -1,6 +1,6 @@
 """Keras-style layers (``beras.layers`` mirrors ``keras.layers``)."""
 from .base import Input, KerasTensor, Layer  # noqa: F401
-from .conv import Conv2D  # noqa: F401
+from .conv import Conv2D, DepthwiseConv2D  # noqa: F401
 from .pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,  # noqa: F401
                       MaxPooling2D)
 from .normalization import BatchNormalization  # noqa: F401

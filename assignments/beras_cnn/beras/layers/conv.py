@@ -1,10 +1,14 @@
-"""Conv2D, the Keras twin: ``keras.layers.Conv2D`` on top of ``beras.nn.conv2d`` and ``bias_add``.
+"""Conv2D and DepthwiseConv2D, the Keras twins, on top of ``beras.nn.conv2d`` (grouped) and ``bias_add``.
 
     >>> conv = beras.layers.Conv2D(8, 3, padding="same", activation="relu")
     >>> conv(np.zeros((2, 28, 28, 1), "float32")).shape      # NHWC in, NHWC out
     (2, 28, 28, 8)
     >>> [w.shape for w in conv.get_weights()]                 # kernel HWIO, then bias
     [(3, 3, 1, 8), (8,)]
+    >>> beras.layers.Conv2D(8, 3, groups=2)(np.zeros((2, 9, 9, 4), "float32")).shape   # kernel (3, 3, 2, 8)
+    (2, 7, 7, 8)
+    >>> beras.layers.DepthwiseConv2D(3, depth_multiplier=2)(np.zeros((2, 9, 9, 4), "float32")).shape
+    (2, 7, 7, 8)
 """
 from __future__ import annotations
 
@@ -39,17 +43,24 @@ def check_data_format(data_format):
 class Conv2D(Layer):
     """2-D convolution: NHWC input (batch, h, w, in) -> (batch, h', w', filters).
 
-    Weights, in Keras's order: ``kernel`` (kh, kw, in, filters) and ``bias`` (filters,).
+    Weights, in Keras's order: ``kernel`` (kh, kw, in / groups, filters) and ``bias`` (filters,).
+    ``groups`` splits the channels: group g convolves input channels ``[g*in/groups, (g+1)*in/groups)``
+    with filters ``[g*filters/groups, (g+1)*filters/groups)`` (AlexNet's two-GPU split is groups=2).
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"Conv2D needs a positive int number of filters; got filters={filters!r}")
+        if not isinstance(groups, int) or groups <= 0:
+            raise ValueError(f"The number of groups must be a positive integer. Received: groups={groups!r}")
+        if filters % groups:
+            raise ValueError(f"The number of filters must be evenly divisible by the number of groups. "
+                             f"Received: groups={groups}, filters={filters}")
         from .. import activations
-        self.filters = filters
+        self.filters, self.groups = filters, groups
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")
         self.padding = normalize_padding(padding)
@@ -68,7 +79,11 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D '{self.name}' expects 4-D NHWC input (batch, height, width, channels); "
                              f"got input shape {tuple(input_shape)}")
         in_channels = input_shape[-1]
-        self.kernel = self.add_weight((*self.kernel_size, in_channels, self.filters),
+        if in_channels % self.groups:
+            raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
+                             f"Received groups={self.groups}, but the input has {in_channels} channels (full "
+                             f"input shape is {tuple(input_shape)})")
+        self.kernel = self.add_weight((*self.kernel_size, in_channels // self.groups, self.filters),
                                       self.kernel_initializer, name="kernel")
         self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
         self.built = True
@@ -83,4 +98,58 @@ class Conv2D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-                "activation": self._activation_arg, "use_bias": self.use_bias}
+                "groups": self.groups, "activation": self._activation_arg, "use_bias": self.use_bias}
+
+
+class DepthwiseConv2D(Layer):
+    """Depthwise 2-D convolution: each input channel c convolved with its own ``depth_multiplier`` filters,
+    NHWC (batch, h, w, C) -> (batch, h', w', C * depth_multiplier), output channel ``c * M + m``.
+
+    Weights, in Keras's order: ``kernel`` (kh, kw, C, depth_multiplier) and ``bias`` (C * depth_multiplier,).
+    Computed as ``beras.nn.depthwise_conv2d``: a grouped convolution with one group per input channel.
+    """
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
+            raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
+                             f"Received depth_multiplier={depth_multiplier!r}")
+        from .. import activations
+        self.depth_multiplier = depth_multiplier
+        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
+        self.strides = normalize_tuple(strides, 2, "strides")
+        self.padding = normalize_padding(padding)
+        self.data_format = check_data_format(data_format)
+        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:  # as Keras
+            raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.activation = activations.get(activation) if activation is not None else None
+        self._activation_arg = activation
+        self.use_bias = use_bias
+        self.depthwise_initializer, self.bias_initializer = depthwise_initializer, bias_initializer
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"DepthwiseConv2D '{self.name}' expects 4-D NHWC input (batch, height, width, "
+                             f"channels); got input shape {tuple(input_shape)}")
+        c = input_shape[-1]
+        self.kernel = self.add_weight((*self.kernel_size, c, self.depth_multiplier), self.depthwise_initializer,
+                                      name="kernel")
+        self.bias = (self.add_weight((c * self.depth_multiplier,), self.bias_initializer, name="bias")
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        outputs = nn.depthwise_conv2d(inputs, self.kernel, (1, *self.strides, 1), self.padding.upper(),
+                                      dilations=self.dilation_rate)
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+                "dilation_rate": self.dilation_rate, "activation": self._activation_arg, "use_bias": self.use_bias}

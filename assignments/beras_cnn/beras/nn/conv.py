@@ -11,7 +11,9 @@ Each op has two parts:
 - a public wrapper (``conv2d``, ``bias_add``) that parses and validates TF's arguments and
   does TF's padding arithmetic (:func:`conv_output_size`); and
 - a ``@primitive`` whose forward value and VJP call small NumPy kernels
-  (``conv2d_forward`` / ``conv2d_backward``, ``bias_add_forward`` / ``bias_add_backward``).
+  (``conv2d_forward`` / ``conv2d_backward``, ``bias_add_forward`` / ``bias_add_backward``); its glue also
+  gives TF's extras without a kernel of their own: leading batch dimensions are flattened, a grouped
+  convolution runs the kernels per channel group, and empty results skip the kernels.
 The kernels are what the ``beras_cnn`` assignment asks students to write.
 """
 from __future__ import annotations
@@ -91,7 +93,9 @@ def conv_output_size(size, kernel, stride, dilation, padding):
 
     ``padding``: 'VALID', 'SAME' or an explicit ``(before, after)`` pair.
     - effective kernel ``k_eff = (kernel - 1) * dilation + 1``
-    - VALID: ``out = ceil((size - k_eff + 1) / stride)``, no padding
+    - VALID / explicit: ``out = (padded - k_eff + stride) / stride`` in C++ integer division (it truncates
+      toward zero), so a window up to ``stride - 1`` cells larger than the input gives an *empty* output
+      (size 0) and only a negative result is an error, as in TF's ``GetWindowedOutputSize``
     - SAME:  ``out = ceil(size / stride)``, ``pad_total = max((out - 1) * stride + k_eff - size, 0)``,
       ``pad_before = pad_total // 2``: the odd pixel goes after (bottom / right)
     """
@@ -101,11 +105,13 @@ def conv_output_size(size, kernel, stride, dilation, padding):
         total = max((out - 1) * stride + k_eff - size, 0)
         return out, total // 2, total - total // 2
     before, after = (0, 0) if padding == "VALID" else padding
-    padded = size + before + after
-    if padded < k_eff:
-        raise ValueError(f"The (effective) kernel size {k_eff} is larger than the padded input size {padded} "
-                         f"(input {size}, padding {padding}): the output size would be negative")
-    return (padded - k_eff) // stride + 1, before, after
+    numerator = size + before + after - k_eff + stride
+    out = numerator // stride if numerator >= 0 else -(-numerator // stride)   # C++ truncation
+    if out < 0:
+        raise ValueError(f"Computed output size would be negative: {out} [input_size: {size}, padding: "
+                         f"{(before, after)}, effective_filter_size: {k_eff}, stride: {stride}]: the (effective) "
+                         f"kernel is larger than the padded input size {size + before + after}")
+    return out, before, after
 
 
 def output_shape_and_pads(input_shape, kernel_hw, strides, dilations, padding):
@@ -150,6 +156,13 @@ def crop_hw(xp, pads):
     """Undo :func:`pad_hw`: the inner ``(N, H, W, C)`` part of a padded array."""
     (t, b), (l, r) = pads
     return xp[:, t:xp.shape[1] - b, l:xp.shape[2] - r, :]
+
+
+def lowest(dtype):
+    """The smallest finite value of ``dtype`` (``-FLT_MAX`` for float32, -128 for int8): TF's CPU max pooling
+    starts every window's maximum there, so it also stands for the padding (-inf cast to an integer is 0)."""
+    dtype = np.dtype(dtype)
+    return (np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)).min
 
 
 def tap(xp, a, b, out_hw, strides, dilations=(1, 1)):
@@ -227,33 +240,104 @@ def bias_add_backward(dout, axis):
 # ----------------------------------------------------------------------------------------------
 # Primitives and public wrappers
 # ----------------------------------------------------------------------------------------------
+def _grouped(fn, groups, *arrays):
+    """Run a kernel once per channel group: each array's last axis is cut into ``groups`` equal slices,
+    slice g of every array goes to call g; the results are joined on their last axis again."""
+    if groups == 1:
+        return fn(*arrays)
+    parts = [fn(*(a[..., g * (a.shape[-1] // groups):(g + 1) * (a.shape[-1] // groups)] for a in arrays))
+             for g in range(groups)]
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p, axis=-1) for p in zip(*parts))
+    return np.concatenate(parts, axis=-1)
+
+
 @primitive(n_inputs=2)
-def _conv2d(x, w, strides, pads, dilations):
-    out = conv2d_forward(x, w, strides, pads, dilations)
-    return out, lambda g: conv2d_backward(g, x, w, strides, pads, dilations)
+def _conv2d(x, w, strides, pads, dilations, groups):
+    """Glue around the kernels: leading batch dimensions are flattened into one, a grouped convolution
+    (``groups`` = input channels / the filters' in_channels) runs the kernels once per group on its
+    channel slices, and an empty result (zero batch, output size or out_channels) skips them."""
+    batch_shape, (h, wd, c), (kh, kw, _, f) = x.shape[:-3], x.shape[-3:], w.shape
+    x4 = x.reshape(int(np.prod(batch_shape)), h, wd, c)
+    (t, b), (l, r) = pads
+    out_hw = _out_hw((h + t + b, wd + l + r), (kh, kw), strides, dilations)
+    out_shape = (*batch_shape, *out_hw, f)
+    if 0 in out_shape:
+        return np.zeros(out_shape, x.dtype), lambda g: (np.zeros_like(x), np.zeros_like(w))
+
+    def forward(xg, wg):
+        return conv2d_forward(xg, wg, strides, pads, dilations)
+
+    def vjp(g):
+        def backward(gg, xg, wg):
+            return conv2d_backward(gg, xg, wg, strides, pads, dilations)
+        dx, dw = _grouped(backward, groups, g.reshape(x4.shape[0], *out_hw, f), x4, w)
+        return dx.reshape(x.shape), dw
+    return _grouped(forward, groups, x4, w).reshape(out_shape), vjp
 
 
 def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):  # noqa: A002
     """Like ``tf.nn.conv2d``: NHWC ``input`` (N, H, W, C), HWIO ``filters`` (kh, kw, C, F) -> (N, Ho, Wo, F).
 
     ``strides`` / ``dilations``: int, pair or ``[1, s, s, 1]``; ``padding``: 'SAME', 'VALID' or
-    explicit ``[[0, 0], [top, bottom], [left, right], [0, 0]]``.
+    explicit ``[[0, 0], [top, bottom], [left, right], [0, 0]]``. As in TF, ``input`` may have more leading
+    batch dimensions (``(*batch, H, W, C)``), and ``C`` may be a multiple of the filters' in_channels:
+    a grouped convolution with ``groups = C / in_channels`` (F divisible by groups); group g convolves
+    input channels ``[g*in, (g+1)*in)`` with output filters ``[g*F/groups, (g+1)*F/groups)``.
     """
     check_data_format(data_format, "conv2d")
-    x_shape, w_shape = np.shape(input), np.shape(filters)
-    if len(x_shape) != 4:
-        raise ValueError(f"conv2d input must be 4-dimensional (N, H, W, C), got shape {tuple(x_shape)}")
+    x_shape, w_shape = tuple(np.shape(input)), tuple(np.shape(filters))
+    if len(x_shape) < 4:
+        raise ValueError(f"conv2d input must be 4-dimensional (N, H, W, C) or more (*batch, H, W, C), "
+                         f"got shape {x_shape}")
     if len(w_shape) != 4:
         raise ValueError(f"conv2d filters must be 4-dimensional (kh, kw, in_channels, out_channels), "
-                         f"got shape {tuple(w_shape)}")
-    if x_shape[3] != w_shape[2]:
-        raise ValueError(f"conv2d: input channels {x_shape[3]} (input shape {tuple(x_shape)}) do not match the "
-                         f"filters' in_channels {w_shape[2]} (filters shape {tuple(w_shape)})")
+                         f"got shape {w_shape}")
+    c, (kh, kw, c_in, f) = x_shape[-1], w_shape
+    if c_in == 0:
+        raise ValueError(f"conv2d: filter depth (in_channels) must be strictly positive, got filters shape "
+                         f"{w_shape} (TF raises too)")
+    if c % c_in or c == 0:
+        raise ValueError(f"conv2d: input channels {c} (input shape {x_shape}) must match the filters' "
+                         f"in_channels {c_in} (filters shape {w_shape}), or be a multiple of it for a grouped "
+                         f"convolution")
+    groups = c // c_in
+    if f % groups:
+        raise ValueError(f"conv2d: a grouped convolution with {groups} groups (input shape {x_shape}, filters "
+                         f"shape {w_shape}) needs out_channels divisible by the groups: {f} vs {groups}")
+    if f and 0 in (kh, kw):
+        raise ValueError(f"conv2d: filter must not have zero elements (i.e. all dimensions must be non-zero), "
+                         f"got filters shape {w_shape} (TF raises too)")
     strides = spatial_pair(strides, "strides")
     dilations = spatial_pair(1 if dilations is None else dilations, "dilations")
     padding = check_padding(padding)
-    _, pads = output_shape_and_pads(x_shape, w_shape[:2], strides, dilations, padding)
-    return _conv2d(input, filters, strides=strides, pads=pads, dilations=dilations)
+    _, pads = output_shape_and_pads(x_shape[-4:], (kh, kw), strides, dilations, padding)
+    return _conv2d(input, filters, strides=strides, pads=pads, dilations=dilations, groups=groups)
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None, name=None):  # noqa: A002
+    """Like ``tf.nn.depthwise_conv2d``: NHWC ``input`` (N, H, W, C), ``filter`` (kh, kw, C, M) -> (N, Ho, Wo, C*M),
+    output channel ``c*M + m`` convolving input channel ``c`` with ``filter[:, :, c, m]``.
+
+    The grouped convolution with ``groups = C`` and the filter reshaped to (kh, kw, 1, C*M). ``strides``
+    must be ``[1, s, s, 1]`` with equal spatial strides, as in TF; ``dilations`` is a pair (or int).
+    """
+    from ..core import ops
+    f_shape, x_shape = tuple(np.shape(filter)), tuple(np.shape(input))
+    if len(f_shape) != 4 or len(x_shape) != 4 or f_shape[2] != x_shape[3]:
+        raise ValueError(f"depthwise_conv2d: input (N, H, W, C) and filter (kh, kw, C, channel_multiplier) must be "
+                         f"4-D with the same C; got input shape {x_shape} and filter shape {f_shape}")
+    s = [int(v) for v in np.asarray(strides).reshape(-1)]
+    if len(s) != 4 or s[0] != 1 or s[3] != 1 or s[1] != s[2]:
+        raise ValueError(f"depthwise_conv2d: strides must be [1, s, s, 1] (equal spatial strides, as TF requires), "
+                         f"got strides={strides!r}")
+    d = spatial_pair(1 if dilations is None else dilations, "dilations")
+    if max(d) > 1 and s[1] > 1:
+        raise ValueError(f"depthwise_conv2d: strides > 1 are not supported in conjunction with dilations > 1 "
+                         f"(TF raises too); got strides={s}, dilations={d}")
+    kh, kw, c, m = f_shape
+    return conv2d(input, ops.reshape(filter, (kh, kw, 1, c * m)), s, padding,
+                  "NHWC" if data_format is None else data_format, d)
 
 
 @primitive(n_inputs=2)

@@ -53,32 +53,37 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
 
     Each ``dout`` (N, Ho, Wo, C) value goes to one cell of its window, chosen as TF's CPU kernel does:
     scan the window's real (unpadded) cells in row-major order, take the first, then any later cell
-    greater than the one taken (ties: the first maximum; a NaN taken first stays taken; later NaNs never
-    win). Route ``dout`` with ``np.where``: multiplying by a 0/1 mask would spread a NaN of ``dout`` over
-    the whole window (NaN * 0 is NaN).
+    greater than the one taken. So ties go to the first maximum, which is the first cell equal to
+    ``out``; only windows whose first real cell is NaN (it stays taken: later cells are never greater
+    than NaN), or whose cells never equal ``out`` (all -inf: ``out`` is the dtype's lowest value), route
+    to their first real cell instead. Route ``dout`` without multiplying NaNs by 0 (NaN * 0 is NaN: a
+    NaN of ``dout`` would spread over the whole window).
     """
     ### BEGIN SOLUTION
-    kh, kw = ksize
-    out_hw = out.shape[1:3]
-    xp = pad_hw(x, pads, np.nan if x.dtype.kind == "f" else lowest(x.dtype))  # NaN padding: never "greater"
-    real = pad_hw(np.ones((1, *x.shape[1:3], 1), bool), pads, False)
-    started = np.zeros((1, *out_hw, 1), bool)           # windows whose first real cell has been seen
-    best = np.empty(out.shape, x.dtype)                 # value of the cell taken so far
-    arg = np.zeros(out.shape, np.int16)                 # row-major tap index of the cell taken
-    take = np.empty(out.shape, bool)
-    for t in range(kh * kw):
-        v = tap(xp, t // kw, t % kw, out_hw, strides)
-        np.less(best, v, out=take)
-        first = tap(real, t // kw, t % kw, out_hw, strides) & ~started
-        if first.any():                                 # the first real cell of these windows: always taken
-            take |= first
-            started |= first
-        np.copyto(best, v, where=take)
-        np.copyto(arg, t, where=take)
+    (kh, kw), (sh, sw), ((top, _), (left, _)) = ksize, strides, pads
+    ho, wo = out.shape[1:3]
+    xp = pad_hw(x, pads, np.nan if x.dtype.kind == "f" else lowest(x.dtype))
+    arg = np.zeros(out.shape, np.int16)            # row-major index of the tap each window routes to
+    found = np.zeros(out.shape, bool)
+    hit = np.empty(out.shape, bool)
+    for t in range(kh * kw):                        # first cell equal to the window's maximum
+        np.equal(tap(xp, t // kw, t % kw, (ho, wo), strides), out, out=hit)
+        np.greater(hit, found, out=hit)              # hit and not found before
+        found |= hit
+        arg += hit * np.int16(t)
+    # each window's first real cell is tap (a0, b0): a0 = max(0, top - i*sh), b0 = max(0, left - j*sw)
+    a0 = np.maximum(0, top - np.arange(ho) * sh)[:, None]
+    b0 = np.maximum(0, left - np.arange(wo) * sw)[None, :]
+    first = xp[:, np.arange(ho)[:, None] * sh + a0, np.arange(wo)[None, :] * sw + b0, :]
+    special = ~found | (first != first)             # (first != first: the first real cell is NaN)
+    if special.any():
+        arg = np.where(special, (a0 * kw + b0)[None, :, :, None].astype(np.int16), arg)
     dxp = np.zeros(xp.shape, dtype=dout.dtype)
-    zero = np.zeros((), dout.dtype)
+    finite = bool(np.isfinite(dout).all())
     for t in range(kh * kw):
-        tap(dxp, t // kw, t % kw, out_hw, strides)[...] += np.where(arg == t, dout, zero)
+        np.equal(arg, t, out=hit)
+        share = dout * hit if finite else np.where(hit, dout, np.zeros((), dout.dtype))
+        tap(dxp, t // kw, t % kw, (ho, wo), strides)[...] += share
     return crop_hw(dxp, pads)
     ### END SOLUTION
 

@@ -391,3 +391,32 @@ def test_killed_grade_all_leaves_no_process(kill_course):
     print(f"grade-all: no grader or student process left {took:.1f} s after SIGKILL of grade-all")
     assert not alive, alive
     assert took < 5
+
+
+def test_protect_paths_mirrors_hide_and_keep(tmp_path):
+    """uid mode's on-disk rule: hidden dirs owner-only; on the way to a kept path traverse-only,
+    everything else there owner-only; kept paths, symlinks' targets and shared dirs untouched."""
+    from autograder.sandbox import protect_paths
+    proj = tmp_path / "proj"
+    for d in ("proj/.venv/bin", "proj/solutions", "proj/.git", "other/secret", "target"):
+        (tmp_path / d).mkdir(parents=True)
+    for f in ("proj/.venv/bin/python", "proj/solutions/hidden_tests.py", "proj/README.md", "other/secret/key"):
+        (tmp_path / f).write_text("x")
+    (proj / "link").symlink_to(tmp_path / "target")
+    for p in tmp_path.rglob("*"):
+        if not p.is_symlink():
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    changes = protect_paths([str(proj), str(tmp_path / "other"), "/tmp"], [str(proj / ".venv")])
+
+    def mode(p):
+        return os.stat(p).st_mode & 0o777
+    assert mode(proj) == 0o711                                       # traverse only, to reach .venv
+    assert mode(proj / ".venv") == 0o755 and mode(proj / ".venv" / "bin" / "python") == 0o644
+    assert mode(proj / "solutions") == 0o700 and mode(proj / ".git") == 0o700
+    assert mode(proj / "README.md") == 0o600
+    assert mode(proj / "solutions" / "hidden_tests.py") == 0o644     # its dir is closed already
+    assert mode(tmp_path / "other") == 0o700                         # no kept path inside: owner only
+    assert mode(tmp_path / "target") == 0o755                        # a symlink is never followed
+    assert mode("/tmp") == 0o1777 & 0o777 and os.stat("/tmp").st_mode & 0o1000
+    assert {c[0] for c in changes} == {str(proj), str(proj / "solutions"), str(proj / ".git"),
+                                       str(proj / "README.md"), str(tmp_path / "other")}

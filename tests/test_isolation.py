@@ -335,8 +335,14 @@ def kill_course():
     base = tempfile.mkdtemp(prefix="ag-kill-", dir="/var/tmp")
     course = make_course(os.path.join(base, "course"))
     _world_readable(base)
+    os.makedirs(os.path.join(base, "tmp"), mode=0o711)
     yield base, course
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _killed_env(base):
+    """A killed grader cannot clean up its scratch: keep it (TMPDIR) under the test's base dir."""
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=os.path.join(base, "tmp"))
 
 
 def _spinner(base, course, name, token):
@@ -359,7 +365,7 @@ def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     cmd = [python, "-m", "autograder", "grade", sub, "--assignment", "toy", "--out", out,
            "--root", course, "--profile", "smoke", "--cell-timeout", "300", "--timeout", "600"]
     proc = subprocess.Popen(wrapped(mode, cmd, proj), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=proj, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                            text=True, cwd=proj, env=_killed_env(base))
     try:
         took, alive = _kill_and_watch(proc, [token])
     finally:
@@ -370,25 +376,27 @@ def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     assert took < 5
 
 
-def test_killed_grade_all_leaves_no_process(kill_course):
+@pytest.mark.parametrize("mode", ["namespaces", "uid"])
+def test_killed_grade_all_leaves_no_process(kill_course, uid_project, mode):
     base, course = kill_course
+    proj, python = _grader(mode, uid_project)
     stamp = f"{os.getpid()}-{time.time_ns()}"
-    tokens = [f"agkillall-{i}-{stamp}" for i in range(2)]
-    subs = os.path.join(base, "batch-subs")
+    tokens = [f"agkillall-{mode}-{i}-{stamp}" for i in range(2)]
+    subs = os.path.join(base, f"batch-subs-{mode}")
     for i, t in enumerate(tokens):
-        _spinner(base, course, f"s{i}", t)
-        shutil.move(os.path.join(base, "subs", f"s{i}"), os.path.join(subs, f"s{i}"))
-    cmd = [sys.executable, "-m", "autograder", "grade-all", subs, "--assignment", "toy",
-           "--out", os.path.join(base, "out", "all"), "--root", course, "--profile", "smoke", "--jobs", "2",
+        _spinner(base, course, f"{mode}{i}", t)
+        shutil.move(os.path.join(base, "subs", f"{mode}{i}"), os.path.join(subs, f"s{i}"))
+    cmd = [python, "-m", "autograder", "grade-all", subs, "--assignment", "toy",
+           "--out", os.path.join(base, "out", f"all-{mode}"), "--root", course, "--profile", "smoke", "--jobs", "2",
            "--cell-timeout", "300", "--timeout", "600", "--no-gradebook"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    proc = subprocess.Popen(wrapped(mode, cmd, proj), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=proj, env=_killed_env(base))
     try:
         took, alive = _kill_and_watch(proc, tokens)
     finally:
         if proc.poll() is None:
             proc.kill()
-    print(f"grade-all: no grader or student process left {took:.1f} s after SIGKILL of grade-all")
+    print(f"{mode}: no grader or student process left {took:.1f} s after SIGKILL of grade-all")
     assert not alive, alive
     assert took < 5
 

@@ -31,19 +31,24 @@ def max_pool_forward(x, ksize, strides, pads, out_hw):
 
     As TF's CPU kernel: each window's maximum starts at ``lowest(x.dtype)`` (so padding, and -inf, never
     win) and NaNs are skipped (``np.fmax``, not ``np.maximum``). Separable: the max over a window is the
-    max over its rows of the max along each row, so take the max over the kw columns first
-    (N, Hp, Wo, C), then over the kh rows.
+    max over its columns of the max down each column, so take the max over the kh rows first
+    (N, Ho, Wp, C: whole contiguous rows), then over the kw columns.
     """
     ### BEGIN SOLUTION
     (kh, kw), (sh, sw), (ho, wo) = ksize, strides, out_hw
     low = lowest(x.dtype)
     xp = pad_hw(x, pads, low)
-    cols = np.fmax(tap(xp, 0, 0, (xp.shape[1], wo), (1, sw)), low)
-    for b in range(1, kw):
-        np.fmax(cols, tap(xp, 0, b, (xp.shape[1], wo), (1, sw)), out=cols)
-    out = tap(cols, 0, 0, out_hw, (sh, 1)).copy()
+    rows = tap(xp, 0, 0, (ho, xp.shape[2]), (sh, 1))                 # rows first: contiguous (Wp*C) runs
     for a in range(1, kh):
-        np.fmax(out, tap(cols, a, 0, out_hw, (sh, 1)), out=out)
+        rows = np.fmax(rows, tap(xp, a, 0, (ho, xp.shape[2]), (sh, 1)), out=None if a == 1 else rows)
+    out = tap(rows, 0, 0, out_hw, (1, sw))                           # then columns, on kh/sh x less data
+    for b in range(1, kw):
+        out = np.fmax(out, tap(rows, 0, b, out_hw, (1, sw)), out=None if b == 1 else out)
+    if kh == kw == 1:
+        out = out.copy()                                             # not a view of x
+    smallest = out.min(initial=low)                                  # NaN if any window is all NaN
+    if not smallest >= low:                                          # all -inf / all NaN windows: TF's start value
+        out = np.fmax(out, low)
     return out
     ### END SOLUTION
 
@@ -90,16 +95,16 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
 
 def avg_pool_forward(x, ksize, strides, pads, out_hw):
     """Mean over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C), counting only the real
-    (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum along rows, then columns."""
+    (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum down the rows, then across."""
     ### BEGIN SOLUTION
     (kh, kw), (sh, sw), (ho, wo) = ksize, strides, out_hw
     xp = pad_hw(x, pads)
-    cols = tap(xp, 0, 0, (xp.shape[1], wo), (1, sw)).copy()
-    for b in range(1, kw):
-        cols += tap(xp, 0, b, (xp.shape[1], wo), (1, sw))
-    total = tap(cols, 0, 0, out_hw, (sh, 1)).copy()
+    rows = tap(xp, 0, 0, (ho, xp.shape[2]), (sh, 1))                 # sum the kh rows (contiguous runs)
     for a in range(1, kh):
-        total += tap(cols, a, 0, out_hw, (sh, 1))
+        rows = np.add(rows, tap(xp, a, 0, (ho, xp.shape[2]), (sh, 1)), out=None if a == 1 else rows)
+    total = tap(rows, 0, 0, out_hw, (1, sw))                         # then the kw columns
+    for b in range(1, kw):
+        total = np.add(total, tap(rows, 0, b, out_hw, (1, sw)), out=None if b == 1 else total)
     return total / window_counts(x.shape, ksize, strides, pads, out_hw, x.dtype)
     ### END SOLUTION
 
@@ -112,12 +117,12 @@ def avg_pool_backward(dout, x_shape, ksize, strides, pads):
     ho, wo = dout.shape[1:3]
     share = dout / window_counts(x_shape, ksize, strides, pads, (ho, wo), dout.dtype)
     hp, wp = x_shape[1] + t + b_, x_shape[2] + l + r
-    dcols = np.zeros((x_shape[0], hp, wo, x_shape[3]), dtype=dout.dtype)
-    for a in range(kh):
-        tap(dcols, a, 0, (ho, wo), (sh, 1))[...] += share
+    drows = np.zeros((x_shape[0], ho, wp, x_shape[3]), dtype=dout.dtype)
+    for b in range(kw):                                              # undo the column sums
+        tap(drows, 0, b, (ho, wo), (1, sw))[...] += share
     dxp = np.zeros((x_shape[0], hp, wp, x_shape[3]), dtype=dout.dtype)
-    for b in range(kw):
-        tap(dxp, 0, b, (hp, wo), (1, sw))[...] += dcols
+    for a in range(kh):                                              # then the row sums (contiguous runs)
+        tap(dxp, a, 0, (ho, wp), (sh, 1))[...] += drows
     return crop_hw(dxp, pads)
     ### END SOLUTION
 

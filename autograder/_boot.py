@@ -151,13 +151,33 @@ def _children(pid):
 
 
 def _stat(pid):
-    """(ppid, starttime) of ``pid``, or None when it is gone."""
+    """(ppid, starttime, state) of ``pid``, or None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[1]), fields[19]
+        return int(fields[1]), fields[19], fields[0]
     except (OSError, IndexError, ValueError):
         return None
+
+
+class _Watch:
+    """A process the supervisor outlives: through a pidfd where the kernel has them (Linux >= 5.3),
+    else by polling its start time and state."""
+
+    def __init__(self, pid):
+        self.pid, self.fd = pid, None
+        st = _stat(pid)
+        self.start = st[1] if st else None
+        try:
+            self.fd = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            pass
+
+    def gone(self, ready=()):
+        if self.fd is not None:
+            return self.fd in ready
+        st = _stat(self.pid)
+        return st is None or st[1] != self.start or st[2] in (b"Z", b"X")
 
 
 def _tree(roots, exclude):
@@ -226,16 +246,13 @@ def supervise(cfg):
 
     The supervisor leaves the grader's process group (the grader kills the student's group), keeps
     the grader's privileges (root in "uid" mode: out of the student's reach), closes every inherited
-    fd, and watches the grader and the student's process through pidfds, tracking the student's
+    fd, and watches the grader and the student's process (:class:`_Watch`), tracking the student's
     process tree (the student's process is a child subreaper: orphans stay in it). The student's
     process dies -> kill its tree. The grader dies (or a signal) -> kill the tree and, in "uid"
     mode, every process of the sandbox uid."""
     grader = cfg["grader_pid"]
-    try:
-        grader_fd = os.pidfd_open(grader)
-    except (OSError, AttributeError):
-        os._exit(70)
-    if os.getppid() != grader:
+    gw = _Watch(grader)
+    if os.getppid() != grader:     # (still) the grader's child: the watch is on the grader
         os._exit(70)
     r, w = os.pipe()
     child = os.fork()
@@ -243,15 +260,13 @@ def supervise(cfg):
         os.close(w)
         os.read(r, 1)          # the supervisor is watching
         os.close(r)
-        os.close(grader_fd)
+        if gw.fd is not None:
+            os.close(gw.fd)
         return
     student = os.getppid()
     os.setsid()
-    try:
-        student_fd = os.pidfd_open(student)
-    except OSError:
-        student_fd = None
-    keep = {grader_fd, w} | ({student_fd} if student_fd is not None else set())
+    sw = _Watch(student)
+    keep = {w} | {x.fd for x in (gw, sw) if x.fd is not None}
     for fd in [int(f) for f in os.listdir("/proc/self/fd")]:
         if fd not in keep:
             try:
@@ -277,16 +292,16 @@ def supervise(cfg):
     import select
     exclude = {os.getpid()}
     tracked = {}
-    fds = [grader_fd] + ([student_fd] if student_fd is not None else [])
+    fds = [x.fd for x in (gw, sw) if x.fd is not None]
     while state["why"] is None:
         tracked.update(_tree([student], exclude))
         try:
             ready, _, _ = select.select(fds, [], [], 0.2)
         except InterruptedError:
             continue
-        if grader_fd in ready:
+        if gw.gone(ready):
             state["why"] = "grader"
-        elif (student_fd is not None and student_fd in ready) or _stat(student) is None:
+        elif sw.gone(ready):
             state["why"] = "student"
     _kill_tracked(tracked, student, exclude, cfg["marker"])
     if state["why"] != "student" and cfg.get("uid") and os.getuid() == 0:

@@ -37,8 +37,9 @@ Nothing outlives the grader (every mode). In "namespaces" the first process sets
 signal (SIGKILL) and execs ``unshare --kill-child``: the grader's death kills unshare, whose death
 kills the namespace's init, whose death kills the namespace. In "uid" / "rlimits" the first process
 (the student's process, a child subreaper) forks a supervisor first, which leaves the grader's
-process group and watches the grader and the student's process (pidfds); the student's process
-re-arms its parent-death signal after dropping privileges (setuid clears it). When the student's
+process group and watches the grader and the student's process (pidfds, or polling on kernels
+without them); the student's process re-arms its parent-death signal after dropping privileges
+(setuid clears it). When the student's
 process dies the supervisor kills its process tree (tracked while it lived); when the grader dies it
 also kills every process of the sandbox uid (fork + setuid + kill(-1)) — in "uid" mode it is root,
 out of the student's reach. ``Sandbox.cleanup`` kills every process of the sandbox uid (or, in
@@ -117,7 +118,7 @@ def effective_caps():
 
 
 def uid_available():
-    if os.geteuid() != 0 or not hasattr(os, "pidfd_open"):
+    if os.geteuid() != 0:
         return False
     caps = effective_caps()
     return all(caps >> bit & 1 for bit in _UID_CAPS.values())
@@ -182,15 +183,32 @@ def die_with_parent(main_pid=None, hide=()):
         fd = os.pidfd_open(main_pid)
     except ProcessLookupError:
         os._exit(1)
-    except (OSError, AttributeError):
-        return
+    except (OSError, AttributeError):   # no pidfds (Linux < 5.3): poll its start time
+        fd = None
+    start = _starttime(main_pid)
+    if start is None:
+        os._exit(1)
     import select
     import threading
 
     def watch():
-        select.select([fd], [], [])
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _starttime(main_pid) == start:
+                time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=watch, name="die-with-grade-all", daemon=True).start()
+
+
+def _starttime(pid):
+    """``pid``'s start time, or None once it is gone (or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in (b"Z", b"X") else fields[19]
 
 
 _scratch_root = None

@@ -428,3 +428,30 @@ def test_protect_paths_mirrors_hide_and_keep(tmp_path):
     assert mode("/tmp") == 0o1777 & 0o777 and os.stat("/tmp").st_mode & 0o1000
     assert {c[0] for c in changes} == {str(proj), str(proj / "solutions"), str(proj / ".git"),
                                        str(proj / "README.md"), str(tmp_path / "other")}
+
+
+@pytest.mark.parametrize("pidfds", [True, False])
+def test_supervisor_watch_sees_a_process_end(monkeypatch, pidfds):
+    """The supervisor's watch on the grader / the student's process, with pidfds and with the
+    polling fallback (kernels before 5.3): alive -> not gone; killed (even unreaped) -> gone."""
+    import importlib.util
+    import select
+    spec = importlib.util.spec_from_file_location("_boot_under_test", os.path.join(ROOT, "autograder", "_boot.py"))
+    boot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(boot)
+    if not pidfds:
+        monkeypatch.delattr(os, "pidfd_open")
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        watch = boot._Watch(child.pid)
+        assert (watch.fd is not None) == pidfds
+
+        def ready():
+            return select.select([watch.fd], [], [], 0.5)[0] if watch.fd is not None else ()
+        assert not watch.gone(ready())
+        os.kill(child.pid, signal.SIGKILL)
+        time.sleep(0.5)                       # a zombie now: not reaped yet
+        assert watch.gone(ready())
+    finally:
+        child.kill()
+        child.wait()

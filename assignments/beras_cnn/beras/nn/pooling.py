@@ -31,8 +31,8 @@ def max_pool_forward(x, ksize, strides, pads, out_hw):
 
     As TF's CPU kernel: each window's maximum starts at ``lowest(x.dtype)`` (so padding, and -inf, never
     win) and NaNs are skipped (``np.fmax``, not ``np.maximum``). Separable: the max over a window is the
-    max over its rows of the max along each row, so take the max over the kw columns first
-    (N, Hp, Wo, C), then over the kh rows.
+    max over its columns of the max down each column, so take the max over the kh rows first
+    (N, Ho, Wp, C: whole contiguous rows), then over the kw columns.
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -43,9 +43,11 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
 
     Each ``dout`` (N, Ho, Wo, C) value goes to one cell of its window, chosen as TF's CPU kernel does:
     scan the window's real (unpadded) cells in row-major order, take the first, then any later cell
-    greater than the one taken (ties: the first maximum; a NaN taken first stays taken; later NaNs never
-    win). Route ``dout`` with ``np.where``: multiplying by a 0/1 mask would spread a NaN of ``dout`` over
-    the whole window (NaN * 0 is NaN).
+    greater than the one taken. So ties go to the first maximum, which is the first cell equal to
+    ``out``; only windows whose first real cell is NaN (it stays taken: later cells are never greater
+    than NaN), or whose cells never equal ``out`` (all -inf: ``out`` is the dtype's lowest value), route
+    to their first real cell instead. Route ``dout`` without multiplying NaNs by 0 (NaN * 0 is NaN: a
+    NaN of ``dout`` would spread over the whole window).
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -53,7 +55,7 @@ def max_pool_backward(dout, x, out, ksize, strides, pads):
 
 def avg_pool_forward(x, ksize, strides, pads, out_hw):
     """Mean over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C), counting only the real
-    (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum along rows, then columns."""
+    (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum down the rows, then across."""
     # YOUR CODE HERE
     raise NotImplementedError()
 

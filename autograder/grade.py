@@ -472,7 +472,7 @@ def _zero_tests(g: Grading):
         if os.path.isfile(g.assignment.hidden_tests):
             _, hts = load_hidden_tests(g.assignment.hidden_tests)
             tests += [Test(t.name, 0.0, t.points, "not graded: the submission could not be read", "hidden",
-                           t.grade_id, t.visibility) for t in hts]
+                           t.grade_id, t.visibility) for t in hts if t.kind == "hidden"]
     except Exception:  # noqa: BLE001
         pass
     return tests

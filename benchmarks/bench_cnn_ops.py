@@ -36,6 +36,30 @@ POOLS = [("max 2x2/2 VALID", "max", 2, 2, "VALID"), ("max 3x3/2 SAME", "max", 3,
 FEATURES = [(N, 32, 32, 16), (N, 16, 16, 32), (N, 8, 8, 64)]
 
 
+def roofline(rng):
+    """The machine's ceilings, measured now (the box is shared: they move): a square float32 GEMM, the
+    skinny GEMM of the 32x32x16->16 conv's im2col ((N*32*32) x 144 @ 144 x 16) and a large copy."""
+    import time
+
+    def med(f, repeats=5):
+        f()
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        return float(np.median(ts))
+    a = rng.standard_normal((1024, 1024)).astype(np.float32)
+    cols, w = rng.standard_normal((N * 1024, 144)).astype(np.float32), rng.standard_normal((144, 16)).astype(np.float32)
+    big = rng.standard_normal(2**24).astype(np.float32)
+    dst = np.empty_like(big)
+    square = 2 * 1024**3 / med(lambda: a @ a) / 1e9
+    skinny = 2 * cols.shape[0] * 144 * 16 / med(lambda: cols @ w) / 1e9
+    copy = 2 * big.nbytes / med(lambda: np.copyto(dst, big)) / 1e9
+    print(f"roofline now: square sgemm {square:.1f} GFLOP/s, im2col sgemm (K=144, N=16) {skinny:.1f} GFLOP/s, "
+          f"copy {copy:.1f} GB/s", flush=True)
+
+
 def _grad_step(lib, fn, xs):
     """Forward under a tape and the gradient of the output's sum w.r.t. every input."""
     with lib.GradientTape() as tape:
@@ -53,6 +77,7 @@ def main(sections=("conv", "pool", "bn")):
     rng = np.random.default_rng(0)
     print(f"float32, batch {N}; {os.cpu_count()} cores; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}; "
           f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(default)')}; TF eager unless noted")
+    roofline(rng)
     ratios, table = {}, []
 
     def case(label, beras_fn, tf_fn, goal, tf_graph_fn=None, flops=None, **more):

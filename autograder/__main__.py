@@ -2,6 +2,8 @@
 
     release [NAME...] [--no-calibrate]         regenerate assignments/ (autograder.release), then calibrate
     calibrate [NAME...]                        record the reference's time per cell / hidden test (limits)
+    new NAME [--stencil PACKAGE]               scaffold a small, complete assignment (docs/authoring.md)
+    reference NAME --out DIR                   the reference submission of NAME (instructor notebook + package)
     grade SUBMISSION --assignment NAME --out DIR [--profile auto|smoke|full]
     grade-all SUBMISSIONS --assignment NAME --out DIR [--jobs N] [--shard I/N]
     merge CSV... --out FILE
@@ -31,7 +33,7 @@ def _parser():
     g.add_argument("submission")
     g.add_argument("--assignment", required=True)
     g.add_argument("--out", required=True)
-    g.add_argument("--profile", default="auto", choices=["auto", "smoke", "full"])
+    g.add_argument("--profile", default="auto", help="auto (default), smoke, or another profile of the manifest")
     g.add_argument("--root", default=None, help="course root holding solutions/ and assignments/")
     _limit_args(g)
     ga = sub.add_parser("grade-all", help="grade every sub-folder / zip of a folder")
@@ -40,7 +42,7 @@ def _parser():
     ga.add_argument("--out", required=True)
     ga.add_argument("--jobs", type=int, default=1)
     ga.add_argument("--shard", default="1/1", help="I/N: grade the I-th of N deterministic slices")
-    ga.add_argument("--profile", default="auto", choices=["auto", "smoke", "full"])
+    ga.add_argument("--profile", default="auto", help="auto (default), smoke, or another profile of the manifest")
     ga.add_argument("--root", default=None)
     ga.add_argument("--no-gradebook", action="store_true", help="skip the nbgrader gradebook")
     _limit_args(ga)
@@ -62,23 +64,27 @@ def _parser():
 
 
 def _limit_args(p):
+    nw = sub.add_parser("new", help="scaffold a small, complete assignment in solutions/NAME (docs/authoring.md)")
+    nw.add_argument("name")
+    nw.add_argument("--stencil", default=None, help="also create PACKAGE/, a stencil students complete")
+    nw.add_argument("--title", default=None)
+    nw.add_argument("--root", default=None)
+    rf = sub.add_parser("reference", help="write the reference submission of NAME (what a perfect student hands in)")
+    rf.add_argument("name")
+    rf.add_argument("--out", required=True)
+    rf.add_argument("--root", default=None)
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell")
     p.add_argument("--call-timeout", type=float, default=None, help="seconds per hidden-test call")
     p.add_argument("--timeout", type=float, default=None, help="seconds per submission")
     p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of student code")
 
 
-def limits_from(args, profile):
-    import dataclasses
-    from .grade import PROFILE_LIMITS, resolve_profile
-    prof, _ = resolve_profile(profile)
-    lim = dataclasses.replace(PROFILE_LIMITS[prof])
-    for attr, key in (("cell_timeout", "cell_timeout"), ("call_timeout", "call_timeout"),
-                      ("timeout", "total_timeout"), ("memory_mb", "memory_mb")):
-        v = getattr(args, attr, None)
-        if v is not None:
-            setattr(lim, key, v)
-    return lim
+def limits_from(args, profile=None):
+    """The limits given on the command line, as overrides of the assignment manifest's profile limits."""
+    overrides = {key: getattr(args, attr, None) for attr, key in
+                 (("cell_timeout", "cell_timeout"), ("call_timeout", "call_timeout"),
+                  ("timeout", "total_timeout"), ("memory_mb", "memory_mb"))}
+    return {k: v for k, v in overrides.items() if v is not None} or None
 
 
 def main(argv=None):
@@ -86,8 +92,8 @@ def main(argv=None):
     if argv[:1] == ["release"]:   # release.py owns its arguments: [NAME...] [--root DIR] [--no-calibrate]
         from .release import main as release_main
         if "--root" not in argv:
-            from .sandbox import PROJECT_ROOT
-            argv = argv + ["--root", PROJECT_ROOT]
+            from .submission import default_root
+            argv = argv + ["--root", default_root()]
         calibrate = "--no-calibrate" not in argv
         argv = [a for a in argv if a != "--no-calibrate"]
         status = release_main(argv[1:])
@@ -141,6 +147,18 @@ def main(argv=None):
         print(f"autograder: error: {e}", file=sys.stderr)
         return 2
     return 0
+        if args.command == "new":
+            from .scaffold import new
+            from .submission import default_root
+            for path in new(args.name, os.path.abspath(args.root or default_root()), args.stencil, args.title):
+                print(f"wrote {path}")
+            print(f"next: autograder release {args.name}   (then grade its reference: docs/authoring.md)")
+            return 0
+        if args.command == "reference":
+            from .reference import reference_submission
+            from .submission import find_assignment
+            print(f"wrote {reference_submission(find_assignment(args.name, args.root), os.path.abspath(args.out))}")
+            return 0
 
 
 if __name__ == "__main__":

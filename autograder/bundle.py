@@ -11,7 +11,7 @@ One folder per assignment, ``<course root>/build/grader/<name>/`` (instructor-on
     ...               the other files of ``solutions/<name>/`` (e.g. ``training.py``); .py files pass
                       through ClearSolutions too
 
-``marked_files`` lists the files of the stencil package (``beras/``) that students write: those with
+``marked_files`` lists the files of the stencil package (the manifest's, e.g. ``beras/``) that students write: those with
 solution markers in the instructor's package. ``digest`` is a hash of every input (the solution
 folder, the marked-file list, the stub, the bundle format), so a bundle is rebuilt exactly when its
 sources changed.
@@ -35,7 +35,6 @@ BUNDLE_PARTS = ("build", "grader")
 MANIFEST = "bundle.json"
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
-STENCIL_PACKAGE = "beras"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"   # nbgrader's stub, for notebooks and stencils
 
 
@@ -90,14 +89,15 @@ def _files(folder):
 def marked_files(root, name):
     """(stencil package or None, [files of it that hold solution markers]) for the assignment.
 
-    A stencil assignment is one whose release has a ``beras/`` folder; the files students write are
-    the instructor package's .py files with a ``### BEGIN SOLUTION`` region."""
-    release_pkg = os.path.join(root, "assignments", name, STENCIL_PACKAGE)
-    instructor = os.path.join(root, STENCIL_PACKAGE)
-    if not os.path.isdir(release_pkg):
+    The stencil package comes from the assignment's manifest (``[stencil] package``); the files
+    students write are the instructor package's .py files with a ``### BEGIN SOLUTION`` region."""
+    from .manifest import load
+    package = load(solution_dir(root, name), name).stencil
+    if package is None:
         return None, []
+    instructor = os.path.join(root, package)
     if not os.path.isdir(instructor):
-        raise BundleError(f"the release of {name} has a {STENCIL_PACKAGE}/ stencil but the instructor's "
+        raise BundleError(f"{name}'s manifest names the stencil package {package!r} but the instructor's "
                           f"{instructor} is missing: cannot tell which files students write")
     files = []
     for rel in _files(instructor):
@@ -105,7 +105,7 @@ def marked_files(root, name):
             with open(os.path.join(instructor, rel), encoding="utf-8", errors="replace") as f:
                 if MARKERS[0] in f.read():
                     files.append(rel)
-    return STENCIL_PACKAGE, files
+    return package, files
 
 
 def digest(root, name):

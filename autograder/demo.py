@@ -15,7 +15,13 @@ import time
 
 from .sandbox import PROJECT_ROOT
 
-ASSIGNMENTS = ("beras_cnn", "cnn_architectures")
+
+
+def demo_assignments(root=None):
+    """The assignments whose manifest says ``demo = true``, dearest to grade first."""
+    from .submission import find_assignment, valid_assignments
+    found = [find_assignment(n, root) for n in valid_assignments(root)]
+    return [a for a in sorted(found, key=lambda a: (-a.manifest.demo_cost, a.name)) if a.manifest.demo]
 
 
 def _section(title):
@@ -55,14 +61,13 @@ def table(name, by_kind):
 def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
     from .batch import _grade_one
     from .reference import reference_submission, release_submission
-    from .submission import find_assignment
     out = out or os.path.join(PROJECT_ROOT, "build", "demo")
     t0 = time.monotonic()
     if with_side_by_side:
         _section("1. beras CNN vs Keras CNN on the digits")
         side_by_side()
     if with_release:
-        _section("2. release both assignments (nbgrader generate_assignment + beras stencil)")
+        _section("2. release every assignment (nbgrader generate_assignment + stencils + grader bundles)")
         from .release import release
         for dest in release(root=PROJECT_ROOT):
             print(f"released {dest}")
@@ -70,15 +75,13 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
     subs = os.path.join(out, "submissions")
     shutil.rmtree(subs, ignore_errors=True)
     tasks = []
-    for name in ASSIGNMENTS:
-        a = find_assignment(name)
+    assignments = demo_assignments(PROJECT_ROOT)
+    for a in assignments:   # dearest first (manifest demo_cost), each reference before its release
         for kind, make in (("reference", reference_submission), ("release", release_submission)):
-            path = make(a, os.path.join(subs, name, kind))
-            tasks.append((name, kind, path, a))
-    results = {name: {} for name in ASSIGNMENTS}
+            path = make(a, os.path.join(subs, a.name, kind))
+            tasks.append((a.name, kind, path, a))
+    results = {a.name: {} for a in assignments}
     ctx = multiprocessing.get_context("forkserver")
-    # the slowest (the cnn_architectures reference trains ResNets) first
-    tasks.sort(key=lambda t: (t[0] != "cnn_architectures", t[1] != "reference"))
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futs = {pool.submit(_grade_one, kind, path, a, os.path.join(out, name), "smoke", None, None): (name, kind)
                 for name, kind, path, a in tasks}
@@ -89,7 +92,7 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
             print(f"  graded {name} {kind}: {res['score']:g} / {res.get('extra_data', {}).get('max_score', 0):g}"
                   f" in {res.get('execution_time', 0):.0f} s", flush=True)
     _section("4. scores per test")
-    for name in ASSIGNMENTS:
+    for name in results:
         table(name, {k: results[name][k] for k in ("reference", "release") if k in results[name]})
     print(f"\nresults.json and feedback.html: {out}/<assignment>/<reference|release>/   "
           f"({time.monotonic() - t0:.0f} s)")

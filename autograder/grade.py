@@ -27,13 +27,17 @@ import numpy as np
 sys.modules.setdefault("rfc3987_syntax", None)
 
 from . import submission as subm
+from .manifest import PROFILE_DEFAULTS
 from .sandbox import Limits, Sandbox, guarantees, isolation_mode
 from .student import Student
 
-PROFILE_LIMITS = {
-    "smoke": Limits(cell_timeout=300, call_timeout=120, total_timeout=1500),
-    "full": Limits(cell_timeout=3600, call_timeout=3600, total_timeout=4 * 3600, memory_mb=0),
-}
+PROFILE_LIMITS = {name: Limits(**limits) for name, limits in PROFILE_DEFAULTS.items()}   # without a manifest
+
+
+def profile_limits(a: subm.Assignment, profile, overrides=None) -> Limits:
+    """The limits of ``profile`` from the assignment's manifest, with ``overrides`` ({field: value}) on top."""
+    lim = Limits(**a.manifest.profile(profile).limits)
+    return dataclasses.replace(lim, **{k: v for k, v in (overrides or {}).items() if v is not None})
 
 
 @dataclasses.dataclass
@@ -98,21 +102,29 @@ def gpu_visible():
     return any(os.path.exists(f"/dev/nvidia{i}") for i in range(8))
 
 
-def data_present():
+def data_present(name):
+    """Is the tensorflow-datasets data set ``name`` prepared locally (nothing is downloaded)?"""
     base = os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
-    return os.path.isdir(os.path.join(base, "cifar10"))
+    return os.path.isdir(os.path.join(base, name))
 
 
-def resolve_profile(requested):
-    if requested not in ("auto", "smoke", "full"):
-        raise subm.GraderError(f"unknown profile {requested!r}; valid profiles: auto, smoke, full")
+def resolve_profile(requested, manifest=None):
+    """(profile, reason). ``auto`` picks "full" when the assignment has one and what it needs is here
+    (a GPU if its manifest says ``gpu = true``, each of its ``data`` sets prepared), else "smoke"."""
+    valid = list(manifest.profiles) if manifest is not None else list(PROFILE_DEFAULTS)
+    if requested != "auto" and requested not in valid:
+        raise subm.GraderError(f"unknown profile {requested!r}; valid profiles: {', '.join(['auto'] + valid)}")
     if requested != "auto":
         return requested, f"{requested} (requested)"
-    gpu, data = gpu_visible(), data_present()
-    if gpu and data:
-        return "full", "full (auto: a GPU is visible and CIFAR-10 is present)"
-    why = "no GPU visible" if not gpu else "CIFAR-10 not found in TFDS_DATA_DIR"
-    return "smoke", f"smoke (auto: {why})"
+    full = manifest.profiles.get("full") if manifest is not None else None
+    if full is None:
+        return "smoke", "smoke (auto: the assignment has no full profile)"
+    missing = (["no GPU visible"] if full.gpu and not gpu_visible() else []) + \
+        [f"{d} not found in TFDS_DATA_DIR" for d in full.data if not data_present(d)]
+    if missing:
+        return "smoke", f"smoke (auto: {'; '.join(missing)})"
+    needs = (["a GPU is visible"] if full.gpu else []) + [f"{d} is present" for d in full.data]
+    return "full", f"full (auto: {' and '.join(needs) or 'nothing required'})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,11 +251,12 @@ def step_assemble(g: Grading):
 
 
 def step_scan_frameworks(g: Grading):
-    if not g.assignment.has_stencil:
+    if not g.assignment.has_stencil or not g.assignment.manifest.forbidden:
         return
     files = subm.student_beras_files(g.assignment)
     g.forbidden_hits = [f"{f} line {n}: imports {m}" for f, n, m in
-                        subm.scan_forbidden(os.path.join(g.sandbox.work, "beras"), files)]
+                        subm.scan_forbidden(os.path.join(g.sandbox.work, g.assignment.stencil), files,
+                                            g.assignment.manifest.forbidden)]
 
 
 def step_run_notebook(g: Grading):
@@ -274,12 +287,13 @@ def step_score_notebook(g: Grading):
                                 msg or ("passed" if score >= max_score else ""), "notebook", grade_id(cell)))
 
 
-def load_hidden_tests(path):
-    """Import hidden_tests.py (trusted, grader side only) as a private module."""
+def load_hidden_tests(path, visibility=None):
+    """Import hidden_tests.py (trusted, grader side only) as a private module; ``visibility``: the
+    manifest's default for hidden-test results."""
     from .hidden import collect
     name = f"_hidden_tests_{abs(hash(path))}"
     if name in sys.modules:
-        return sys.modules[name], collect(sys.modules[name])
+        return sys.modules[name], collect(sys.modules[name], visibility)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -288,7 +302,7 @@ def load_hidden_tests(path):
     except BaseException:
         del sys.modules[name]
         raise
-    return module, collect(module)
+    return module, collect(module, visibility)
 
 
 def step_run_hidden_tests(g: Grading):
@@ -297,9 +311,10 @@ def step_run_hidden_tests(g: Grading):
     ``g.checks`` for :func:`step_apply_checks`."""
     from .notebook import namespace_cells
     tests = _trusted_tests(g)
-    stencil = "beras" if g.assignment.has_stencil else None
-    student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline, stencil=stencil,
-                      watch=stencil is not None)
+    manifest = g.assignment.manifest
+    student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline, stencil=manifest.stencil,
+                      watch=bool(manifest.stencil and manifest.forbidden), forbidden=manifest.forbidden or ())
+    student.profile = g.profile
     try:
         for test in tests:
             t0 = time.monotonic()
@@ -338,7 +353,7 @@ def _trusted_tests(g: Grading):
         return []
     try:
         _, tests = g.hidden_module.result() if hasattr(g.hidden_module, "result") else \
-            load_hidden_tests(g.assignment.hidden_tests)
+            load_hidden_tests(g.assignment.hidden_tests, g.assignment.manifest.visibility)
     except BaseException as e:  # noqa: B902
         raise subm.GraderError(f"cannot load the hidden tests {g.assignment.hidden_tests}: "
                                f"{type(e).__name__}: {e}") from e
@@ -394,27 +409,28 @@ def step_apply_policies(g: Grading):
     (observed by the grader in the processes that ran a part's trusted tests and checks), every point
     of that part is withheld: its hidden tests and the notebook cells its checks guard."""
     info = g.worker_info or {}
+    pkg = g.assignment.stencil or "package"
     if info.get("beras_file") and g.assignment.has_stencil:
         if not os.path.abspath(info["beras_file"]).startswith(g.sandbox.work):
-            g.messages.append(f"warning: the beras used was {info['beras_file']}, not your submission's")
+            g.messages.append(f"warning: the {pkg} used was {info['beras_file']}, not your submission's")
     if info.get("cell_errors"):
         errs = "; ".join(f"cell {e.get('cell')}: {e.get('type')}: {e.get('message', '')[:200]}"
                          for e in info["cell_errors"])
         g.messages.append(f"while defining your functions for the hidden tests: {errs}")
     if g.forbidden_hits:
-        g.messages.append("Your beras imports a framework it must not use (" + "; ".join(g.forbidden_hits) +
-                          "): beras must be NumPy only; every part whose checks load it gets no credit.")
+        g.messages.append(f"Your {pkg} imports a framework it must not use (" + "; ".join(g.forbidden_hits) +
+                          f"): {pkg} must be NumPy only; every part whose checks load it gets no credit.")
     if not g.framework_use:
         return
     for part, why in sorted(g.framework_use.items()):
-        g.messages.append(f"Your beras uses a forbidden framework in part {part}: {why}. beras must be NumPy "
+        g.messages.append(f"Your {pkg} uses a forbidden framework in part {part}: {why}. {pkg} must be NumPy "
                           "only: every point of that part is withheld.")
     for t in g.tests:
         parts = set(filter(None, t.part.split(",")))
         hit = sorted(parts & set(g.framework_use))
         if hit and t.score > 0:
             t.score = 0.0
-            t.output = f"no credit: your beras uses a forbidden framework in this part ({g.framework_use[hit[0]]})"
+            t.output = f"no credit: your {pkg} uses a forbidden framework in this part ({g.framework_use[hit[0]]})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,7 +486,7 @@ def _zero_tests(g: Grading):
                 tests.append(Test(f"notebook: {grade_id(c)}", 0.0, float(nbg(c).get("points", 0)),
                                   "not graded: the submission could not be read", "notebook", grade_id(c)))
         if os.path.isfile(g.assignment.hidden_tests):
-            _, hts = load_hidden_tests(g.assignment.hidden_tests)
+            _, hts = load_hidden_tests(g.assignment.hidden_tests, g.assignment.manifest.visibility)
             tests += [Test(t.name, 0.0, t.points, "not graded: the submission could not be read", "hidden",
                            t.grade_id, t.visibility) for t in hts if t.kind == "hidden"]
     except Exception:  # noqa: BLE001
@@ -503,20 +519,21 @@ STEPS = [step_unpack, step_locate, step_restore_notebook, step_assemble, step_sc
          step_run_notebook, step_score_notebook, step_run_hidden_tests, step_apply_checks, step_apply_policies]
 
 
-def grade(submission, assignment, out, profile="auto", limits: Limits | None = None, root=None, calibrated=True):
-    """Grade one submission; returns the results dict (also written to ``out``). Raises GraderError
+def grade(submission, assignment, out, profile="auto", limits: Limits | dict | None = None, root=None,
+          calibrated=True):
+    """Grade one submission; returns the results dict (also written to ``out``). ``limits``: a
+    :class:`Limits`, or {field: value} overrides of the manifest profile's limits. Raises GraderError
     only when the grader itself cannot run."""
     t0 = time.monotonic()
     a = subm.find_assignment(assignment, root) if isinstance(assignment, str) else assignment
-    prof, reason = resolve_profile(profile)
-    os.environ["AUTOGRADER_PROFILE"] = prof   # hidden tests read it on the grader side (training check)
-    lim = dataclasses.replace(limits or PROFILE_LIMITS[prof])
+    prof, reason = resolve_profile(profile, a.manifest)
+    lim = dataclasses.replace(limits) if isinstance(limits, Limits) else profile_limits(a, prof, limits)
     out = os.path.abspath(out)
     g = Grading(os.path.abspath(submission), a, out, prof, lim, reason)
     g.calibration = Calibration.load(a, prof) if calibrated else Calibration(None, "not used (calibrating)")
     g.deadline = t0 + g.calibration.total_limit(lim)
     if os.path.isfile(a.hidden_tests):   # import the trusted tests while student code runs
-        g.hidden_module = _Background(load_hidden_tests, a.hidden_tests)
+        g.hidden_module = _Background(load_hidden_tests, a.hidden_tests, a.manifest.visibility)
     try:
         for step in STEPS:
             if g.fatal:

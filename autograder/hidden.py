@@ -137,21 +137,24 @@ def trusted_check(*grade_ids, name=None, part=None):
     return register
 
 
-def collect(module) -> list[HiddenTest]:
-    """The hidden tests and checks of a module, in definition order."""
+def collect(module, visibility=None) -> list[HiddenTest]:
+    """The hidden tests and checks of a module, in definition order, each with its visibility resolved:
+    its own, else the module's ``VISIBILITY``, else ``visibility`` (the assignment manifest's), else
+    ``after_due_date``."""
     tests = [v.hidden_test for v in vars(module).values() if hasattr(v, "hidden_test")]
     ids = [t.grade_id for t in tests]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"duplicate hidden test ids in {module.__name__}: {dupes}")
-    default = getattr(module, "VISIBILITY", HIDDEN_VISIBILITY)
+    default = getattr(module, "VISIBILITY", None) or visibility or HIDDEN_VISIBILITY
     valid = ("hidden", "after_due_date", "after_published", "visible")
+    out = []
     for t in tests:
-        if t.visibility is None:
-            t.visibility = default
+        t = dataclasses.replace(t, visibility=t.visibility or default)
         if t.visibility not in valid:
             raise ValueError(f"hidden test {t.name!r}: unknown visibility {t.visibility!r}; valid: {', '.join(valid)}")
-    return tests
+        out.append(t)
+    return out
 
 
 def guarded(tests) -> dict:
@@ -211,8 +214,9 @@ def resolve(name, namespace):
 class LocalStudent:
     """The :class:`Student` calls, run in this process against ``namespace`` and importable modules."""
 
-    def __init__(self, namespace=None):
+    def __init__(self, namespace=None, profile="smoke"):
         self.namespace = dict(namespace or {})
+        self.profile = profile
 
     def call(self, name, *args, **kwargs):
         return to_plain(resolve(name, self.namespace)(*args, **kwargs))

@@ -304,7 +304,7 @@ def expected_files(a):
     """What a student repository must hold: the notebook and, for a stencil, the files students write."""
     files = [a.notebook]
     if a.has_stencil:
-        files += [f"beras/{rel}" for rel in a.marked_files]
+        files += [f"{a.stencil}/{rel}" for rel in a.marked_files]
     return files
 
 

@@ -9,9 +9,9 @@ from .submission import Assignment
 def reference_submission(a: Assignment, dest):
     shutil.copytree(a.release_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(a.solution_nb, os.path.join(dest, a.notebook))
-    if a.has_stencil:
-        shutil.rmtree(os.path.join(dest, "beras"))
-        shutil.copytree(a.instructor_beras, os.path.join(dest, "beras"), ignore=shutil.ignore_patterns("__pycache__"))
+    if a.has_stencil:   # the instructor's complete package in place of the stencil
+        shutil.rmtree(os.path.join(dest, a.stencil))
+        shutil.copytree(a.instructor_beras, os.path.join(dest, a.stencil), ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 

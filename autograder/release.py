@@ -4,14 +4,14 @@ For every assignment folder under ``solutions/`` (or the ``names`` given):
 
 1. the student notebook, made by nbgrader's own ``generate_assignment`` in a throwaway course
    directory (``source/<name>/`` -> ``release/<name>/``; the gradebook stays in the temp dir);
-2. the assets: every file of ``solutions/<name>/`` except the grader-only ``hidden_tests.py`` and
-   ``calibration.json`` (the reference's timings, autograder.calibrate), ``__pycache__`` and
-   ``.ipynb_checkpoints``;
-3. for ``beras_cnn``: a stencil copy of the ``beras/`` package in which every
+2. the assets: every file of ``solutions/<name>/`` except the grader-only ``hidden_tests.py``,
+   ``calibration.json`` (the reference's timings, autograder.calibrate) and ``assignment.toml`` (the
+   manifest, autograder.manifest), ``__pycache__`` and ``.ipynb_checkpoints``;
+3. for an assignment whose manifest names a ``[stencil] package``: a stencil copy of that package in which every
    ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region is replaced by nbgrader's own code stub
    (``ClearSolutions._replace_solution_region``, no second parser);
 4. a student ``README.md`` (unless the solution folder ships its own) and ``requirements.txt``
-   pinned exactly like ``pyproject.toml``;
+   pinned exactly like ``pyproject.toml`` (minus the manifest's ``[requirements] exclude``);
 5. the grader bundle ``build/grader/<name>/`` (instructor-only, see autograder.bundle): the notebook
    with its solution regions cleared by the same ClearSolutions, the hidden tests, the other assets
    and the list of files students write; grading reads it instead of ``solutions/`` and ``beras/``.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import shutil
 import sys
 import tempfile
@@ -32,12 +33,12 @@ from pathlib import Path
 import nbformat
 
 from .bundle import CODE_STUB
+from .manifest import load as load_manifest
 
 # grader-only files of solutions/<name>/ (they go into the grader bundle, never to students)
-GRADER_ONLY = {"hidden_tests.py", "calibration.json"}
+GRADER_ONLY = {"hidden_tests.py", "calibration.json", "assignment.toml"}
 NOTEBOOK_ASSETS_EXCLUDE = GRADER_ONLY | {"__pycache__", ".ipynb_checkpoints"}
 STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
-STENCILS = {"beras_cnn": "beras"}       # assignment -> package copied (as a stencil) next to the notebook
 # Instructor-side packages students don't need in their environment.
 NOT_FOR_STUDENTS = {"nbgrader", "nbclient", "psutil"}
 
@@ -69,14 +70,14 @@ def release_one(name, root):
         course = Path(tmp)
         source = course / "source" / name
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
-        if name in STENCILS:
-            package = STENCILS[name]
+        package = load_manifest(src, name).stencil
+        if package:
             make_stencil(root / package, source / package)
         generate_assignment(course, name)
         built = course / "release" / name
         normalize_notebooks(built)
         if not (built / "README.md").exists():
-            (built / "README.md").write_text(student_readme(name, built))
+            (built / "README.md").write_text(student_readme(name, built, package))
         (built / "requirements.txt").write_text(requirements(root, name))
         if dest.exists():
             shutil.rmtree(dest)
@@ -207,8 +208,8 @@ def requirements(root, name):
     meta = tomllib.loads((Path(root) / "pyproject.toml").read_text())
     pins = [d for d in meta["project"]["dependencies"]
             if d.split("==")[0].strip().lower() not in NOT_FOR_STUDENTS]
-    if name in STENCILS:   # the stencil brings its own beras; tfds is only for cnn_architectures' full profile
-        pins = [d for d in pins if not d.startswith("tensorflow-datasets")]
+    exclude = load_manifest(Path(root) / "solutions" / name, name).exclude_requirements
+    pins = [d for d in pins if re.split(r"[=<>!~\[ ;]", d, maxsplit=1)[0].strip().lower() not in exclude]
     header = f"# {name}: the Python packages this assignment needs (pinned like the course's pyproject.toml)\n"
     return header + "".join(p + "\n" for p in pins)
 
@@ -297,9 +298,8 @@ Don't rename files.
 """
 
 
-def student_readme(name, folder):
+def student_readme(name, folder, package=None):
     folder = Path(folder)
-    package = STENCILS.get(name)
     if package:
         marked = sorted(p.relative_to(folder).as_posix() for p in (folder / package).rglob("*.py")
                         if "raise NotImplementedError()" in p.read_text() and "YOUR CODE HERE" in p.read_text())

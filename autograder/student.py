@@ -264,6 +264,7 @@ class Student:
         self.sandbox = sandbox
         self.stencil = stencil
         self.watch = watch
+        self.profile = "smoke"           # the resolved profile, for tests that depend on it (training)
         self.calls = []                  # names called during the current test
         self.framework_hits = []         # [(what, [frameworks], when)] during the current test
 

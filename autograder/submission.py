@@ -65,8 +65,20 @@ class Assignment:
         return list(bundle.read_manifest(self.root, self.name).get("marked_files", []))
 
     @property
+    def manifest(self):
+        """The assignment's manifest (autograder.manifest), from the bundle (or the sources)."""
+        from .manifest import load
+        folder = self.bundle_dir if os.path.isdir(self.bundle_dir) else self.source_dir
+        return load(folder, self.name)
+
+    @property
+    def stencil(self):
+        """The package students complete (e.g. "beras"), or None."""
+        return self.manifest.stencil
+
+    @property
     def has_stencil(self):
-        return os.path.isdir(os.path.join(self.release_dir, "beras"))
+        return self.stencil is not None
 
     # instructor-only (never read while grading)
     @property
@@ -79,7 +91,8 @@ class Assignment:
 
     @property
     def instructor_beras(self):
-        return os.path.join(self.root, "beras")
+        """The instructor's complete stencil package (e.g. <root>/beras), or None without a stencil."""
+        return os.path.join(self.root, self.stencil) if self.stencil else None
 
 
 def valid_assignments(root=None):
@@ -219,9 +232,9 @@ def locate_notebook(unpacked, assignment: Assignment):
             best = (root, os.path.join(root, nbs[0]), depth)
     if best is not None:
         return best[0], best[1], f"no {assignment.notebook} found; graded {os.path.relpath(best[1], unpacked)} instead"
-    # no notebook at all: the folder holding beras/ (if any) is the submission root
+    # no notebook at all: the folder holding the stencil package (if any) is the submission root
     for root, dirs, files in os.walk(unpacked):
-        if "beras" in dirs:
+        if assignment.stencil and assignment.stencil in dirs:
             return root, None, f"no notebook found (expected {assignment.notebook})"
     return unpacked, None, f"no notebook found (expected {assignment.notebook})"
 
@@ -238,11 +251,17 @@ def student_beras_files(assignment: Assignment):
 def assemble(sub_root, assignment: Assignment, work):
     """Fill ``work`` (the scratch copy): the student's extra files, then every release asset on top
     (nbgrader overwrites non-notebook files from the source too), then for a stencil assignment the
-    release's beras with the student's versions of the files students write. Nothing of the
-    instructor's (no solution, no complete beras) is ever copied here. Returns notes."""
+    release's stencil with the student's versions of the files students write. Nothing of the
+    instructor's (no solution, no complete package) is ever copied here. Returns notes.
+
+    Gradescope's multi-file upload flattens folders: stencil files uploaded beside the notebook
+    (``conv.py``, ``pooling.py``, ...) are mapped back to their place by name, with a note."""
     notes = []
+    package = assignment.stencil
+    marked = student_beras_files(assignment) if package else []
+    flat = _flattened(sub_root, package, marked)
     for entry in os.listdir(sub_root):
-        if entry in ("beras", assignment.notebook) or entry.endswith(".ipynb"):
+        if entry in (package, assignment.notebook) or entry.endswith(".ipynb") or entry in flat:
             continue
         src = os.path.join(sub_root, entry)
         dst = os.path.join(work, entry)
@@ -251,7 +270,7 @@ def assemble(sub_root, assignment: Assignment, work):
         else:
             shutil.copyfile(src, dst)
     for entry in os.listdir(assignment.release_dir):
-        if entry in ("beras", assignment.notebook, "__pycache__") or entry.endswith(".ipynb"):
+        if entry in (package, assignment.notebook, "__pycache__") or entry.endswith(".ipynb"):
             continue
         src = os.path.join(assignment.release_dir, entry)
         dst = os.path.join(work, entry)
@@ -259,28 +278,42 @@ def assemble(sub_root, assignment: Assignment, work):
             shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copyfile(src, dst)
-    stencil = os.path.join(assignment.release_dir, "beras")
-    if assignment.has_stencil:
-        shutil.copytree(stencil, os.path.join(work, "beras"), dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        theirs = os.path.join(sub_root, "beras")
-        if not os.path.isdir(theirs):
-            notes.append("no beras/ folder in the submission: the untouched stencil was graded")
-        else:
-            used = []
-            marked = student_beras_files(assignment)
-            for rel in marked:
-                p = os.path.join(theirs, rel)
-                if os.path.isfile(p):
-                    shutil.copyfile(p, os.path.join(work, "beras", rel))
-                    used.append(rel)
-            missing = sorted(set(marked) - set(used))
-            if missing:
-                notes.append(f"missing from your beras/ (the stencil version was used): {', '.join(missing)}")
+    if not package:
+        return notes
+    shutil.copytree(os.path.join(assignment.release_dir, package), os.path.join(work, package), dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    theirs = os.path.join(sub_root, package)
+    sources = {rel: os.path.join(theirs, rel) for rel in marked if os.path.isfile(os.path.join(theirs, rel))}
+    for name, rel in flat.items():
+        if rel not in sources:
+            sources[rel] = os.path.join(sub_root, name)
+    if flat:
+        notes.append("files uploaded without their folders were put back in place: " +
+                     ", ".join(f"{name} -> {package}/{rel}" for name, rel in sorted(flat.items())))
+    if not sources:
+        notes.append(f"no {package}/ folder in the submission: the untouched stencil was graded")
+        return notes
+    for rel, src in sources.items():
+        shutil.copyfile(src, os.path.join(work, package, rel))
+    missing = sorted(set(marked) - set(sources))
+    if missing:
+        notes.append(f"missing from your {package}/ (the stencil version was used): {', '.join(missing)}")
     return notes
 
 
-def scan_forbidden(beras_dir, files=None):
+def _flattened(sub_root, package, marked):
+    """{file name at the submission's top level: the stencil file it stands for} for a flattened upload
+    (only names that are unique among the files students write)."""
+    if not package:
+        return {}
+    by_name = {}
+    for rel in marked:
+        by_name.setdefault(os.path.basename(rel), []).append(rel)
+    return {name: rels[0] for name, rels in by_name.items()
+            if len(rels) == 1 and os.path.isfile(os.path.join(sub_root, name))}
+
+
+def scan_forbidden(beras_dir, files=None, forbidden=FORBIDDEN):
     """Static scan: [(relative file, line, module)] for imports of TensorFlow/Keras/PyTorch in
     ``beras_dir`` (import statements, __import__/import_module with a literal name)."""
     hits = []
@@ -311,6 +344,6 @@ def scan_forbidden(beras_dir, files=None):
                     if fname in ("__import__", "import_module"):
                         mods = [node.args[0].value]
                 for m in mods:
-                    if m.split(".")[0] in FORBIDDEN:
+                    if m.split(".")[0] in forbidden:
                         hits.append((rel, node.lineno, m.split(".")[0]))
     return sorted(set(hits))

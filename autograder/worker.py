@@ -117,7 +117,7 @@ def serve(req):
     if op == "call":
         return to_plain(resolve(req["name"])(*req["args"], **req["kwargs"]))
     if op == "vjp":
-        import beras
+        beras = importlib.import_module(PACKAGE)    # the stencil's own autodiff (constant, GradientTape)
         fn = resolve(req["name"])
         wrt = req["wrt"]
         args = [beras.constant(a) if i in wrt else a for i, a in enumerate(req["args"])]

@@ -10,7 +10,7 @@ and computes the test accuracy here from the returned predictions. Each trusted 
 cases of its visible grade cell (same inputs, seeds and tolerances) and compares here; it shares the
 ``part`` of the hidden test of the same function.
 
-The profile comes from ``$AUTOGRADER_PROFILE`` ("smoke" by default, "full", or "auto").
+The profile comes from the grader (``student.profile``: "smoke" by default, "full", or "auto").
 """
 from __future__ import annotations
 
@@ -490,8 +490,9 @@ def trusted_training():
     return module
 
 
-def requested_profile():
-    name = os.environ.get("AUTOGRADER_PROFILE", "smoke") or "smoke"
+def requested_profile(student):
+    """The profile the grader resolved (passed on the proxy, never read from the environment)."""
+    name = getattr(student, "profile", None) or "smoke"
     return name if name in ("smoke", "full", "auto") else "smoke"
 
 
@@ -505,7 +506,7 @@ def grade_accuracy(accuracy, profile_name):
 @hidden_test(points=8, name="training check: ResNet-20 trained with the course recipe")
 def training_check(student):
     training = trusted_training()
-    profile = training.select_profile(requested_profile())
+    profile = training.select_profile(requested_profile(student))
     out = student.probe(TRAIN, timeout=profile.time_budget + STARTUP_SECONDS,
                         training_source=TRAINING_PY.read_text(), profile_name=profile.name,
                         data_dir=profile.data_dir)

@@ -1,7 +1,6 @@
 """A tiny course root with one assignment, "toy", laid out like the real ones (solutions/, assignments/,
 beras/ with a marked region), so the grader's machinery is tested in seconds (no TensorFlow)."""
 import os
-import re
 import shutil
 
 import nbformat
@@ -84,15 +83,21 @@ def double(x):
     ### END SOLUTION
 '''
 
-STUB_RE = re.compile(r"( *)### BEGIN SOLUTION.*?### END SOLUTION", re.S)
+MANIFEST = """title = "Toy assignment"
+demo = false
 
+[stencil]
+package = "beras"
+forbidden = ["tensorflow", "keras", "tf_keras", "torch", "jax"]
+"""
 
-def stub(text):
-    return STUB_RE.sub(lambda m: m.group(1) + "raise NotImplementedError()", text)
+PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def make_course(root):
-    """Write root/{beras, solutions/toy, assignments/toy}; return root."""
+    """Write root/{beras, solutions/toy} and release it with the real release path (nbgrader's
+    generate_assignment, the stencil, the grader bundle) into root/assignments/toy; return root."""
+    from autograder.release import release
     os.makedirs(os.path.join(root, "beras"), exist_ok=True)
     with open(os.path.join(root, "beras", "__init__.py"), "w") as f:
         f.write("from .ops import double\n")
@@ -100,23 +105,12 @@ def make_course(root):
         f.write(BERAS_OPS)
     sol = os.path.join(root, "solutions", "toy")
     os.makedirs(sol, exist_ok=True)
-    nb = source_notebook()
-    nbformat.write(nb, os.path.join(sol, "toy.ipynb"))
-    with open(os.path.join(sol, "hidden_tests.py"), "w") as f:
-        f.write(HIDDEN)
-    with open(os.path.join(sol, "data.txt"), "w") as f:
-        f.write("asset\n")
-    rel = os.path.join(root, "assignments", "toy")
-    os.makedirs(os.path.join(rel, "beras"), exist_ok=True)
-    released = nbformat.from_dict(nb)
-    for cell in released.cells:
-        cell.source = stub(cell.source)
-    nbformat.write(released, os.path.join(rel, "toy.ipynb"))
-    shutil.copyfile(os.path.join(sol, "data.txt"), os.path.join(rel, "data.txt"))
-    with open(os.path.join(rel, "beras", "__init__.py"), "w") as f:
-        f.write("from .ops import double\n")
-    with open(os.path.join(rel, "beras", "ops.py"), "w") as f:
-        f.write(stub(BERAS_OPS))
+    nbformat.write(source_notebook(), os.path.join(sol, "toy.ipynb"))
+    for name, text in (("hidden_tests.py", HIDDEN), ("data.txt", "asset\n"), ("assignment.toml", MANIFEST)):
+        with open(os.path.join(sol, name), "w") as f:
+            f.write(text)
+    shutil.copyfile(os.path.join(PROJECT, "pyproject.toml"), os.path.join(root, "pyproject.toml"))
+    release(["toy"], root=root)
     return root
 
 

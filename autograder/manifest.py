@@ -1,0 +1,120 @@
+"""An assignment is data: ``solutions/<name>/assignment.toml`` (copied into the grader bundle).
+
+Everything the toolkit needs to know about one assignment lives here, so release, grade, package and
+demo read it and no code names an assignment::
+
+    title = "CNN architectures in Keras"
+    demo = true                       # `make demo` grades its reference and its untouched release
+    demo_cost = 3                     # relative grading cost (the demo starts the dearest first)
+
+    [stencil]                         # optional: a package of the course root students complete
+    package = "beras"                 # copied next to the notebook, solution regions stubbed
+    forbidden = ["tensorflow", "keras", "torch", "jax"]   # the stencil must not compute with these
+
+    [hidden]
+    visibility = "after_due_date"     # Gradescope visibility of hidden-test results (per test: visibility=)
+
+    [requirements]
+    exclude = ["tensorflow-datasets"] # runtime pins students do not need
+
+    [profiles.smoke]                  # limits of the profile (seconds, MB); missing keys: the defaults
+    cell_timeout = 300
+    [profiles.full]
+    data = ["cifar10"]                # tensorflow-datasets names `auto` needs present to pick this profile
+    gpu = true                        # `auto` needs a visible GPU too
+    memory_mb = 0                     # 0: no address-space limit (CUDA maps far more)
+
+Unknown keys are errors that list the valid ones, so a typo never silently changes grading.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+
+FILE = "assignment.toml"
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+LIMIT_KEYS = ("cell_timeout", "call_timeout", "total_timeout", "memory_mb", "nproc", "fsize_mb", "output_kb",
+              "startup_timeout")
+PROFILE_DEFAULTS = {
+    "smoke": {"cell_timeout": 300, "call_timeout": 120, "total_timeout": 1500},
+    "full": {"cell_timeout": 3600, "call_timeout": 3600, "total_timeout": 4 * 3600, "memory_mb": 0},
+}
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read or has keys/values the toolkit does not know."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    limits: dict                     # Limits fields -> value
+    data: tuple = ()                 # tensorflow-datasets names the profile trains on
+    gpu: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    name: str
+    title: str = ""
+    stencil: str | None = None       # package copied next to the notebook as a stencil
+    forbidden: tuple = ()            # frameworks the stencil must not compute with
+    visibility: str = "after_due_date"
+    exclude_requirements: tuple = ()
+    demo: bool = True
+    demo_cost: float = 1.0
+    profiles: dict = dataclasses.field(default_factory=dict)
+
+    def profile(self, name) -> Profile:
+        if name not in self.profiles:
+            raise ManifestError(f"{self.name}: unknown profile {name!r}; valid profiles: {', '.join(self.profiles)}")
+        return self.profiles[name]
+
+
+def _check_keys(where, table, valid):
+    unknown = sorted(set(table) - set(valid))
+    if unknown:
+        raise ManifestError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(valid))}")
+
+
+def parse(name, text, where=FILE) -> Manifest:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ManifestError(f"{where}: not valid TOML ({e})") from None
+    _check_keys(where, raw, ("title", "demo", "demo_cost", "stencil", "hidden", "requirements", "profiles"))
+    stencil = raw.get("stencil", {})
+    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden"))
+    if stencil and not stencil.get("package"):
+        raise ManifestError(f"{where} [stencil]: `package` (the folder of the course root students complete) is missing")
+    hidden = raw.get("hidden", {})
+    _check_keys(f"{where} [hidden]", hidden, ("visibility",))
+    visibility = hidden.get("visibility", "after_due_date")
+    if visibility not in VISIBILITIES:
+        raise ManifestError(f"{where} [hidden]: unknown visibility {visibility!r}; valid: {', '.join(VISIBILITIES)}")
+    reqs = raw.get("requirements", {})
+    _check_keys(f"{where} [requirements]", reqs, ("exclude",))
+    profiles = {}
+    for pname in sorted({"smoke"} | set(raw.get("profiles", {}))):   # every assignment has a smoke profile
+        table = dict(raw.get("profiles", {}).get(pname, {}))
+        _check_keys(f"{where} [profiles.{pname}]", table, LIMIT_KEYS + ("data", "gpu"))
+        data = table.pop("data", [])
+        gpu = bool(table.pop("gpu", False))
+        limits = dict(PROFILE_DEFAULTS.get(pname, PROFILE_DEFAULTS["smoke"]))
+        limits.update(table)
+        profiles[pname] = Profile(pname, limits, tuple([data] if isinstance(data, str) else data), gpu)
+    return Manifest(name=name, title=raw.get("title", name), stencil=stencil.get("package") or None,
+                    forbidden=tuple(stencil.get("forbidden", ())), visibility=visibility,
+                    exclude_requirements=tuple(reqs.get("exclude", ())), demo=bool(raw.get("demo", True)),
+                    demo_cost=float(raw.get("demo_cost", 1.0)), profiles=profiles)
+
+
+def load(folder, name) -> Manifest:
+    """The manifest of ``name`` in ``folder`` (its solutions/ folder or its grader bundle); an assignment
+    without one gets the defaults (no stencil, default profiles)."""
+    path = os.path.join(folder, FILE)
+    if not os.path.isfile(path):
+        return parse(name, "", path)
+    with open(path, encoding="utf-8") as f:
+        return parse(name, f.read(), path)

@@ -40,7 +40,7 @@ GRADER_ONLY = {"hidden_tests.py", "calibration.json", "assignment.toml"}
 NOTEBOOK_ASSETS_EXCLUDE = GRADER_ONLY | {"__pycache__", ".ipynb_checkpoints"}
 STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
 # Instructor-side packages students don't need in their environment.
-NOT_FOR_STUDENTS = {"nbgrader", "nbclient", "psutil"}
+NOT_FOR_STUDENTS = {"nbgrader", "nbclient", "psutil", "copydetect"}
 
 
 def release(names=None, root="."):

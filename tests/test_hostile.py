@@ -34,6 +34,7 @@ def batch(tmp_path_factory):
     port = listener.getsockname()[1]
     secrets = [os.path.join(course, "solutions", "toy", "hidden_tests.py"),
                os.path.join(course, "solutions", "toy", "toy.ipynb"),
+               os.path.join(course, "build", "grader", "toy", "hidden_tests.py"),
                os.path.join(ROOT, "autograder", "grade.py")]
     for name, case in CASES.items():
         if case.build is network:
@@ -140,3 +141,30 @@ def test_huge_output_truncated(batch):
     size = os.path.getsize(batch["out"] / "huge_output" / "toy.graded.ipynb")
     assert size < 2 * 2**20
     assert "truncated" in open(batch["out"] / "huge_output" / "toy.graded.ipynb").read()
+
+
+def _secret_lines(course):
+    """Lines only the grader holds: the hidden tests' code and the instructor's solution of beras."""
+    lines = set()
+    with open(os.path.join(course, "solutions", "toy", "hidden_tests.py")) as f:
+        lines |= {ln.strip() for ln in f if len(ln.strip()) >= 20 and not ln.strip().startswith(("@", "def ", "from "))}
+    lines.add("return np.asarray(x, dtype=float) * 2")
+    return lines
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_nothing_secret_in_what_the_student_sees(batch, name):
+    """results.json, feedback.html and what the notebook printed hold no line of the hidden tests or of
+    the instructor's solution, whatever the submission did (search_disk and read_secrets try hardest)."""
+    secrets = _secret_lines(batch["course"])
+    assert len(secrets) >= 8
+    seen = []
+    for fname in ("results.json", "feedback.html"):
+        path = batch["out"] / name / fname
+        seen.append(path.read_text())
+    if (batch["out"] / name / "toy.graded.ipynb").exists():
+        seen.append(_outputs(batch, name))
+    text = "\n".join(seen)
+    assert not [ln for ln in secrets if ln in text]
+    if name == "search_disk":
+        assert "FOUND nothing" in _outputs(batch, name) or isolation_mode() != "namespaces", _outputs(batch, name)

@@ -247,6 +247,8 @@ def search_disk(release, dest, secrets=()):
         "            dirs[:] = []\n"
         "            continue\n"
         "        dirs[:] = [d for d in dirs if d not in ('site-packages', 'node_modules', '.venv', 'lib')]\n"
+        "        if root.startswith(os.getcwd()):   # its own copy of the release (this very cell)\n"
+        "            continue\n"
         "        for f in files:\n"
         "            if f in ('hidden_tests.py', 'toy.ipynb', 'ops.py', 'grade.py') or f.endswith('.ipynb'):\n"
         "                p = os.path.join(root, f)\n"

@@ -35,9 +35,9 @@ _results = []
 for _t in _collect(_mod):
     try:
         _out = _t.fn(_LocalStudent(globals()))
-        _results.append([_t.name, _t.points, _out is None or _out is True, ""])
+        _results.append([_t.name, _t.points, _out is None or _out is True, "", _t.kind])
     except Exception as _e:
-        _results.append([_t.name, _t.points, False, f"{{type(_e).__name__}}: {{_e}}"])
+        _results.append([_t.name, _t.points, False, f"{{type(_e).__name__}}: {{_e}}", _t.kind])
 print("HIDDEN_RESULTS " + _json.dumps(_results))
 """
 
@@ -107,7 +107,7 @@ def test_points_add_up_to_100():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     visible = sum(c.metadata["nbgrader"]["points"] for c in grade_cells(nbformat.read(SOURCE / "beras_cnn.ipynb", 4)))
-    hidden = sum(t.points for t in collect(module))
+    hidden = sum(t.points for t in collect(module) if t.kind == "hidden")
     assert (visible, hidden) == (64, 36) and visible + hidden == 100
 
 
@@ -128,10 +128,11 @@ def test_solution_notebook_runs_clean_and_every_grade_cell_passes(solution_run):
 def test_hidden_tests_give_full_points_against_the_reference(solution_run):
     assert not solution_run["runner_errors"]
     results = solution_run["hidden"]
-    assert results and len(results) == 11
-    failed = [(name, msg) for name, _, ok, msg in results if not ok]
+    assert results and [kind for *_, kind in results].count("hidden") == 11
+    assert [kind for *_, kind in results].count("check") == 13    # one trusted check per grade cell
+    failed = [(name, msg) for name, _, ok, msg, _ in results if not ok]
     assert not failed, failed
-    assert sum(points for _, points, _, _ in results) == 36
+    assert sum(points for _, points, _, _, _ in results) == 36
 
 
 def test_untouched_release_fails_each_grade_cell_clearly(release_run):
@@ -155,8 +156,8 @@ def test_untouched_release_fails_each_grade_cell_clearly(release_run):
 def test_hidden_tests_fail_against_the_untouched_stencil(release_run):
     assert not release_run["runner_errors"]
     results = release_run["hidden"]
-    assert results and len(results) == 11
-    passed = [name for name, _, ok, _ in results if ok]
-    assert not passed, f"hidden tests passed on the untouched stencil: {passed}"
-    for name, _, _, msg in results:
+    assert results and len(results) == 24
+    passed = [name for name, _, ok, _, _ in results if ok]
+    assert not passed, f"hidden tests or trusted checks passed on the untouched stencil: {passed}"
+    for name, _, _, msg, _ in results:
         assert "NotImplementedError" in msg or "not defined" in msg or "None" in msg, (name, msg)

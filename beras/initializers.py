@@ -237,6 +237,20 @@ glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNorm
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
 
+def serialize(initializer):
+    """Like ``keras.initializers.serialize``: ``{"module", "class_name", "config", "registered_name"}``
+    for an Initializer or a name ('he_normal'); ``get`` reads it back. A plain callable is returned as
+    it is (it has no config)."""
+    if initializer is None:
+        return None
+    if isinstance(initializer, (str, dict)) or (isinstance(initializer, type) and issubclass(initializer, Initializer)):
+        initializer = get(initializer)
+    if not isinstance(initializer, Initializer):
+        return initializer
+    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
+            "config": initializer.get_config(), "registered_name": None}
+
+
 def get(identifier):
     """Like ``keras.initializers.get``: a name ('he_normal' or 'HeNormal'), an Initializer, or a callable
     ``f(shape, dtype=None)``. ``None`` gives None. Unknown names raise ValueError listing the valid ones."""

@@ -28,6 +28,7 @@ import numpy as np
 from . import nn
 from .core import ops
 from .core.tensor import Tensor, as_dtype, convert_to_tensor
+from .utils import to_snake_case as _snake
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 
@@ -269,10 +270,6 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
                          from_logits=from_logits, axis=axis)
         self.from_logits, self.axis = from_logits, axis
-
-
-def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 # ---------------------------------------------------------------- lookup

@@ -6,10 +6,19 @@ generator, reseeded by :func:`set_random_seed` together with Python's and NumPy'
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 
 _generator = np.random.default_rng()
+
+
+def to_snake_case(name):
+    """Keras's default-name rule (keras.src.utils.naming.to_snake_case): Conv2D -> conv2d,
+    MaxPooling2D -> max_pooling2d, BatchNormalization -> batch_normalization, ReLU -> re_lu."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def set_random_seed(seed):

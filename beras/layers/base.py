@@ -21,13 +21,10 @@ import threading
 import numpy as np
 
 from ..core.tensor import Tensor, Variable, _to_array, as_dtype
+from ..utils import to_snake_case as _snake
 
 _state = threading.local()
 _name_counts: dict[str, int] = {}
-
-
-def _snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def unique_name(base):
@@ -108,11 +105,28 @@ class Layer:
         object.__setattr__(self, key, value)
 
     # --- weights -------------------------------------------------------------------------
-    def add_weight(self, shape=(), initializer="glorot_uniform", trainable=True, name=None, dtype=None):
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                   name=None):
+        """Keras 3's ``Layer.add_weight``, same parameter order: ``shape`` (default ``()``),
+        ``initializer`` (default ``"glorot_uniform"`` for float dtypes, ``"zeros"`` otherwise), ``dtype``
+        (default: the layer's), ``trainable``, ..., ``name``. ``autocast`` and ``aggregation`` are
+        accepted and have no effect (beras has no mixed precision and no replicas); ``regularizer``,
+        ``constraint`` and ``overwrite_with_gradient`` are not supported."""
         from .. import initializers
+        if isinstance(shape, str):
+            raise ValueError(f"`name` must be passed as a keyword argument. Received: add_weight({shape!r}, ...). "
+                             f"Use: add_weight(shape=..., name={shape!r}).")
+        for arg, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise NotImplementedError(f"add_weight: `{arg}` is not supported by beras (got {value!r})")
+        if overwrite_with_gradient:
+            raise NotImplementedError("add_weight: `overwrite_with_gradient` is not supported by beras")
         dtype = as_dtype(dtype) or self.dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if np.issubdtype(dtype, np.floating) else "zeros"
         init = initializers.get(initializer)
-        value = np.asarray(init(tuple(shape), dtype=dtype)).astype(dtype)
+        value = np.asarray(init(tuple(() if shape is None else shape), dtype=dtype)).astype(dtype)
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         return var
@@ -225,7 +239,13 @@ class Layer:
         return KerasTensor(out_shape, self.dtype, self, flat_inputs)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """The constructor arguments, as Keras's ``get_config`` (initializers serialized as
+        ``{"class_name", "config", ...}``): ``type(layer).from_config(layer.get_config())`` rebuilds it."""
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

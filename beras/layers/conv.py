@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from .. import nn
+from .. import initializers, nn
 from .base import Layer
 
 
@@ -98,7 +98,9 @@ class Conv2D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-                "groups": self.groups, "activation": self._activation_arg, "use_bias": self.use_bias}
+                "data_format": self.data_format, "groups": self.groups, "activation": self._activation_arg,
+                "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class DepthwiseConv2D(Layer):
@@ -152,4 +154,7 @@ class DepthwiseConv2D(Layer):
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
                 "padding": self.padding, "depth_multiplier": self.depth_multiplier,
-                "dilation_rate": self.dilation_rate, "activation": self._activation_arg, "use_bias": self.use_bias}
+                "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                "activation": self._activation_arg, "use_bias": self.use_bias,
+                "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

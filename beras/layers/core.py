@@ -65,7 +65,8 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias}
+                "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class Activation(Layer):
@@ -74,6 +75,9 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
     def call(self, inputs, training=None):
         return self.activation(inputs)
@@ -95,6 +99,9 @@ class ReLU(Layer):
         if threshold is None or threshold < 0:
             raise ValueError(f"threshold of a ReLU layer must be >= 0, got {threshold}")
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope, "threshold": self.threshold}
 
     def call(self, inputs, training=None):
         x, slope, thr, cap = inputs, self.negative_slope, self.threshold, self.max_value
@@ -128,6 +135,9 @@ class LeakyReLU(Layer):
             raise ValueError(f"negative_slope of a LeakyReLU layer must be >= 0, got {negative_slope}")
         self.negative_slope = negative_slope
 
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
     def call(self, inputs, training=None):
         return nn.leaky_relu(inputs, alpha=self.negative_slope)
 
@@ -141,6 +151,9 @@ class Softmax(Layer):
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = axis
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
 
     def call(self, inputs, training=None):
         return nn.softmax(inputs, axis=self.axis)
@@ -173,6 +186,9 @@ class Dropout(Layer):
                              f"between 0 and 1. Received: rate={rate!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:

@@ -55,4 +55,4 @@ class ZeroPadding2D(Layer):
         return x
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding}
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}

@@ -16,13 +16,7 @@ import traceback
 
 import numpy as np
 
-
-def rel_error(got, expected):
-    """CS231n relative error: ``max |a - b| / max(1e-8, max(|a| + |b|))``."""
-    a, b = np.asarray(got, np.float64), np.asarray(expected, np.float64)
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
+from .gradcheck import rel_error  # the one definition (also beras.testing.rel_error)
 
 
 def _array(value):

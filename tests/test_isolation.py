@@ -140,6 +140,7 @@ def batch(request, uid_project):
         listener.setblocking(False)
         secrets = [os.path.join(course, "solutions", "toy", "hidden_tests.py"),
                    os.path.join(course, "solutions", "toy", "toy.ipynb"),
+                   os.path.join(course, "build", "grader", "toy", "hidden_tests.py"),   # the grader bundle
                    os.path.join(proj, "autograder", "grade.py")]
         for name, case in CASES.items():
             if case.build is network:

@@ -15,7 +15,6 @@ replays the graph.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 
 import numpy as np

@@ -44,7 +44,8 @@ _UNSUPPORTED_OPTIONS = {
 def from_keras(keras_model):
     """Convert a Keras ``Sequential`` or functional ``Model`` into a beras model with the same weights."""
     import keras
-    from .model import Model, Sequential
+    from .functional import Model
+    from .sequential import Sequential
 
     if isinstance(keras_model, keras.Sequential):
         twins = [convert_layer(layer) for layer in keras_model.layers]

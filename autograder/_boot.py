@@ -83,11 +83,18 @@ def set_limits(limits):
                 pass
 
 
+PR_SET_DUMPABLE = 4
+
+
 def drop_privileges(uid, gid):
     if os.getuid() == 0 and uid:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        # the uid change made the process non-dumpable: the grader (as this uid, without CAP_SYS_PTRACE,
+        # e.g. in Docker) could not read its /proc/PID/maps for the framework rule. Code that undoes
+        # this makes itself uninspectable, which the grader counts against it.
+        _prctl(PR_SET_DUMPABLE, 1)
 
 
 def scrub_imports(project_paths):

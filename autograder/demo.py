@@ -58,10 +58,11 @@ def table(name, by_kind):
         f"{by_kind[k]['score']:>4g}/{by_kind[k].get('extra_data', {}).get('max_score', 0):<5g}" for k in kinds))
 
 
-def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
+def demo(out=None, jobs=2, with_side_by_side=True, with_release=True, root=None):
     from .batch import _grade_one
     from .reference import reference_submission, release_submission
-    out = out or os.path.join(PROJECT_ROOT, "build", "demo")
+    root = root or PROJECT_ROOT
+    out = out or os.path.join(root, "build", "demo")
     t0 = time.monotonic()
     if with_side_by_side:
         _section("1. beras CNN vs Keras CNN on the digits")
@@ -69,13 +70,13 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True):
     if with_release:
         _section("2. release every assignment (nbgrader generate_assignment + stencils + grader bundles)")
         from .release import release
-        for dest in release(root=PROJECT_ROOT):
+        for dest in release(root=root):
             print(f"released {dest}")
     _section("3. grade the reference solutions and the untouched releases (smoke profile, offline)")
     subs = os.path.join(out, "submissions")
     shutil.rmtree(subs, ignore_errors=True)
     tasks = []
-    assignments = demo_assignments(PROJECT_ROOT)
+    assignments = demo_assignments(root)
     for a in assignments:   # dearest first (manifest demo_cost), each reference before its release
         for kind, make in (("reference", reference_submission), ("release", release_submission)):
             path = make(a, os.path.join(subs, a.name, kind))

@@ -29,7 +29,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from . import submission as subm
 from .manifest import PROFILE_DEFAULTS
 from .sandbox import Limits, Sandbox, guarantees, isolation_mode
-from .student import Student
+from .student import UNINSPECTABLE, Student
 
 PROFILE_LIMITS = {name: Limits(**limits) for name, limits in PROFILE_DEFAULTS.items()}   # without a manifest
 
@@ -340,8 +340,12 @@ def step_run_hidden_tests(g: Grading):
                        test.visibility, list(student.calls), seconds, test.part, test.guards, frac >= 1 - 1e-9)
             (g.tests if test.kind == "hidden" else g.checks).append(row)
             for what, found, when in student.framework_hits:
-                g.framework_use.setdefault(test.part, f"{', '.join(found)} was loaded in the process "
-                                                      f"{what} ({when})")
+                if UNINSPECTABLE in found:
+                    why = (f"the grader could not inspect the process {what} (it made itself non-dumpable?), "
+                           "so it cannot tell what your code computed with")
+                else:
+                    why = f"{', '.join(found)} was loaded in the process {what} ({when})"
+                g.framework_use.setdefault(test.part, why)
     finally:
         student.kill()
     if student.events:

@@ -74,17 +74,69 @@ def process_tree(pid):
     return out
 
 
-def frameworks_mapped(pid):
-    """Names of forbidden frameworks whose native code is mapped in ``pid``'s process tree (grader side:
-    read from /proc, which the student's code cannot rewrite)."""
-    found = set()
-    for p in process_tree(pid):
+UNINSPECTABLE = "an uninspectable process"
+
+
+def _read_maps(pids):
+    """{pid: text of /proc/PID/maps, or None when it may not be read}; vanished processes left out."""
+    out = {}
+    for p in pids:
         try:
             with open(f"/proc/{p}/maps") as f:
-                maps = f.read()
-        except OSError:
+                out[p] = f.read()
+        except (FileNotFoundError, ProcessLookupError):
             continue
-        found.update(name for name, rx in FRAMEWORK_LIBS.items() if rx.search(maps))
+        except PermissionError:
+            out[p] = None
+    return out
+
+
+def _read_maps_as(uid, pids):
+    """Read the maps as ``uid`` (a forked helper that drops to it): root without CAP_SYS_PTRACE (Docker's
+    default capabilities) may not read another uid's maps, the same uid may while the target is dumpable."""
+    import json as _json
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            data = {str(k): v for k, v in _read_maps(pids).items()}
+            os.write(w, _json.dumps(data).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(child, 0)
+    try:
+        return {int(k): v for k, v in _json.loads(b"".join(chunks) or b"{}").items()}
+    except ValueError:
+        return {p: None for p in pids}
+
+
+def frameworks_mapped(pid, uid=None):
+    """Names of forbidden frameworks whose native code is mapped in ``pid``'s process tree (grader side:
+    read from /proc, which the student's code cannot rewrite). A process whose maps cannot be read,
+    even as its own uid, is reported as ``UNINSPECTABLE``."""
+    pids = process_tree(pid)
+    maps = _read_maps(pids)
+    denied = [p for p, text in maps.items() if text is None]
+    if denied and uid and os.geteuid() == 0:
+        maps.update(_read_maps_as(uid, denied))
+    found = set()
+    for text in maps.values():
+        if text is None:
+            found.add(UNINSPECTABLE)
+            continue
+        found.update(name for name, rx in FRAMEWORK_LIBS.items() if rx.search(text))
     return sorted(found)
 
 
@@ -245,7 +297,7 @@ class Worker:
         return reply.get("result")
 
     def frameworks(self):
-        return frameworks_mapped(self.proc.pid) if self.proc is not None else []
+        return frameworks_mapped(self.proc.pid, self.sandbox.uid) if self.proc is not None else []
 
 
 class Student:

@@ -98,9 +98,10 @@ def test_case(batch, name):
     for t in res["tests"]:
         assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(t)
     assert res["score"] == sum(t["score"] for t in res["tests"])
-    assert res["score"] <= case.honest + 1e-9, _text(res)
-    assert res["score"] == case.honest, _text(res)          # ... and the honest part still earns points
-    assert re.search(case.mention, _text(res)), _text(res)
+    honest, mention = case.expected(isolation_mode())
+    assert res["score"] <= honest + 1e-9, _text(res)
+    assert res["score"] == honest, _text(res)          # ... and the honest part still earns points
+    assert re.search(mention, _text(res)), _text(res)
     assert os.path.isfile(batch["out"] / name / "feedback.html")
 
 

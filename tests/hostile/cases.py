@@ -25,6 +25,11 @@ class Case:
     build: object
     honest: float
     mention: str
+    by_mode: dict = dataclasses.field(default_factory=dict)   # isolation mode -> (honest, mention)
+
+    def expected(self, mode):
+        """(the most points the honest part earns, the message regex) under isolation ``mode``."""
+        return self.by_mode.get(mode, (self.honest, self.mention))
 
 
 def _copy_release(release, dest):
@@ -262,6 +267,13 @@ def search_disk(release, dest, secrets=()):
     return _edit(release, dest, extra_cells=[code])
 
 
+def hides_from_the_grader(release, dest):
+    # an honest (NumPy) beras.double, but beras makes its process non-dumpable at import, so a grader
+    # without CAP_SYS_PTRACE (Docker's default capabilities) cannot read what it loaded
+    ops = BERAS_OPS + ("\nimport ctypes\nctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE = 0\n")
+    return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
+
+
 def stub_ops():
     return BERAS_OPS.replace("    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
                              "    raise NotImplementedError()")
@@ -292,4 +304,9 @@ CASES = {
     "stencil_patches_helpers": Case(stencil_patches_helpers, 0, r"NotImplementedError|grader's own check"),
     "tf_without_import": Case(tf_without_import, 4, r"forbidden framework"),
     "search_disk": Case(search_disk, 0, r"NotImplementedError"),
+    # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no
+    # CAP_SYS_PTRACE, as in Docker) the grader reads them as the sandbox's uid and in "rlimits" as the same
+    # user, which a non-dumpable process refuses: that part is withheld
+    "hides_from_the_grader": Case(hides_from_the_grader, 8, r"passed",
+                                  {"uid": (4, r"could not inspect"), "rlimits": (4, r"could not inspect")}),
 }

@@ -1,9 +1,24 @@
-"""feedback.html: every test's score and message, the grader's notes, training curves (inline PNG)."""
+"""What a student reads: feedback.html (every test's score and message, the grader's notes, training
+curves as an inline PNG) and the Gradescope rendering of results.json (``gradescope_format``).
+
+On Gradescope students see results.json only, so everything feedback.html shows reaches them there:
+the top-level ``output`` and each test's ``output`` are markdown (``output_format: "md"``): the
+message's first line as prose (unchanged but for markdown escapes: tools read it as the summary),
+"expected ... / got ..." and any further lines (assertion details, tracebacks) as code blocks, and
+a test's training curves (``Score(curves=...)``) inside that test's own output, as an embedded PNG
+(a ``data:image/png`` URI) followed by the values as a table. A curve therefore has its test's
+visibility: a hidden test's curve shows after the due date like its score, never in the top-level
+output. The plain messages stay in ``extra_data`` (``text`` per test, ``output_text`` top level)."""
 from __future__ import annotations
 
 import base64
 import html
 import io
+import re
+
+MD_FORMAT = "md"
+_EXPECTED_GOT = (re.compile(r"expected (?P<exp>.+?), got (?P<got>.+)$"),
+                 re.compile(r"got (?P<got>.+?), expected (?P<exp>.+)$"))
 
 
 def curve_png(curves):
@@ -24,6 +39,98 @@ def curve_png(curves):
     return base64.b64encode(buf.getvalue()).decode()
 
 
+# ---------------------------------------------------------------------------------------------
+# Markdown for Gradescope
+# ---------------------------------------------------------------------------------------------
+def md_escape(line):
+    """``line`` as literal markdown text: only what markdown would act on is escaped (backslashes,
+    backticks, ``*``, ``[ ]``, ``<``, ``_`` at a word's edge, a block marker at the start), so
+    plain words, paths and snake_case names read and search as they are."""
+    out = re.sub(r"([\\`*\[\]<])", r"\\\1", line)
+    out = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", out)
+    out = re.sub(r"^(\s*)([#>+-])(?=\s|$)", r"\1\\\2", out)
+    out = re.sub(r"^(\s*\d+)([.)])(?=\s|$)", r"\1\\\2", out)
+    return out
+
+
+def md_code(text):
+    """A fenced code block holding ``text`` verbatim (the fence is longer than any backtick run in it)."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return f"{fence}\n{text.rstrip()}\n{fence}"
+
+
+def curve_markdown(curves, title="Training curve"):
+    """The curves as an embedded PNG (when matplotlib can draw it) and a table of their values."""
+    parts = [f"**{md_escape(title)}**"]
+    try:
+        parts.append(f"![{md_escape(title)}](data:image/png;base64,{curve_png(curves)})")
+    except Exception as e:  # noqa: BLE001 - the table below still shows the values
+        parts.append(md_escape(f"(the plot could not be drawn: {type(e).__name__}: {e})"))
+    labels = list(curves)
+    rows = max((len(v) for v in curves.values()), default=0)
+    table = ["| epoch | " + " | ".join(md_escape(k).replace("|", "\\|") for k in labels) + " |",
+             "| --- |" + " --- |" * len(labels)]
+    for i in range(rows):
+        table.append(f"| {i + 1} | " + " | ".join(f"{curves[k][i]:.4g}" if i < len(curves[k]) else ""
+                                                   for k in labels) + " |")
+    parts.append("\n".join(table))
+    return "\n\n".join(parts)
+
+
+def message_markdown(text, curves=None):
+    """One test's message as markdown: first line as prose, expected/got and the rest as code."""
+    lines = str(text or "").strip("\n").splitlines()
+    parts = []
+    if lines:
+        first, rest = lines[0], "\n".join(lines[1:]).strip("\n")
+        parts.append(md_escape(first))
+        for pattern in _EXPECTED_GOT:
+            m = pattern.search(first)
+            if m:
+                parts.append(md_code(f"expected: {m['exp']}\ngot:      {m['got']}"))
+                break
+        if rest.strip():
+            parts.append(md_code(rest))
+    if curves:
+        parts.append(curve_markdown(curves))
+    return "\n\n".join(parts)
+
+
+def notes_markdown(lines):
+    """The top-level output: each note a paragraph (its first line), further lines as code."""
+    return "\n\n".join(message_markdown(line) for line in lines if str(line).strip())
+
+
+def _test_curves(name, curves):
+    """The curves a test recorded (the grader names them "TEST NAME: label")."""
+    prefix = f"{name}: "
+    return {k[len(prefix):]: v for k, v in (curves or {}).items() if k.startswith(prefix)}
+
+
+def gradescope_format(results, curves=None, notes=None):
+    """``results`` (plain-text outputs) rendered for Gradescope, in place: markdown outputs with
+    ``output_format: "md"``, the plain text kept in ``extra_data``, each test's curves in its output.
+    ``notes``: the top-level output's notes (one may span lines; default: its lines)."""
+    text = results.get("output", "")
+    results.setdefault("extra_data", {})["output_text"] = text
+    results["output"] = notes_markdown(text.splitlines() if notes is None else notes)
+    results["output_format"] = MD_FORMAT
+    for t in results.get("tests", []):
+        plain = t.get("output", "")
+        t.setdefault("extra_data", {})["text"] = plain
+        t["output"] = message_markdown(plain, _test_curves(t.get("name", ""), curves))
+        t["output_format"] = MD_FORMAT
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# feedback.html
+# ---------------------------------------------------------------------------------------------
+def _plain(entry, key="output", extra_key="text"):
+    return (entry.get("extra_data") or {}).get(extra_key, entry.get(key, ""))
+
+
 def feedback_html(results, curves=None):
     esc = html.escape
     extra = results.get("extra_data", {})
@@ -31,7 +138,7 @@ def feedback_html(results, curves=None):
     for t in results["tests"]:
         color = "#e6f4ea" if t["status"] == "passed" else "#fce8e6"
         rows.append(f"<tr style='background:{color}'><td>{esc(t['name'])}</td>"
-                    f"<td>{t['score']:g} / {t['max_score']:g}</td><td><pre>{esc(t.get('output', ''))}</pre></td></tr>")
+                    f"<td>{t['score']:g} / {t['max_score']:g}</td><td><pre>{esc(_plain(t))}</pre></td></tr>")
     plot = ""
     if curves:
         plot = f"<h2>Training</h2><img alt='training curves' src='data:image/png;base64,{curve_png(curves)}'/>"
@@ -44,7 +151,7 @@ def feedback_html(results, curves=None):
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} td{{padding:.3em .6em;vertical-align:top}}
 pre{{white-space:pre-wrap;margin:0}} table{{border-collapse:collapse;width:100%}}</style></head><body>
 <h1>{esc(str(extra.get('assignment', 'Assignment')))}: {results['score']:g} / {extra.get('max_score', 0):g}</h1>
-<pre>{esc(results.get('output', ''))}</pre>
+<pre>{esc(_plain(results, 'output', 'output_text'))}</pre>
 <table><tr><th>Test</th><th>Score</th><th>Message</th></tr>
 {''.join(rows)}
 </table>

@@ -460,7 +460,7 @@ def results_json(g: Grading, elapsed):
                  + (f" (not guaranteed: {', '.join(held['best_effort'] + held['not_held'])})"
                     if held["best_effort"] or held["not_held"] else "") + ".")
     lines += g.messages
-    return {
+    results = {
         "score": round(score, 4),
         "execution_time": round(elapsed, 2),
         "output": "\n".join(lines),
@@ -476,6 +476,9 @@ def results_json(g: Grading, elapsed):
                        "cell_seconds": {k: round(v, 3) for k, v in (getattr(g.run, "seconds", None) or {}).items()},
                        "test_seconds": {k: round(v, 3) for k, v in g.test_seconds.items()}},
     }
+    # Gradescope shows students results.json only: markdown messages, each test's curves in its output
+    from .feedback import gradescope_format
+    return gradescope_format(results, g.curves, lines)
 
 
 def _zero_tests(g: Grading):

@@ -3,9 +3,8 @@
 This machine runs the tests as root with CAP_SYS_ADMIN ("namespaces"). The other two modes are
 emulated by running the grader (a subprocess) in a private mount namespace made by the test harness:
 
-- "uid": ``setpriv --bounding-set -sys_admin,-sys_ptrace`` (root without CAP_SYS_ADMIN and
-  CAP_SYS_PTRACE, like Docker's default capabilities: the grader reads the student's /proc/PID/maps
-  as the sandbox's uid). The grader runs from a copy of the project whose virtualenv lives *inside* the
+- "uid": ``setpriv --bounding-set`` Docker's default capability set (root without CAP_SYS_ADMIN and
+  CAP_SYS_PTRACE: the grader reads the student's /proc/PID/maps as the sandbox's uid). The grader runs from a copy of the project whose virtualenv lives *inside* the
   project root (a venv whose site-packages point at this project's), and the course, the
   submissions and the output live in world-readable directories: only the grader's own protections
   (``sandbox.protect_paths``) keep the student's uid out.
@@ -53,6 +52,8 @@ pytestmark = pytest.mark.skipif(
 WRAP = r'''
 set -e
 PYHOME=$1; MODE=$2; WHERE=$3; LISTING=$4; shift 4
+# Docker's default capability set (no CAP_SYS_ADMIN, no CAP_SYS_PTRACE)
+DOCKER_CAPS=-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write
 case "$PYHOME" in
   /root/*)
     STASH=$(mktemp -d /var/tmp/ag-stash-XXXXXX)
@@ -67,7 +68,7 @@ esac
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 cd "$WHERE"
 if [ "$MODE" = uid ]; then
-  set -- setpriv --bounding-set -sys_admin,-sys_ptrace --inh-caps -sys_admin,-sys_ptrace -- "$@"
+  set -- setpriv --bounding-set "$DOCKER_CAPS" --inh-caps -all -- "$@"
 else
   set -- setpriv --reuid 65534 --regid 65534 --clear-groups -- "$@"
 fi

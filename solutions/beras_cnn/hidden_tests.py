@@ -353,7 +353,8 @@ def check_conv2d_forward(student):
     rng = _rng(102)
     for x_shape, w_shape, s, pad in [((2, 6, 6, 3), (3, 3, 3, 4), 1, "VALID"), ((2, 7, 7, 3), (3, 3, 3, 4), 1, "SAME"),
                                      ((1, 9, 8, 2), (3, 3, 2, 5), 2, "SAME"), ((3, 10, 7, 2), (2, 4, 2, 3), 2, "VALID"),
-                                     ((2, 5, 5, 4), (1, 1, 4, 6), 1, "VALID"), ((2, 8, 8, 3), (5, 5, 3, 2), 3, "SAME")]:
+                                     ((2, 5, 5, 4), (1, 1, 4, 6), 1, "VALID"), ((2, 8, 8, 3), (5, 5, 3, 2), 3, "SAME"),
+                                     ((1, 6, 5, 2), (3, 3, 2, 3), 1, [[0, 0], [1, 2], [0, 1], [0, 0]])]:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         expect_forward(student, f"conv2d input {x_shape}, filters {w_shape}, stride {s}, {pad}", "beras.nn.conv2d",
                        [x, w], {"strides": s, "padding": pad}, lambda x, w: tf.nn.conv2d(x, w, s, pad))
@@ -368,7 +369,8 @@ def check_conv2d_backward(student):
     rng = _rng(103)
     for x_shape, w_shape, s, pad in [((2, 5, 5, 2), (3, 3, 2, 3), 1, "VALID"), ((2, 6, 6, 3), (3, 3, 3, 2), 1, "SAME"),
                                      ((1, 7, 8, 2), (3, 3, 2, 4), 2, "SAME"), ((2, 9, 7, 3), (2, 3, 3, 2), 2, "VALID"),
-                                     ((2, 4, 4, 3), (1, 1, 3, 5), 1, "VALID"), ((1, 5, 4, 2), (3, 2, 2, 3), 2, "SAME")]:
+                                     ((2, 4, 4, 3), (1, 1, 3, 5), 1, "VALID"), ((1, 5, 4, 2), (3, 2, 2, 3), 2, "SAME"),
+                                     ((2, 8, 7, 2), (3, 3, 2, 2), 3, "SAME"), ((1, 7, 6, 2), (3, 2, 2, 3), (2, 1), "VALID")]:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         check_vjp(student, f"conv2d gradients: input {x_shape}, filters {w_shape}, stride {s}, {pad}",
                   "beras.nn.conv2d", [x, w], {"strides": s, "padding": pad},

@@ -166,6 +166,13 @@ result = {"inference": np.asarray(layer(x, training=False)),
           "training": np.asarray(layer(x, training=True))}
 result["training_again"] = np.asarray(layer(x, training=True))
 result["p1_training"] = np.asarray(StochasticDepth(1.0)(x, training=True))
+result["p0_training"] = np.asarray(StochasticDepth(0.0)(x, training=True))
+import keras
+import tensorflow as tf   # inside model.fit the batch size is unknown (None) while tracing
+sd_model = keras.Sequential([keras.Input(x.shape[1:]), StochasticDepth(p, seed=2)])
+graph = tf.function(lambda t: sd_model(t, training=True), input_signature=[tf.TensorSpec([None, *x.shape[1:]])])
+result["graph_training"] = np.asarray(graph(x))
+result["model_inference"] = np.asarray(sd_model(x, training=False))
 """
 
 TRAIN = """
@@ -377,6 +384,8 @@ def resnet_basic_block_visible_cases(student):
                 "ReLU after the add)", np.maximum(x, 0), got)
     expect_block(student, "resnet_basic_block", (8, 8, 16), (32,), {"stride": 2}, basic_params(16, 32, 2),
                  (4, 4, 32), "basic block 8x8x16 -> 32, stride 2 (projection 1x1 conv + BN)")
+    expect_block(student, "resnet_basic_block", (8, 8, 16), (24,), {}, basic_params(16, 24), (8, 8, 24),
+                 "basic block 8x8x16 -> 24, stride 1 (the channel change alone needs the projection)")
 
 
 @trusted_check("test_resnet_bottleneck_block", part="resnet_bottleneck_block")
@@ -454,6 +463,17 @@ def stochastic_depth_visible_cases(student):
     assert_equal(bool(np.any(y2 != y)), True, "StochasticDepth(0.7) draws a new mask at each call (two training "
                                               "calls on the same input differ)")
     check_close("StochasticDepth(1.0) in training is the identity", x, got["p1_training"])
+    check_close("StochasticDepth(0.0) in training drops every sample", np.zeros_like(x), got["p0_training"])
+    yg = as_array(got["graph_training"], "StochasticDepth traced with an unknown batch size")
+    assert_equal(yg.shape, x.shape, "StochasticDepth traced with an unknown batch size: output shape")
+    kept_g = np.all(yg == x, axis=(1, 2, 3))
+    assert_equal(bool(np.all(kept_g | np.all(yg == 0, axis=(1, 2, 3)))), True,
+                 "StochasticDepth traced with an unknown batch size: each sample kept whole or dropped whole")
+    if not abs(float(kept_g.mean()) - p) < 0.03:
+        raise HiddenTestFailure(f"StochasticDepth(0.7) traced with an unknown batch size keeps about 70% of the "
+                                f"samples (0.7 +- 0.03), got {float(kept_g.mean()):.3f}")
+    check_close("StochasticDepth(0.7) in a model with training=False returns 0.7 * x", p * x, got["model_inference"],
+                tol=1e-6)
 
 
 @trusted_check("test_survival_probabilities", part="survival_probabilities")

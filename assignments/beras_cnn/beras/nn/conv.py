@@ -9,7 +9,8 @@ where ``xp`` is the input padded by ``pads = ((top, bottom), (left, right))``.
 
 Each op has two parts:
 - a public wrapper (``conv2d``, ``bias_add``) that parses and validates TF's arguments and
-  does TF's padding arithmetic (:func:`conv_output_size`); and
+  does TF's padding arithmetic (:func:`conv_output_size`, written by the students too: the release
+  must not answer the assignment's Part 1); and
 - a ``@primitive`` whose forward value and VJP call small NumPy kernels
   (``conv2d_forward`` / ``conv2d_backward``, ``bias_add_forward`` / ``bias_add_backward``); its glue also
   gives TF's extras without a kernel of their own: leading batch dimensions are flattened, a grouped
@@ -99,19 +100,8 @@ def conv_output_size(size, kernel, stride, dilation, padding):
     - SAME:  ``out = ceil(size / stride)``, ``pad_total = max((out - 1) * stride + k_eff - size, 0)``,
       ``pad_before = pad_total // 2``: the odd pixel goes after (bottom / right)
     """
-    k_eff = (kernel - 1) * dilation + 1
-    if padding == "SAME":
-        out = math.ceil(size / stride)
-        total = max((out - 1) * stride + k_eff - size, 0)
-        return out, total // 2, total - total // 2
-    before, after = (0, 0) if padding == "VALID" else padding
-    numerator = size + before + after - k_eff + stride
-    out = numerator // stride if numerator >= 0 else -(-numerator // stride)   # C++ truncation
-    if out < 0:
-        raise ValueError(f"Computed output size would be negative: {out} [input_size: {size}, padding: "
-                         f"{(before, after)}, effective_filter_size: {k_eff}, stride: {stride}]: the (effective) "
-                         f"kernel is larger than the padded input size {size + before + after}")
-    return out, before, after
+    # YOUR CODE HERE
+    raise NotImplementedError()
 
 
 def output_shape_and_pads(input_shape, kernel_hw, strides, dilations, padding):
@@ -194,8 +184,8 @@ def im2col(xp, kernel_hw, out_hw, strides, dilations=(1, 1)):
 
 
 def _out_hw(padded_hw, kernel_hw, strides, dilations):
-    """Output size of a VALID correlation over an already padded input."""
-    return tuple((p - ((k - 1) * d + 1)) // s + 1 for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilations))
+    """Output size of a VALID correlation over an already padded input (by :func:`conv_output_size`)."""
+    return tuple(conv_output_size(p, k, s, d, "VALID")[0] for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilations))
 
 
 # ----------------------------------------------------------------------------------------------

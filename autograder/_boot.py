@@ -328,7 +328,7 @@ def main():
             os.execvp("unshare", ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child=SIGKILL",
                                   "--mount-proc", "--", sys.executable, "-I", os.path.abspath(__file__),
                                   sys.argv[1], "inner"])
-    payload = open(cfg["payload"]).read() if cfg.get("payload") else None
+    payload = cfg.get("payload")            # inline in the one launch config (read before dropping privileges)
     if cfg.get("namespaces"):
         hide_paths(cfg["hide"], cfg["keep"], cfg["stash"])
     else:

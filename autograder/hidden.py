@@ -48,18 +48,18 @@ The namespace of a notebook assignment is built by running the notebook's code c
 ``grader-namespace`` (cell metadata ``tags``), in order: its import cell and the solution cells
 that define the graded functions (locked cells come from the instructor source).
 
-:class:`LocalStudent` implements the same calls in-process, for instructors writing and
-testing hidden tests against the reference solution. The grader uses a sandboxed
+:class:`LocalStudent` runs the same calls in-process (both use ``autograder/calls.py``), for
+instructors writing and testing hidden tests against the reference solution. The grader uses a sandboxed
 implementation (``autograder.sandbox``).
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Callable
 
 import numpy as np
 
+from . import calls
 from .wire import to_plain  # noqa: F401 - part of this module's API
 
 
@@ -205,39 +205,23 @@ def assert_equal(got, expected, case):
 # ---------------------------------------------------------------------------------------------
 # In-process proxy (for writing and testing hidden tests against the reference solution)
 # ---------------------------------------------------------------------------------------------
-def resolve(name, namespace):
-    """'pkg.mod.fn' imports pkg.mod and returns fn; a bare name is looked up in ``namespace``."""
-    if "." not in name:
-        if name not in namespace:
-            raise HiddenTestFailure(f"`{name}` is not defined in your notebook")
-        return namespace[name]
-    module, _, attr = name.rpartition(".")
-    obj = importlib.import_module(module)
-    return getattr(obj, attr)
-
-
 class LocalStudent:
     """The :class:`Student` calls, run in this process against ``namespace`` and importable modules."""
 
-    def __init__(self, namespace=None, profile="smoke"):
+    def __init__(self, namespace=None, profile="smoke", package="beras"):
         self.namespace = dict(namespace or {})
         self.profile = profile
+        self.package = package           # the stencil package, whose autodiff ``vjp`` uses
+
+    def _resolve(self, name):
+        return calls.resolve(name, self.namespace, self.package, missing=HiddenTestFailure)
 
     def call(self, name, *args, **kwargs):
-        return to_plain(resolve(name, self.namespace)(*args, **kwargs))
+        return to_plain(self._resolve(name)(*args, **kwargs))
 
     def vjp(self, name, args, kwargs=None, wrt=(0,), upstream=None):
-        import beras
-        fn = resolve(name, self.namespace)
-        args = [beras.constant(a) if i in wrt else a for i, a in enumerate(args)]
-        with beras.GradientTape() as tape:
-            tape.watch([args[i] for i in wrt])
-            out = fn(*args, **(kwargs or {}))
-        grads = tape.gradient(out, [args[i] for i in wrt], output_gradients=upstream)
-        return to_plain(out), [to_plain(g) for g in grads]
+        value, grads = calls.vjp(self._resolve(name), args, kwargs or {}, wrt, upstream, self.package)
+        return to_plain(value), [to_plain(g) for g in grads]
 
     def probe(self, code, timeout=None, *, stencil=False, uses_stencil=False, **inputs):
-        scope = {} if stencil else dict(self.namespace)
-        scope.update(inputs)
-        exec(compile(code, "<hidden test probe>", "exec"), scope)  # noqa: S102 - trusted instructor code
-        return to_plain(scope.get("result"))
+        return to_plain(calls.probe(code, {} if stencil else self.namespace, inputs))

@@ -436,14 +436,13 @@ class Sandbox:
         env[key] = value
         return env
 
-    def command(self, mode, payload_text, args=()):
+    def command(self, mode, payload, args=()):
         """The argv running ``mode`` ('kernel' or 'worker') in the sandbox; payload = connection
-        file contents (kernel) or the worker's source (worker). The caller (this process, this
-        thread) must start it: the sandbox's first process dies with it."""
+        file contents (kernel) or the worker's source (worker), ``args`` its argv. One launch spec:
+        everything goes into one config file in the grader-only boot dir, read by _boot.py before it
+        drops privileges. The caller (this process, this thread) must start it: the sandbox's first
+        process dies with it."""
         self._n += 1
-        payload = os.path.join(self.boot_dir, f"payload-{self._n}")
-        with open(payload, "w") as f:
-            f.write(payload_text)
         lim = self.limits
         ns = self.isolation == "namespaces"
         cfg = {

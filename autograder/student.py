@@ -165,18 +165,13 @@ class Worker:
     # -- process management --------------------------------------------------------------------
     def _start(self):
         src = ""
-        for part in ("wire.py", "worker.py"):  # the worker can't import this package: send the codec's source
-            with open(os.path.join(HERE, part)) as f:
+        for part in ("wire.py", "calls.py", "worker.py"):  # the worker can't import this package:
+            with open(os.path.join(HERE, part)) as f:          # send the codec's and the calls' source
                 src += f.read() + "\n"
-        job = os.path.join(self.sandbox.run_dir, "job.json")
-        spec = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
-                "package": self.package}
-        with open(job, "w") as f:
-            json.dump(spec, f)
-        if self.sandbox.uid:
-            os.chown(job, self.sandbox.uid, self.sandbox.gid)
+        job = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
+               "package": self.package}
         r, w = os.pipe()
-        cmd = self.sandbox.command("worker", src, args=[job, str(w)])
+        cmd = self.sandbox.command("worker", src, args=[json.dumps(job), str(w)])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, pass_fds=(w,), env=self.sandbox.env(),
                                      start_new_session=True)

@@ -1,13 +1,15 @@
 """Hidden-test worker: runs INSIDE the sandbox (see sandbox.py), self-contained (the project is not
-importable there). argv: job.json (namespace cells, forbidden modules), response fd.
+importable there). argv: the job as JSON (namespace cells, forbidden modules, stencil package, cells to
+skip), response fd; both come from the sandbox's launch config (one file, read by _boot.py).
 
 Startup: put the scratch copy first on sys.path, import the student's beras and every submodule,
 note whether TensorFlow/Keras/PyTorch got imported by it, run the ``grader-namespace`` cells, then
 reply ``hello``. Then it serves one JSON request per stdin line (call / vjp / probe) and writes one
 JSON reply line to the response fd. Arrays travel as np.save bytes, read with allow_pickle=False.
 
-``encode``, ``decode`` and ``to_plain`` come from wire.py, whose source sandbox.py sends ahead of
-this file's (one definition of the wire format for both sides).
+``encode``, ``decode`` and ``to_plain`` come from wire.py, and ``resolve``, ``vjp`` and ``probe`` from
+calls.py, whose sources student.py sends ahead of this file's (one definition of the wire format and of
+what each request does, shared with the grader's in-process LocalStudent).
 """
 import importlib
 import json
@@ -20,8 +22,7 @@ import traceback
 
 import numpy as np
 
-job_path, fd = sys.argv[1], int(sys.argv[2])
-job = json.load(open(job_path))
+job, fd = json.loads(sys.argv[1]), int(sys.argv[2])
 out = os.fdopen(fd, "wb", buffering=0)
 FORBIDDEN = job["forbidden"]
 sys.path.insert(0, os.getcwd())
@@ -99,39 +100,16 @@ reply(hello)
 
 
 # -- 3. serve requests ----------------------------------------------------------------------------
-def resolve(name):
-    if "." not in name:
-        if name not in namespace:
-            raise NameError(f"`{name}` is not defined in your notebook")
-        return namespace[name]
-    module, _, attr = name.rpartition(".")
-    if module in namespace and not module.startswith(PACKAGE):
-        obj = namespace[module]
-    else:
-        obj = importlib.import_module(module)
-    return getattr(obj, attr)
-
-
 def serve(req):
     op = req["op"]
     if op == "call":
-        return to_plain(resolve(req["name"])(*req["args"], **req["kwargs"]))
+        return to_plain(resolve(req["name"], namespace, PACKAGE)(*req["args"], **req["kwargs"]))
     if op == "vjp":
-        beras = importlib.import_module(PACKAGE)    # the stencil's own autodiff (constant, GradientTape)
-        fn = resolve(req["name"])
-        wrt = req["wrt"]
-        args = [beras.constant(a) if i in wrt else a for i, a in enumerate(req["args"])]
-        with beras.GradientTape() as tape:
-            tape.watch([args[i] for i in wrt])
-            value = fn(*args, **req["kwargs"])
-        grads = tape.gradient(value, [args[i] for i in wrt], output_gradients=req.get("upstream"))
+        value, grads = vjp(resolve(req["name"], namespace, PACKAGE), req["args"], req["kwargs"], req["wrt"],
+                           req.get("upstream"), PACKAGE)
         return [to_plain(value), [to_plain(g) for g in grads]]
     if op == "probe":
-        scope = dict(namespace)
-        scope.update(req["inputs"])
-        scope["result"] = None
-        exec(compile(req["code"], "<hidden test probe>", "exec"), scope)  # noqa: S102 - instructor code
-        return to_plain(scope.get("result"))
+        return to_plain(probe(req["code"], namespace, req["inputs"]))
     raise ValueError(f"unknown request {op!r}")
 
 

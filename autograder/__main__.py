@@ -6,7 +6,8 @@
     reference NAME --out DIR                   the reference submission of NAME (instructor notebook + package)
     grade SUBMISSION --assignment NAME --out DIR [--profile auto|smoke|full]
     grade-all SUBMISSIONS --assignment NAME --out DIR [--jobs N] [--shard I/N]
-    merge CSV... --out FILE
+    merge CSV... --out FILE.csv | merge GRADEBOOK.db... --out FILE.db
+    similarity SUBMISSIONS --assignment NAME --out DIR   pairs of unusually alike submissions (HTML)
     package NAME --out FILE.zip [--shards N]   Gradescope zip + student and instructor workflows
     summary RESULTS.json                       markdown score table (CI job summary)
     demo                                       the instructor's pipeline on the embedded default
@@ -45,9 +46,18 @@ def _parser():
     ga.add_argument("--profile", default="auto", help="auto (default), smoke, or another profile of the manifest")
     ga.add_argument("--root", default=None)
     ga.add_argument("--no-gradebook", action="store_true", help="skip the nbgrader gradebook")
+    ga.add_argument("--gradebook", default=None, metavar="PATH",
+                    help="write into this (existing course) nbgrader gradebook instead of OUT/gradebook.db")
+    ga.add_argument("--timestamps", default=None, metavar="CSV",
+                    help="student,timestamp rows (default: each zip's newest entry / timestamp.txt)")
+    ga.add_argument("--duedate", default=None, help="the assignment's due date in the gradebook (ISO 8601)")
+    ga.add_argument("--nbgrader-config", default=None, metavar="FILE",
+                    help="nbgrader_config.py whose late-penalty settings (AssignLatePenalties, LateSubmissionPlugin) apply")
+    ga.add_argument("--no-resume", action="store_true",
+                    help="regrade everyone (default: keep results graded from the same submission by the same grader)")
     _limit_args(ga)
-    m = sub.add_parser("merge", help="merge score CSVs of shards")
-    m.add_argument("csvs", nargs="+")
+    m = sub.add_parser("merge", help="merge the score CSVs (--out X.csv) or the gradebooks (--out X.db) of shards")
+    m.add_argument("csvs", nargs="+", metavar="FILE")
     m.add_argument("--out", required=True)
     pk = sub.add_parser("package", help="Gradescope autograder zip + student and instructor GitHub workflows")
     pk.add_argument("name")
@@ -59,6 +69,13 @@ def _parser():
     cb.add_argument("--root", default=None)
     sm = sub.add_parser("summary", help="markdown score table of a results.json (for CI job summaries)")
     sm.add_argument("results")
+    si = sub.add_parser("similarity", help="pairs of submissions whose student-written code is unusually alike")
+    si.add_argument("submissions")
+    si.add_argument("--assignment", required=True)
+    si.add_argument("--out", required=True)
+    si.add_argument("--root", default=None)
+    si.add_argument("--threshold", type=float, default=None,
+                    help="report pairs at least this similar (0-1; default: unusually alike for this batch)")
     sub.add_parser("demo", help="side-by-side demo, release, grade the references and the releases")
     return p
 
@@ -115,11 +132,16 @@ def main(argv=None):
             from .batch import grade_all
             grade_all(args.submissions, args.assignment, args.out, jobs=args.jobs, shard=args.shard,
                       profile=args.profile, limits=limits_from(args, args.profile), root=args.root,
-                      gradebook=not args.no_gradebook)
+                      gradebook=not args.no_gradebook, resume=not args.no_resume, timestamps=args.timestamps,
+                      gradebook_path=args.gradebook, duedate=args.duedate, nbgrader_config=args.nbgrader_config)
             return 0
         if args.command == "merge":
-            from .batch import merge
-            merge(args.csvs, args.out)
+            from .batch import merge_files
+            merge_files(args.csvs, args.out)
+            return 0
+        if args.command == "similarity":
+            from .similarity import similarity
+            similarity(args.submissions, args.assignment, args.out, root=args.root, threshold=args.threshold)
             return 0
         if args.command == "package":
             from .package import package

@@ -12,7 +12,7 @@ export KERAS_BACKEND := tensorflow
 # TF's C++ runtime prints two lines on import before any log setting applies: drop just those.
 QUIET  := grep --line-buffered -v -e 'absl::InitializeLog' -e 'cudart_stub.cc'
 
-.PHONY: demo test bench release venv clean
+.PHONY: demo test lint bench release venv clean
 
 venv: $(STAMP)
 
@@ -27,8 +27,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@set -o pipefail; $(PY) -m autograder demo 2>&1 | $(QUIET)
 
-test: $(STAMP)
+test: lint
 	@set -o pipefail; TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | $(QUIET)
+
+# pyflakes + bugbear (ruff) and dead code (vulture); exceptions are listed, with reasons, in pyproject.toml
+lint: $(STAMP)
+	@$(PY) -m ruff check --quiet . && $(PY) -m vulture
 
 bench: $(STAMP)
 	@$(PY) -m benchmarks

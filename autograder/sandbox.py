@@ -234,7 +234,7 @@ def _set_scratch(path):
 
 
 def _chown_tree(path, uid, gid):
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.lchown(root, uid, gid)
         for f in files:
             os.lchown(os.path.join(root, f), uid, gid)

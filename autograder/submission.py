@@ -233,7 +233,7 @@ def locate_notebook(unpacked, assignment: Assignment):
     if best is not None:
         return best[0], best[1], f"no {assignment.notebook} found; graded {os.path.relpath(best[1], unpacked)} instead"
     # no notebook at all: the folder holding the stencil package (if any) is the submission root
-    for root, dirs, files in os.walk(unpacked):
+    for root, dirs, _files in os.walk(unpacked):
         if assignment.stencil and assignment.stencil in dirs:
             return root, None, f"no notebook found (expected {assignment.notebook})"
     return unpacked, None, f"no notebook found (expected {assignment.notebook})"
@@ -319,7 +319,7 @@ def scan_forbidden(beras_dir, files=None, forbidden=FORBIDDEN):
     hits = []
     if not os.path.isdir(beras_dir):
         return hits
-    for root, dirs, names in os.walk(beras_dir):
+    for root, _dirs, names in os.walk(beras_dir):
         for n in names:
             if not n.endswith(".py"):
                 continue

@@ -106,7 +106,7 @@ def _add_disk_search(nb_path):
 
 def _real(real, name, kind):
     base, done = real
-    for key, (code, _, err) in done.items():
+    for code, _, err in done.values():
         assert code == 0, err[-2000:]
     return load(base / f"out_{name}" / kind / "results.json")
 

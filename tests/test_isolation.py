@@ -103,7 +103,7 @@ def _project_copy(base):
 
 
 def _world_readable(path):
-    for dp, ds, fs in os.walk(path):
+    for dp, _ds, fs in os.walk(path):
         os.chmod(dp, 0o755)
         for f in fs:
             os.chmod(os.path.join(dp, f), 0o644)

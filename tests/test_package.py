@@ -17,7 +17,6 @@ the two generated GitHub workflows.
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys

@@ -35,7 +35,7 @@ def max_pool_forward(x, ksize, strides, pads, out_hw):
     (N, Ho, Wp, C: whole contiguous rows), then over the kw columns.
     """
     ### BEGIN SOLUTION
-    (kh, kw), (sh, sw), (ho, wo) = ksize, strides, out_hw
+    (kh, kw), (sh, sw), (ho, _) = ksize, strides, out_hw
     low = lowest(x.dtype)
     xp = pad_hw(x, pads, low)
     rows = tap(xp, 0, 0, (ho, xp.shape[2]), (sh, 1))                 # rows first: contiguous (Wp*C) runs
@@ -97,7 +97,7 @@ def avg_pool_forward(x, ksize, strides, pads, out_hw):
     """Mean over each (kh, kw) window of NHWC ``x`` (N, H, W, C) -> (N, Ho, Wo, C), counting only the real
     (unpadded) cells of each window. Separable like :func:`max_pool_forward`: sum down the rows, then across."""
     ### BEGIN SOLUTION
-    (kh, kw), (sh, sw), (ho, wo) = ksize, strides, out_hw
+    (kh, kw), (sh, sw), (ho, _) = ksize, strides, out_hw
     xp = pad_hw(x, pads)
     rows = tap(xp, 0, 0, (ho, xp.shape[2]), (sh, 1))                 # sum the kh rows (contiguous runs)
     for a in range(1, kh):

@@ -15,7 +15,6 @@ The profile comes from the grader (``student.profile``: "smoke" by default, "ful
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 

@@ -70,7 +70,7 @@ class Optimizer:
         if not pairs:
             raise ValueError("No gradients provided for any variable.")
         if missing:
-            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss.")
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss.", stacklevel=2)
         for g, v in pairs:
             if not isinstance(v, Variable):
                 raise TypeError(f"apply_gradients needs beras.Variables, got {type(v).__name__}")

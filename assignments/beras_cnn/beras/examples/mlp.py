@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 INPUT_SHAPE = (8, 8, 1)
 NUM_CLASSES = 10
 

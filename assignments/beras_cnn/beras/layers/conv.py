@@ -83,6 +83,8 @@ class Conv2D(Layer):
             raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
                              f"Received groups={self.groups}, but the input has {in_channels} channels (full "
                              f"input shape is {tuple(input_shape)})")
+        check_output_size(input_shape, (*self.kernel_size, in_channels // self.groups, self.filters), self.strides,
+                          self.padding, self.dilation_rate)
         self.kernel = self.add_weight((*self.kernel_size, in_channels // self.groups, self.filters),
                                       self.kernel_initializer, name="kernel")
         self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
@@ -101,6 +103,17 @@ class Conv2D(Layer):
                 "data_format": self.data_format, "groups": self.groups, "activation": self._activation_arg,
                 "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+def check_output_size(input_shape, kernel_shape, strides, padding, dilation_rate):
+    """Keras's layer-level rule (the tf.nn op itself allows an empty output): a 'valid' window must fit."""
+    if padding != "valid":
+        return
+    for size, k, s, d in zip(input_shape[1:3], kernel_shape[:2], strides, dilation_rate):
+        if size is not None and (size - (k - 1) * d - 1) // s + 1 <= 0:
+            raise ValueError(f"Computed output size would be zero or negative. Received `inputs shape="
+                             f"{tuple(input_shape)}`, `kernel shape={tuple(kernel_shape)}`, "
+                             f"`dilation_rate={list(dilation_rate)}`, `strides={tuple(strides)}`, `padding=valid`.")
 
 
 class DepthwiseConv2D(Layer):
@@ -138,6 +151,8 @@ class DepthwiseConv2D(Layer):
             raise ValueError(f"DepthwiseConv2D '{self.name}' expects 4-D NHWC input (batch, height, width, "
                              f"channels); got input shape {tuple(input_shape)}")
         c = input_shape[-1]
+        check_output_size(input_shape, (*self.kernel_size, c, self.depth_multiplier), self.strides, self.padding,
+                          self.dilation_rate)
         self.kernel = self.add_weight((*self.kernel_size, c, self.depth_multiplier), self.depthwise_initializer,
                                       name="kernel")
         self.bias = (self.add_weight((c * self.depth_multiplier,), self.bias_initializer, name="bias")

@@ -64,6 +64,15 @@ def _parser():
     pk.add_argument("--out", required=True)
     pk.add_argument("--root", default=None)
     pk.add_argument("--shards", type=int, default=4, help="jobs of the instructor workflow's grading matrix")
+    nw = sub.add_parser("new", help="scaffold a small, complete assignment in solutions/NAME (docs/authoring.md)")
+    nw.add_argument("name")
+    nw.add_argument("--stencil", default=None, help="also create PACKAGE/, a stencil students complete")
+    nw.add_argument("--title", default=None)
+    nw.add_argument("--root", default=None)
+    rf = sub.add_parser("reference", help="write the reference submission of NAME (what a perfect student hands in)")
+    rf.add_argument("name")
+    rf.add_argument("--out", required=True)
+    rf.add_argument("--root", default=None)
     cb = sub.add_parser("calibrate", help="record the reference's time per cell and hidden test (limits)")
     cb.add_argument("names", nargs="*")
     cb.add_argument("--root", default=None)
@@ -81,15 +90,6 @@ def _parser():
 
 
 def _limit_args(p):
-    nw = sub.add_parser("new", help="scaffold a small, complete assignment in solutions/NAME (docs/authoring.md)")
-    nw.add_argument("name")
-    nw.add_argument("--stencil", default=None, help="also create PACKAGE/, a stencil students complete")
-    nw.add_argument("--title", default=None)
-    nw.add_argument("--root", default=None)
-    rf = sub.add_parser("reference", help="write the reference submission of NAME (what a perfect student hands in)")
-    rf.add_argument("name")
-    rf.add_argument("--out", required=True)
-    rf.add_argument("--root", default=None)
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell")
     p.add_argument("--call-timeout", type=float, default=None, help="seconds per hidden-test call")
     p.add_argument("--timeout", type=float, default=None, help="seconds per submission")
@@ -147,6 +147,18 @@ def main(argv=None):
             from .package import package
             package(args.name, args.out, root=args.root, shards=args.shards)
             return 0
+        if args.command == "new":
+            from .scaffold import new
+            from .submission import default_root
+            for path in new(args.name, os.path.abspath(args.root or default_root()), args.stencil, args.title):
+                print(f"wrote {path}")
+            print(f"next: autograder release {args.name}   (then grade its reference: docs/authoring.md)")
+            return 0
+        if args.command == "reference":
+            from .reference import reference_submission
+            from .submission import find_assignment
+            print(f"wrote {reference_submission(find_assignment(args.name, args.root), os.path.abspath(args.out))}")
+            return 0
         if args.command == "calibrate":
             from .calibrate import calibrate
             from .submission import valid_assignments
@@ -169,18 +181,6 @@ def main(argv=None):
         print(f"autograder: error: {e}", file=sys.stderr)
         return 2
     return 0
-        if args.command == "new":
-            from .scaffold import new
-            from .submission import default_root
-            for path in new(args.name, os.path.abspath(args.root or default_root()), args.stencil, args.title):
-                print(f"wrote {path}")
-            print(f"next: autograder release {args.name}   (then grade its reference: docs/authoring.md)")
-            return 0
-        if args.command == "reference":
-            from .reference import reference_submission
-            from .submission import find_assignment
-            print(f"wrote {reference_submission(find_assignment(args.name, args.root), os.path.abspath(args.out))}")
-            return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import zipfile
 
-import nbformat
 import pytest
 
 from tests.hostile.toy import make_course, reference_submission

@@ -21,7 +21,8 @@ place (bound in the namespace, or patched into the stencil's modules) and every 
 one that passes means the release hands out a working answer, and the test fails naming it.
 
 Each candidate is the released definition itself (its source from assignments/NAME), compiled against
-the names of the module it comes from, so what is checked is what students receive. The run happens in a subprocess
+the names of the module it comes from with that module's (or the notebook's) student functions stubbed,
+as in the release, so what is checked is what students receive. The run happens in a subprocess
 per assignment (the notebooks' setup cells change sys.path, seeds and the working directory).
 """
 from __future__ import annotations
@@ -207,13 +208,15 @@ def collect_leaks(name):
     for path in _released_py(name):
         tree = ast.parse(path.read_text())
         mod, _ = _module_for(path, release)
+        stubs = {n: _stub(n) for n, node in _defs(tree).items() if _is_stub(node)}
         for n, node in _defs(tree).items():
-            if _is_stub(node):
+            if n in stubs:
                 if callable(getattr(mod, n, None)):
                     targets[f"{mod.__name__}.{n}"] = ("module", mod.__name__, n, getattr(mod, n))
                 continue
-            # the released definition itself, compiled against its module's other names
-            scope = dict(vars(mod))
+            # the released definition itself, compiled against its module's other names, with the
+            # module's student functions as the release has them (stubs), not the instructor's solutions
+            scope = {**vars(mod), **stubs}
             try:
                 exec(compile(ast.Module([node], []), str(path), "exec"), scope)  # noqa: S102
             except Exception:   # noqa: BLE001 - a definition that cannot even be made is no answer
@@ -226,7 +229,7 @@ def collect_leaks(name):
         keep = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import,
                                                                  ast.ImportFrom))
                 or (isinstance(node, ast.Assign) and not any(isinstance(x, ast.Call) for x in ast.walk(node)))]
-        scope = dict(namespace)
+        scope = {**namespace, **{n: _stub(n) for n, t in targets.items() if t[0] == "namespace"}}
         try:
             exec(compile(ast.Module(keep, []), f"<released cell {i}>", "exec"), scope)  # noqa: S102
         except Exception:   # noqa: BLE001 - a definition that cannot even be made is no answer

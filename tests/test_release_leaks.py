@@ -338,19 +338,38 @@ def main(argv=None):
 # ---------------------------------------------------------------------------------------------
 # The tests
 # ---------------------------------------------------------------------------------------------
-def _report(name, assignments=None):
+def _start(name, assignments=None):
     env = {**ENV, "LEAK_TEST_ASSIGNMENTS": str(assignments or "")}
-    proc = subprocess.run([sys.executable, "-c", "import sys; from tests.test_release_leaks import main; "
-                           "main(sys.argv[1:])", name], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=3600)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("LEAKS-JSON ")]
-    assert proc.returncode == 0 and lines, f"{name}: leak worker failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return subprocess.Popen([sys.executable, "-c", "import sys; from tests.test_release_leaks import main; "
+                             "main(sys.argv[1:])", name], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(name, proc):
+    out, err = proc.communicate(timeout=3600)
+    lines = [ln for ln in out.splitlines() if ln.startswith("LEAKS-JSON ")]
+    assert proc.returncode == 0 and lines, f"{name}: leak worker failed:\n{out[-3000:]}\n{err[-3000:]}"
     return json.loads(lines[-1][len("LEAKS-JSON "):])
 
 
+@pytest.fixture(scope="module")
+def _workers(tmp_path_factory):
+    """Every assignment's search and the planted one (see below), started at once (one subprocess each:
+    they overlap on the 2 cores)."""
+    import shutil
+    copy = tmp_path_factory.mktemp("planted") / "assignments"
+    shutil.copytree(ROOT / "assignments" / "cnn_architectures", copy / "cnn_architectures")
+    with open(copy / "cnn_architectures" / "training.py", "a") as f:
+        f.write(PLANTED)
+    procs = {name: _start(name) for name in NAMES}
+    procs["planted"] = _start("cnn_architectures", copy)
+    yield {name: _finish(name if name != "planted" else "cnn_architectures (planted)", proc)
+           for name, proc in procs.items()}
+
+
 @pytest.fixture(scope="module", params=NAMES)
-def leak_report(request):
-    return request.param, _report(request.param)
+def leak_report(request, _workers):
+    return request.param, _workers[request.param]
 
 
 PLANTED = """
@@ -360,15 +379,10 @@ def linear_decay(num_blocks, p_L=0.5):
 """
 
 
-def test_a_planted_answer_is_found(tmp_path):
+def test_a_planted_answer_is_found(_workers):
     """The search can fail: a helper that answers survival_probabilities, added to a copy of the
     cnn_architectures release's training.py, is reported (and nothing else is)."""
-    import shutil
-    copy = tmp_path / "assignments"
-    shutil.copytree(ROOT / "assignments" / "cnn_architectures", copy / "cnn_architectures")
-    with open(copy / "cnn_architectures" / "training.py", "a") as f:
-        f.write(PLANTED)
-    report = _report("cnn_architectures", copy)
+    report = _workers["planted"]
     assert report["leaks"] == ["cnn_architectures/training.py:linear_decay passes "
                                "check_survival_probabilities_visible_cases in place of survival_probabilities"], report
 

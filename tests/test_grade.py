@@ -82,6 +82,8 @@ for top in ["/", os.path.expanduser("~"), os.getcwd(), os.path.dirname(os.getcwd
             dirs[:] = []
             continue
         dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".venv", "dist-packages")]
+        if root.startswith(os.getcwd()):   # its own copy of the release (this very notebook)
+            continue
         for f in files:
             if f.endswith((".py", ".ipynb")) and f not in found:
                 try:

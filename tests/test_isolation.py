@@ -204,7 +204,8 @@ def test_every_case_scores_its_honest_points(batch):
         res = _results(batch, name)
         assert res["score"] == sum(t["score"] for t in res["tests"])
         honest, mention = case.expected(batch["mode"])
-        if res["score"] != honest or not re.search(mention, _text(res)):
+        scored = res["score"] <= case.honest if honest is None else res["score"] == honest
+        if not scored or not re.search(mention, _text(res)):
             wrong[name] = (res["score"], honest, _text(res)[:600])
         assert os.path.isfile(os.path.join(batch["out"], name, "feedback.html"))
     assert not wrong, wrong

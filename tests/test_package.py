@@ -84,7 +84,7 @@ def _lines_of(text):
         nb = json.loads(text)
     except ValueError:
         return lines
-    if isinstance(nb, dict) and "cells" in nb:
+    if isinstance(nb, dict) and isinstance(nb.get("cells"), list):
         for cell in nb["cells"]:
             src = cell.get("source", "")
             lines |= {line.strip() for line in ("".join(src) if isinstance(src, list) else src).splitlines()}

@@ -28,7 +28,8 @@ class Case:
     by_mode: dict = dataclasses.field(default_factory=dict)   # isolation mode -> (honest, mention)
 
     def expected(self, mode):
-        """(the most points the honest part earns, the message regex) under isolation ``mode``."""
+        """(the points the honest part earns, the message regex) under isolation ``mode``; None: at most
+        ``honest`` (where the mode only tries its best, e.g. a fork bomb of the grader's own user)."""
         return self.by_mode.get(mode, (self.honest, self.mention))
 
 
@@ -282,7 +283,8 @@ def stub_ops():
 CASES = {
     "infinite_loop": Case(infinite_loop, 2, r"longer than|timed out"),
     "memory_blowup": Case(memory_blowup, 2, r"MemoryError|memory"),
-    "fork_bomb": Case(fork_bomb, 2, r"longer than|timed out|died"),
+    # rlimits: the bomb's processes share the grader's user (RLIMIT_NPROC), so a restarted kernel may die too
+    "fork_bomb": Case(fork_bomb, 2, r"longer than|timed out|died", {"rlimits": (None, r"longer than|timed out|died")}),
     "sys_exit": Case(sys_exit, 4, r"SystemExit"),
     "os_exit": Case(os_exit, 4, r"kernel died|process|skipped"),
     "kernel_killed": Case(kernel_killed, 4, r"kernel died"),

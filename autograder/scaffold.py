@@ -17,6 +17,14 @@ import nbformat
 from .submission import GraderError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# nbgrader's markers, spelled out only here (this file ships in the grader's package: no marker lines in it)
+MARKERS = {"@BEGIN@": "### BEGIN " + "SOLUTION", "@END@": "### END " + "SOLUTION"}
+
+
+def _marked(text):
+    for placeholder, marker in MARKERS.items():
+        text = text.replace(placeholder, marker)
+    return text
 
 SETUP = """# Setup (locked): this folder first on sys.path, so your own files are the ones imported.
 import os
@@ -29,10 +37,10 @@ sys.path.insert(0, os.getcwd())
 
 SOLUTION = """def normalize(x):
     \"\"\"Scale a 1-D array to zero mean and unit standard deviation (np.std, ddof=0).\"\"\"
-    ### BEGIN SOLUTION
+    @BEGIN@
     x = np.asarray(x, dtype=np.float64)
     return (x - x.mean()) / x.std()
-    ### END SOLUTION"""
+    @END@"""
 
 GRADE = """# Visible test (60 points): what the function must do, with the expected and the returned values.
 got = normalize([1.0, 2.0, 3.0, 4.0])
@@ -79,10 +87,10 @@ import numpy as np
 
 def center(x):
     """x minus its mean, as a float64 array."""
-    ### BEGIN SOLUTION
+    @BEGIN@
     x = np.asarray(x, dtype=np.float64)
     return x - x.mean()
-    ### END SOLUTION
+    @END@
 '''
 
 MANIFEST = '''# The manifest of {name}: release, grade, package and demo read it (autograder/manifest.py).
@@ -120,7 +128,7 @@ def notebook(name, title, package=None):
     cells = [
         md(intro, metadata=_meta("intro", locked=True)),
         code(SETUP.format(stencil_import=stencil_import), metadata=_meta("setup", locked=True, ns=True)),
-        code(SOLUTION if not package else SOLUTION.replace(
+        code(_marked(SOLUTION) if not package else _marked(SOLUTION).replace(
             "    x = np.asarray(x, dtype=np.float64)\n    return (x - x.mean()) / x.std()",
             f"    x = {package}.center(x)\n    return x / np.sqrt(np.mean(x ** 2))"),
             metadata=_meta("normalize", solution=True, ns=True)),
@@ -166,5 +174,5 @@ def new(name, root, stencil=None, title=None):
     if stencil:
         write(os.path.join(root, stencil, "__init__.py"), f'"""{stencil}: the package students complete."""\n'
                                                           "from .ops import center  # noqa: F401\n")
-        write(os.path.join(root, stencil, "ops.py"), STENCIL_MODULE.format(package=stencil))
+        write(os.path.join(root, stencil, "ops.py"), _marked(STENCIL_MODULE.format(package=stencil)))
     return written

@@ -167,3 +167,17 @@ def test_hidden_results_after_the_due_date(framework_cases):
     first = res["output"].splitlines()[0]
     assert "2 / 5 points from the tests shown now" in first and "shown after the due date" in first
     json.dumps(res)
+
+
+def test_beras_cnn_training_check_uses_the_notebooks_digits():
+    """The grader has no instructor beras, so the training check loads the digits itself: the same arrays
+    and split as ``beras.datasets.load_digits()``, which the notebook trains on."""
+    import numpy as np
+
+    import beras.datasets
+    ours = _module(os.path.join(ROOT, "solutions", "beras_cnn", "hidden_tests.py"))._digits()
+    theirs = beras.datasets.load_digits()
+    for (a, b), (c, d) in zip(ours, theirs):
+        assert a.dtype == c.dtype and b.dtype == d.dtype
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)

@@ -47,7 +47,8 @@ def _mount(*args):
 
 def hide_paths(hide, keep, stash):
     """tmpfs over every ``hide`` dir; bind each ``keep`` path (inside a hidden one) back in place.
-    The kept trees wait in ``stash``, a private tmpfs mount point outside every hidden dir.
+    The kept trees wait in ``stash``, a private tmpfs on a top-level dir that holds no kept path,
+    covered itself at the end when it is hidden too.
     Only ever in a fresh mount namespace: as PID 1 of a new PID namespace (made by the same
     ``unshare`` as the mount namespace); anywhere else it refuses to mount anything."""
     if os.getpid() != 1:
@@ -62,13 +63,17 @@ def hide_paths(hide, keep, stash):
             os.makedirs(slot, exist_ok=True)
             _mount("--rbind", path, slot)
             kept.append((slot, path))
+    def cover(path):
+        _mount("-t", "tmpfs", "-o", "size=64k,mode=755,nosuid,nodev", "tmpfs", path)
     for path in hide:
-        if os.path.isdir(path):
-            _mount("-t", "tmpfs", "-o", "size=64k,mode=755,nosuid,nodev", "tmpfs", path)
+        if os.path.isdir(path) and path != stash:
+            cover(path)
     for slot, path in sorted(kept, key=lambda sp: len(sp[1])):
         os.makedirs(path, exist_ok=True)
         _mount("--move", slot, path)
     subprocess.run(["umount", "-l", stash], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if stash in hide:
+        cover(stash)
 
 
 def set_limits(limits):

@@ -14,8 +14,10 @@ and, as ``extra_data.guarantees``, which guarantees held, see :func:`guarantees`
 - "namespaces": root with a working ``unshare`` (CAP_SYS_ADMIN). New mount, network and PID
   namespaces. The network namespace has no interface up (not even loopback). The project root
   (solutions, hidden tests, .git, the instructor's beras), its parent, the grader's output dir, the
-  submissions dir, root's home, /tmp, /var/tmp, /dev/shm and /home are covered by empty tmpfs
-  mounts; the Python environment, data dirs and the scratch copy are bound back. Student code runs
+  submissions dir, root's home, /tmp, /var/tmp, /dev/shm, /home and every other top-level directory
+  but the system's (/usr, /etc, /lib, ...: :func:`outside_system`, so a second copy of the course
+  anywhere else on the machine is covered too) are covered by empty tmpfs mounts; the Python
+  environment, data dirs and the scratch copy are bound back. Student code runs
   as a uid unique to the sandbox. Killing the namespace's init kills every student process.
 - "uid": root without CAP_SYS_ADMIN (Docker's default capabilities, self-hosted CI without
   namespaces). Student code runs as a uid unique to the sandbox; the same hide/keep rule is applied
@@ -82,6 +84,22 @@ class Limits:
     fsize_mb: int = 256                # largest file student code may write
     output_kb: int = 512               # notebook output kept per cell (the rest is truncated)
     startup_timeout: float = 180.0     # kernel / worker start, incl. building the namespace
+
+
+SYSTEM = ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "sys", "dev", "nix", "snap")
+
+
+def outside_system():
+    """Every top-level directory but the system's (:data:`SYSTEM`): what "namespaces" mode covers
+    beyond the named dirs, so another copy of the course elsewhere on the machine (a second checkout,
+    an old root file system, a mounted drive) stays out of reach too. Symlinks are skipped (a tmpfs
+    mounted on /lib -> usr/lib would cover /usr/lib); what they point to is covered where it lies."""
+    out = []
+    for name in sorted(os.listdir("/")):
+        path = os.path.join("/", name)
+        if name not in SYSTEM and os.path.isdir(path) and not os.path.islink(path):
+            out.append(path)
+    return out
 
 
 def data_dirs():
@@ -394,8 +412,9 @@ class Sandbox:
         self.marker = "AUTOGRADER_SANDBOX=" + secrets.token_hex(8)   # in every student process's environ
         home = os.path.expanduser("~") if root_user else None   # root's home: credentials, caches
         parent = os.path.dirname(PROJECT_ROOT)   # e.g. /autograder (Gradescope: results/, submission/)
-        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *SHARED, *hide, *_batch_hide)
-                            if p and os.path.abspath(p) != "/"})
+        beyond = outside_system() if self.isolation == "namespaces" else []
+        self.hide = sorted({os.path.abspath(p) for p in (PROJECT_ROOT, parent, home, *SHARED, *hide, *_batch_hide,
+                                                         *beyond) if p and os.path.abspath(p) != "/"})
         self.keep = sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
                             os.path.realpath(sys.base_prefix), self.dir, *data_dirs()})
         self.extra_env = dict(env or {})
@@ -449,7 +468,7 @@ class Sandbox:
             "mode": mode, "payload": payload, "args": list(args), "namespaces": ns,
             "isolation": self.isolation, "grader_pid": os.getpid(), "marker": self.marker,
             "hide": self.hide, "keep": self.keep,
-            "stash": _stash_dir(self.hide) if ns else None,
+            "stash": _stash_dir(self.keep) if ns else None,
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "supervisor_log": os.path.join(self.boot_dir, f"supervisor-{self._n}.log"),
             "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
@@ -520,10 +539,11 @@ class Sandbox:
             pass
 
 
-def _stash_dir(hide):
-    """An existing directory outside every hidden one, used as a mount point inside the sandbox's
-    own mount namespace only (the host's view of it never changes)."""
-    for d in ("/media", "/srv", "/opt", "/mnt"):
-        if os.path.isdir(d) and not any(d == h or d.startswith(h + "/") for h in hide):
+def _stash_dir(keep):
+    """An existing top-level directory that holds no kept path, used as a mount point inside the
+    sandbox's own mount namespace only (the host's view of it never changes). It is hidden itself
+    once the kept trees have moved back (see ``_boot.hide_paths``)."""
+    for d in ("/mnt", "/media", "/srv", "/opt"):
+        if os.path.isdir(d) and not os.path.islink(d) and not any(_inside(k, d) for k in keep):
             return d
-    raise RuntimeError("no mount point for the sandbox stash")
+    raise RuntimeError("no mount point for the sandbox stash (none of /mnt, /media, /srv, /opt exists)")

@@ -460,3 +460,41 @@ def test_supervisor_watch_sees_a_process_end(monkeypatch, pidfds):
     finally:
         child.kill()
         child.wait()
+
+
+def test_namespaces_cover_every_top_level_dir_but_the_system(tmp_path):
+    """A second copy of the course outside the project (another checkout in /srv, an old root file
+    system, a mounted drive) is out of the student's reach in "namespaces" mode: every top-level
+    directory but the system's is an empty tmpfs there, the kept paths excepted."""
+    from autograder.sandbox import SYSTEM, Limits, Sandbox, outside_system
+    top = next(d for d in ("/srv", "/opt", "/media", "/mnt") if os.path.isdir(d) and not os.path.islink(d))
+    other = tempfile.mkdtemp(prefix="ag-second-checkout-", dir=top)
+    try:
+        with open(os.path.join(other, "hidden_tests.py"), "w") as f:
+            f.write("SECRET = 'the answer'\n")
+        sandbox = Sandbox(Limits())
+        try:
+            sandbox.prepare()
+            payload = (
+                "import json, os, sys\n"
+                f"tops = {outside_system()!r}\n"
+                "seen = {t: sorted(os.listdir(t)) if os.path.isdir(t) else None for t in tops}\n"
+                f"print(json.dumps({{'second': os.path.exists({other!r}), 'seen': seen,\n"
+                "                  'python': os.path.exists(sys.executable), 'cwd': os.getcwd()}))\n")
+            argv = sandbox.command("worker", payload)
+            proc = subprocess.run(argv, timeout=120, capture_output=True, text=True)
+            log = sandbox.log_tail("worker")
+            assert proc.returncode == 0, (proc.stderr, log)
+            report = json.loads(log.strip().splitlines()[-1])
+        finally:
+            sandbox.cleanup()
+    finally:
+        shutil.rmtree(other)
+    assert report["python"] and report["cwd"] == sandbox.work
+    assert report["second"] is False and os.path.basename(top) not in SYSTEM
+    keep_ways = {p.split("/")[1] for p in sandbox.keep}      # top-level dirs on the way to kept paths
+    for t, entries in report["seen"].items():
+        if os.path.basename(t) in keep_ways:
+            assert entries is not None and len(entries) <= 3, (t, entries)   # only the way to what is kept
+        else:   # /run/mount: util-linux's own mount table, written into the fresh tmpfs by mount(8)
+            assert set(entries) <= ({"mount"} if t == "/run" else set()), (t, entries)

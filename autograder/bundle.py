@@ -6,7 +6,8 @@ One folder per assignment, ``<course root>/build/grader/<name>/`` (instructor-on
     bundle.json       {"format", "name", "digest", "stencil", "marked_files"}
     <name>.ipynb      the instructor notebook with every solution region cleared by nbgrader's own
                       ClearSolutions (the release's stub in its place); locked, grade and hidden-test
-                      cells, cell ids and all metadata kept; outputs dropped
+                      cells, cell ids and all metadata kept; outputs dropped; the release's setup and
+                      submit cells added (autograder.student_kit)
     hidden_tests.py   the trusted hidden tests
     ...               the other files of ``solutions/<name>/`` (e.g. ``training.py``); .py files pass
                       through ClearSolutions too
@@ -113,8 +114,9 @@ def digest(root, name):
     src = solution_dir(root, name)
     stencil, marked = marked_files(root, name)
     h = hashlib.sha256()
+    from . import student_kit
     h.update(json.dumps({"format": FORMAT, "name": name, "stub": CODE_STUB, "stencil": stencil,
-                         "marked_files": marked}, sort_keys=True).encode())
+                         "marked_files": marked, "student_kit": student_kit.fingerprint()}, sort_keys=True).encode())
     for rel in _files(src):
         with open(os.path.join(src, rel), "rb") as f:
             data = f.read()
@@ -152,7 +154,10 @@ def write_bundle(root, name, dest):
     for rel in _files(src):
         p, target = os.path.join(src, rel), os.path.join(dest, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if rel.endswith(".ipynb"):
+        if rel == f"{name}.ipynb":    # with the release's setup and submit cells (the grader restores them)
+            from . import student_kit
+            nbformat.write(student_kit.inject(cleared_notebook(p), name), target)
+        elif rel.endswith(".ipynb"):
             nbformat.write(cleared_notebook(p), target)
         elif rel.endswith(".py"):
             with open(p, encoding="utf-8") as f:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import student_kit
 from .bundle import CODE_STUB
 from .manifest import load as load_manifest
 
@@ -40,7 +41,22 @@ GRADER_ONLY = {"hidden_tests.py", "calibration.json", "assignment.toml"}
 NOTEBOOK_ASSETS_EXCLUDE = GRADER_ONLY | {"__pycache__", ".ipynb_checkpoints"}
 STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
 # Instructor-side packages students don't need in their environment.
-NOT_FOR_STUDENTS = {"nbgrader", "nbclient", "psutil", "copydetect"}
+NOT_FOR_STUDENTS = {"nbgrader", "psutil", "copydetect"}
+# The versions Google Colab's runtime ships: the lower bound of the student's requirement (the upper
+# bound is the next minor version after the course's own pin), so Colab's preinstalled stack is used as
+# it is. `python -m autograder.colab_check` runs both notebooks' visible checks on exactly these.
+# A package not listed here keeps the course's exact pin.
+COLAB_VERSIONS = {
+    "numpy": "2.0.2",
+    "tensorflow": "2.19.0",
+    "keras": "3.10.0",
+    "tensorflow-datasets": "4.9.9",
+    "matplotlib": "3.10.0",
+    "scikit-learn": "1.6.1",
+    "nbformat": "5.10.4",
+    "nbclient": "0.10.2",
+    "ipykernel": "6.17.1",
+}
 
 
 def release(names=None, root="."):
@@ -70,6 +86,7 @@ def release_one(name, root):
         course = Path(tmp)
         source = course / "source" / name
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
+        student_kit.inject_file(source / f"{name}.ipynb", name)    # the setup and submit cells
         package = load_manifest(src, name).stencil
         if package:
             make_stencil(root / package, source / package)
@@ -79,6 +96,7 @@ def release_one(name, root):
         if not (built / "README.md").exists():
             (built / "README.md").write_text(student_readme(name, built, package))
         (built / "requirements.txt").write_text(requirements(root, name))
+        write_submit_script(root, name, built, package)
         if dest.exists():
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -200,18 +218,45 @@ def copy_tree(src, dest, exclude):
             shutil.copyfile(path, dest / rel)
 
 
+def write_submit_script(root, name, built, package):
+    """``submit.py`` in the release folder (autograder/student_kit/submit.py, filled in): it knows the
+    files students write (the grader bundle's list) and every file of the release."""
+    from .bundle import marked_files
+    _, marked = marked_files(root, name) if package else (None, [])
+    files = {p.relative_to(built).as_posix() for p in Path(built).rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts} | {"submit.py"}
+    (Path(built) / "submit.py").write_text(student_kit.submit_script(name, package, marked, files))
+
+
 # ---------------------------------------------------------------------------------------------
 # README and requirements
 # ---------------------------------------------------------------------------------------------
+def student_requirement(pin, colab=None):
+    """``name==X.Y.Z`` -> ``name>=<Colab's version>,<X.(Y+1)`` for a package of ``colab`` (default
+    COLAB_VERSIONS), else the pin unchanged."""
+    colab = COLAB_VERSIONS if colab is None else colab
+    name, _, version = pin.partition("==")
+    name = name.strip()
+    floor = colab.get(name.lower())
+    if floor is None or not version:
+        return pin
+    major, minor = (int(p) for p in version.strip().split(".")[:2])
+    if tuple(int(p) for p in floor.split(".")[:2]) > (major, minor):
+        raise ValueError(f"{name}: Colab's {floor} is newer than the course's pin {version}")
+    return f"{name}>={floor},<{major}.{minor + 1}"
+
+
 def requirements(root, name):
-    """The student's requirements.txt: the project's runtime pins (``==``), minus instructor tools."""
+    """The student's requirements.txt: the project's runtime dependencies minus instructor tools, as
+    ranges from Colab's version to the course's pinned minor (:func:`student_requirement`)."""
     meta = tomllib.loads((Path(root) / "pyproject.toml").read_text())
     pins = [d for d in meta["project"]["dependencies"]
             if d.split("==")[0].strip().lower() not in NOT_FOR_STUDENTS]
     exclude = load_manifest(Path(root) / "solutions" / name, name).exclude_requirements
     pins = [d for d in pins if re.split(r"[=<>!~\[ ;]", d, maxsplit=1)[0].strip().lower() not in exclude]
-    header = f"# {name}: the Python packages this assignment needs (pinned like the course's pyproject.toml)\n"
-    return header + "".join(p + "\n" for p in pins)
+    header = (f"# {name}: the Python packages this assignment needs. A range runs from the version Google Colab\n"
+              "# ships to the course's own (pyproject.toml); the rest are exact pins.\n")
+    return header + "".join(student_requirement(p) + "\n" for p in pins)
 
 
 def _title(folder, name):
@@ -235,7 +280,7 @@ STENCIL_TEXT = """
    The rest of `{package}/` is complete and working; don't change it. Don't import TensorFlow or
    PyTorch inside `{package}/` (plain NumPy only); the notebook's checks use TensorFlow as the reference.
 
-The notebook's first cell puts this folder first on `sys.path`, so `import {package}` loads *your*
+The notebook's setup cell puts this folder first on `sys.path`, so `import {package}` loads *your*
 copy; it prints the path it imported. If it shows another path, restart the kernel and run the
 notebook from this folder.
 """
@@ -272,13 +317,40 @@ README = """# {title}
 
 Assignment `{name}`. Everything you need is in this folder.
 {what}
-## Setup
+## Where to work
 
-```bash
-python -m venv .venv && . .venv/bin/activate
-pip install -r requirements.txt jupyterlab
-jupyter lab {name}.ipynb
-```
+The notebook's first cell ("where you work") prints where it runs and which requirements are missing;
+its last cell makes your submission (below). Keep the folder's layout: the notebook finds its files
+next to it.
+
+### On your computer (Jupyter)
+
+1. Unzip the folder and open a terminal in it.
+2. Make an environment and install the requirements (Python 3.11 or newer):
+   ```bash
+   python -m venv .venv && . .venv/bin/activate        # Windows: .venv\\Scripts\\activate
+   pip install -r requirements.txt jupyterlab
+   ```
+3. `jupyter lab {name}.ipynb`, then *Kernel > Restart Kernel and Run All Cells*.
+
+### On JupyterHub
+
+1. Upload the zip of the folder (or the folder) in the file browser; unzip it in a terminal
+   (`unzip {name}.zip`) if you uploaded a zip.
+2. Open a terminal in the folder and run `pip install --user -r requirements.txt`; the first cell
+   lists anything still missing.
+3. Open `{name}.ipynb` from inside the folder, so that it runs there.
+
+### On Google Colab
+
+1. Put the whole folder in your Google Drive (for example `MyDrive/{name}/`, at most three levels
+   below MyDrive), then open `{name}.ipynb` from Drive with Colab. Or keep the zip of the folder.
+2. Run the first cell. It finds the folder in your Drive (allow the Drive access it asks for), or, if you
+   uploaded a zip of the folder in the Files pane (or upload it when the cell asks), unzips it; then it
+   makes that folder the working folder and installs what Colab lacks from `requirements.txt`. If it
+   says so, restart the session (*Runtime > Restart session*) and run the notebook from the top.
+3. Edit the folder's files in Colab's Files pane (double-click a `.py` file). Files outside Drive
+   vanish when the session ends: download the submission zip before you leave.
 
 ## How to check your work
 
@@ -291,10 +363,19 @@ Don't edit, delete or copy the locked cells (the grader restores them) and keep 
 `grader-namespace` fast: only definitions, no training. The notebook must run top to bottom in a few
 minutes on a CPU without errors.
 
-## What to submit
+## How to submit
 
-This folder, laid out as you received it (a zip of it works too): `{name}.ipynb`{submit_extra}.
-Don't rename files.
+Save the notebook, then run its last cell, or in a terminal in this folder:
+
+```bash
+python submit.py
+```
+
+It checks that the notebook ran top to bottom (if it did not, it runs a copy in a fresh kernel: your
+file is not changed), lists what is still unimplemented (functions still raising
+`NotImplementedError`, failing test cells), and writes `{name}-submission.zip`: {submit_what}, and any
+file you added yourself. Hand in that zip. The grader reads exactly these files and uses its own copy of
+everything else in this folder, so don't rename files.
 """
 
 
@@ -305,13 +386,13 @@ def student_readme(name, folder, package=None):
                         if "raise NotImplementedError()" in p.read_text() and "YOUR CODE HERE" in p.read_text())
         files = "\n".join(f"   - `{f}`" for f in marked) or "   (none)"
         what = STENCIL_TEXT.format(name=name, package=package, files=files)
-        submit_extra = f" and the `{package}/` folder with your kernels"
+        submit_what = f"the notebook and the `{package}/` files you complete"
     else:
         what = PLAIN_TEXT.format(name=name)
         if uses_beras(folder):
             what += BERAS_NOTE
-        submit_extra = " (with its outputs)"
-    return README.format(title=_title(folder, name), name=name, what=what, submit_extra=submit_extra)
+        submit_what = "the notebook (with its outputs)"
+    return README.format(title=_title(folder, name), name=name, what=what, submit_what=submit_what)
 
 
 def main(argv=None):

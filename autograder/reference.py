@@ -9,6 +9,8 @@ from .submission import Assignment
 def reference_submission(a: Assignment, dest):
     shutil.copytree(a.release_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(a.solution_nb, os.path.join(dest, a.notebook))
+    from .student_kit import inject_file      # the release's setup and submit cells, as a student has them
+    inject_file(os.path.join(dest, a.notebook), a.name)
     if a.has_stencil:   # the instructor's complete package in place of the stencil
         shutil.rmtree(os.path.join(dest, a.stencil))
         shutil.copytree(a.instructor_beras, os.path.join(dest, a.stencil), ignore=shutil.ignore_patterns("__pycache__"))

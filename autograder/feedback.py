@@ -1,5 +1,5 @@
-"""What a student reads: feedback.html (every test's score and message, the grader's notes, training
-curves as an inline PNG) and the Gradescope rendering of results.json (``gradescope_format``).
+"""What a student reads: feedback.html (every test's score and message, the grader's notes, each test's
+training curves and image grids as inline PNGs) and the Gradescope rendering of results.json (``gradescope_format``).
 
 On Gradescope students see results.json only, so everything feedback.html shows reaches them there:
 the top-level ``output`` and each test's ``output`` are markdown (``output_format: "md"``): the
@@ -8,7 +8,10 @@ message's first line as prose (unchanged but for markdown escapes: tools read it
 a test's training curves (``Score(curves=...)``) inside that test's own output, as an embedded PNG
 (a ``data:image/png`` URI) followed by the values as a table. A curve therefore has its test's
 visibility: a hidden test's curve shows after the due date like its score, never in the top-level
-output. The plain messages stay in ``extra_data`` (``text`` per test, ``output_text`` top level)."""
+output. Image grids (``Score(images=...)``, e.g. a conv layer's filters from :func:`autograder.hidden.filter_tiles`)
+go the same way, as a PNG after the curves. A trusted check's curves and images belong to the notebook cell it
+guards (the grader names them "notebook: GRADE_ID: label"). The plain messages stay in ``extra_data`` (``text``
+per test, ``output_text`` top level)."""
 from __future__ import annotations
 
 import base64
@@ -33,6 +36,41 @@ def curve_png(curves):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def tiles_png(tiles, columns=16):
+    """A grid of small images as base64 PNG: ``tiles`` (n, h, w) are weights, drawn on a diverging colour
+    scale symmetric around 0 per tile (blue negative, red positive); (n, h, w, 3) are RGB filters, each
+    rescaled to [0, 1]."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    tiles = np.asarray(tiles, dtype=np.float64)
+    n = len(tiles)
+    cols = max(1, min(columns, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.7 * cols + 0.4, 0.7 * rows + 0.3), dpi=90, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_color("0.6")
+        t = tiles[i]
+        if t.ndim == 3:
+            lo, hi = t.min(), t.max()
+            ax.imshow((t - lo) / (hi - lo) if hi > lo else np.zeros_like(t), interpolation="nearest")
+        else:
+            lim = float(np.abs(t).max()) or 1.0
+            ax.imshow(t, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=0.97, wspace=0.2, hspace=0.2)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -78,8 +116,21 @@ def curve_markdown(curves, title="Training curve"):
     return "\n\n".join(parts)
 
 
-def message_markdown(text, curves=None):
-    """One test's message as markdown: first line as prose, expected/got and the rest as code."""
+def images_markdown(images):
+    """Each image grid ({title: tiles}) as a title and an embedded PNG (or a note when it cannot be drawn)."""
+    parts = []
+    for title, tiles in images.items():
+        parts.append(f"**{md_escape(title)}**")
+        try:
+            parts.append(f"![{md_escape(title)}](data:image/png;base64,{tiles_png(tiles)})")
+        except Exception as e:  # noqa: BLE001 - feedback only
+            parts.append(md_escape(f"(the image could not be drawn: {type(e).__name__}: {e})"))
+    return "\n\n".join(parts)
+
+
+def message_markdown(text, curves=None, images=None):
+    """One test's message as markdown: first line as prose, expected/got and the rest as code, then the
+    test's curves and image grids."""
     lines = str(text or "").strip("\n").splitlines()
     parts = []
     if lines:
@@ -94,6 +145,8 @@ def message_markdown(text, curves=None):
             parts.append(md_code(rest))
     if curves:
         parts.append(curve_markdown(curves))
+    if images:
+        parts.append(images_markdown(images))
     return "\n\n".join(parts)
 
 
@@ -103,15 +156,15 @@ def notes_markdown(lines):
 
 
 def _test_curves(name, curves):
-    """The curves a test recorded (the grader names them "TEST NAME: label")."""
+    """The curves (or images) a test recorded (the grader names them "TEST NAME: label")."""
     prefix = f"{name}: "
     return {k[len(prefix):]: v for k, v in (curves or {}).items() if k.startswith(prefix)}
 
 
-def gradescope_format(results, curves=None, notes=None):
+def gradescope_format(results, curves=None, notes=None, images=None):
     """``results`` (plain-text outputs) rendered for Gradescope, in place: markdown outputs with
-    ``output_format: "md"``, the plain text kept in ``extra_data``, each test's curves in its output.
-    ``notes``: the top-level output's notes (one may span lines; default: its lines)."""
+    ``output_format: "md"``, the plain text kept in ``extra_data``, each test's curves and images in its
+    output. ``notes``: the top-level output's notes (one may span lines; default: its lines)."""
     text = results.get("output", "")
     results.setdefault("extra_data", {})["output_text"] = text
     results["output"] = notes_markdown(text.splitlines() if notes is None else notes)
@@ -119,7 +172,8 @@ def gradescope_format(results, curves=None, notes=None):
     for t in results.get("tests", []):
         plain = t.get("output", "")
         t.setdefault("extra_data", {})["text"] = plain
-        t["output"] = message_markdown(plain, _test_curves(t.get("name", ""), curves))
+        t["output"] = message_markdown(plain, _test_curves(t.get("name", ""), curves),
+                                       _test_curves(t.get("name", ""), images))
         t["output_format"] = MD_FORMAT
     return results
 
@@ -131,7 +185,29 @@ def _plain(entry, key="output", extra_key="text"):
     return (entry.get("extra_data") or {}).get(extra_key, entry.get(key, ""))
 
 
-def feedback_html(results, curves=None):
+def _plots_html(results, curves, images):
+    """Each test's curves (one plot) and image grids under the test's name; curves of no listed test last."""
+    esc = html.escape
+    names = [t["name"] for t in results["tests"]]
+    shown, out = set(), []
+    for name in names + [None]:
+        if name is None:
+            mine = {k: v for k, v in (curves or {}).items() if k not in shown}
+            pics = {}
+        else:
+            mine, pics = _test_curves(name, curves), _test_curves(name, images)
+            shown.update(f"{name}: {k}" for k in mine)
+        if not (mine or pics):
+            continue
+        out.append(f"<h3>{esc(name or 'Other curves')}</h3>")
+        if mine:
+            out.append(f"<img alt='training curves' src='data:image/png;base64,{curve_png(mine)}'/>")
+        for title, tiles in pics.items():
+            out.append(f"<p>{esc(title)}</p><img alt='{esc(title)}' src='data:image/png;base64,{tiles_png(tiles)}'/>")
+    return ("<h2>Training</h2>" + "".join(out)) if out else ""
+
+
+def feedback_html(results, curves=None, images=None):
     esc = html.escape
     extra = results.get("extra_data", {})
     rows = []
@@ -139,9 +215,7 @@ def feedback_html(results, curves=None):
         color = "#e6f4ea" if t["status"] == "passed" else "#fce8e6"
         rows.append(f"<tr style='background:{color}'><td>{esc(t['name'])}</td>"
                     f"<td>{t['score']:g} / {t['max_score']:g}</td><td><pre>{esc(_plain(t))}</pre></td></tr>")
-    plot = ""
-    if curves:
-        plot = f"<h2>Training</h2><img alt='training curves' src='data:image/png;base64,{curve_png(curves)}'/>"
+    plot = _plots_html(results, curves, images)
     board = ""
     if results.get("leaderboard"):
         board = "<h2>Leaderboard</h2><ul>" + "".join(

@@ -75,6 +75,7 @@ class Grading:
     tests: list = dataclasses.field(default_factory=list)
     leaderboard: dict = dataclasses.field(default_factory=dict)
     curves: dict = dataclasses.field(default_factory=dict)
+    images: dict = dataclasses.field(default_factory=dict)
     timings: dict = dataclasses.field(default_factory=dict)
     student_seconds: float = 0.0      # time spent running student code (notebook, hidden calls)
     sandbox: Sandbox = None
@@ -327,6 +328,7 @@ def step_run_hidden_tests(g: Grading):
                 frac, msg = _verdict(verdict, test, g)
             except AssertionError as e:
                 frac, msg = 0.0, str(e) or "failed"
+                _record_plots(g, test, getattr(e, "curves", {}), getattr(e, "images", {}))
             except subm.GraderError:
                 raise
             except Exception as e:  # noqa: BLE001 - an instructor-side error fails this test only
@@ -391,6 +393,16 @@ def step_apply_checks(g: Grading):
                         f"part failed ({c.name}: {c.output})")
 
 
+def _record_plots(g, test, curves, images):
+    """A test's curves and image grids for the feedback, named after the row that shows them: a hidden
+    test's own, a trusted check's notebook cell (the first it guards)."""
+    row = test.name if test.kind == "hidden" else f"notebook: {test.guards[0]}"
+    for k, v in (curves or {}).items():
+        g.curves[f"{row}: {k}"] = [float(x) for x in v]
+    for k, v in (images or {}).items():
+        g.images[f"{row}: {k}"] = np.round(np.asarray(v, dtype=np.float64), 4).tolist()
+
+
 def _verdict(verdict, test, g):
     from .hidden import Score
     if verdict is None or verdict is True:
@@ -400,8 +412,7 @@ def _verdict(verdict, test, g):
     if isinstance(verdict, Score):
         for k, v in verdict.leaderboard.items():
             g.leaderboard[k] = v
-        for k, v in verdict.curves.items():
-            g.curves[f"{test.name}: {k}"] = [float(x) for x in v]
+        _record_plots(g, test, verdict.curves, verdict.images)
         return float(min(1.0, max(0.0, verdict.fraction))), verdict.message or f"{verdict.fraction:.0%}"
     if isinstance(verdict, (int, float)):
         return float(min(1.0, max(0.0, verdict))), f"partial credit: {float(verdict):.0%}"
@@ -471,14 +482,14 @@ def results_json(g: Grading, elapsed):
         "leaderboard": [{"name": k, "value": v} for k, v in sorted(g.leaderboard.items())],
         "extra_data": {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
                        "isolation": isolation_mode(), "guarantees": held, "timings": {k: round(v, 3) for k, v in g.timings.items()},
-                       "student_seconds": round(g.student_seconds, 3), "curves": g.curves,
+                       "student_seconds": round(g.student_seconds, 3), "curves": g.curves, "images": g.images,
                        "calibration": g.calibration.describe() if g.calibration else "none",
                        "cell_seconds": {k: round(v, 3) for k, v in (getattr(g.run, "seconds", None) or {}).items()},
                        "test_seconds": {k: round(v, 3) for k, v in g.test_seconds.items()}},
     }
     # Gradescope shows students results.json only: markdown messages, each test's curves in its output
     from .feedback import gradescope_format
-    return gradescope_format(results, g.curves, lines)
+    return gradescope_format(results, g.curves, lines, g.images)
 
 
 def _zero_tests(g: Grading):
@@ -509,7 +520,7 @@ def write_results(g: Grading, results):
     os.replace(tmp, os.path.join(g.out, "results.json"))
     from .feedback import feedback_html
     try:
-        html = feedback_html(results, g.curves)
+        html = feedback_html(results, g.curves, g.images)
     except Exception as e:  # noqa: BLE001
         html = f"<html><body><pre>feedback could not be rendered: {e}</pre></body></html>"
     with open(os.path.join(g.out, "feedback.html"), "w") as f:

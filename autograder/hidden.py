@@ -66,15 +66,50 @@ from .wire import to_plain  # noqa: F401 - part of this module's API
 @dataclasses.dataclass
 class Score:
     """Partial credit with context: ``fraction`` of the points, a ``message`` for the student,
-    ``leaderboard`` entries ({name: value}) and ``curves`` ({name: [per-epoch values]}) for the feedback."""
+    ``leaderboard`` entries ({name: value}), ``curves`` ({name: [per-epoch values]}, see :func:`series`) and
+    ``images`` ({title: tiles}, a grid of small images such as a conv layer's filters, see :func:`filter_tiles`)
+    for the feedback. They show in the feedback of the row the test scores: a hidden test's own row, a trusted
+    check's in the notebook cell it guards (so a check that returns a Score puts the student's learning curve
+    beside that cell's result). A check passes only with ``fraction`` 1."""
     fraction: float
     message: str = ""
     leaderboard: dict = dataclasses.field(default_factory=dict)
     curves: dict = dataclasses.field(default_factory=dict)
+    images: dict = dataclasses.field(default_factory=dict)
+
+
+def series(values, limit=1000):
+    """Per-epoch values the student's process reported (a History's list) as finite floats for
+    ``Score.curves``; ``[]`` when they are not a list of numbers (a curve is feedback, never a reason to fail)."""
+    try:
+        out = [float(v) for v in list(values)[:limit]]
+    except (TypeError, ValueError):
+        return []
+    return out if all(np.isfinite(out)) else []
+
+
+def filter_tiles(kernel, limit=64):
+    """A conv layer's HWIO kernel (kh, kw, C, F) as tiles for ``Score.images``: (F, kh, kw) weights (input
+    channel 0 unless C == 3), or (F, kh, kw, 3) RGB filters for C == 3; at most ``limit`` filters. ``None``
+    when ``kernel`` is not a 4-D array of finite numbers (student data: never a reason to fail)."""
+    try:
+        k = np.asarray(kernel, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if k.ndim != 4 or 0 in k.shape or not np.all(np.isfinite(k)) or k.shape[0] * k.shape[1] > 32 * 32:
+        return None
+    tiles = np.moveaxis(k[:, :, :3] if k.shape[2] == 3 else k[:, :, 0], -1, 0)[:limit]
+    return tiles
 
 
 class HiddenTestFailure(AssertionError):
-    """A hidden test's verdict, with a message the student can read."""
+    """A hidden test's verdict, with a message the student can read; ``curves`` and ``images`` as in
+    :class:`Score`, for a failure whose feedback should still show them (e.g. the learning curve of a
+    training run that fell short)."""
+
+    def __init__(self, message="", curves=None, images=None):
+        super().__init__(message)
+        self.curves, self.images = dict(curves or {}), dict(images or {})
 
 
 HIDDEN_VISIBILITY = "after_due_date"   # Gradescope: hidden results show after the deadline (no oracle)

@@ -34,8 +34,9 @@ _spec.loader.exec_module(_mod)
 _results = []
 for _t in _collect(_mod):
     try:
-        _out = _t.fn(_LocalStudent(globals()))
-        _results.append([_t.name, _t.points, _out is None or _out is True, "", _t.kind])
+        _out = _t.fn(_LocalStudent(globals()))      # a pass: None, True or a Score of fraction 1 (curves)
+        _results.append([_t.name, _t.points, _out is None or _out is True or getattr(_out, "fraction", 0) >= 1,
+                         getattr(_out, "message", ""), _t.kind])
     except Exception as _e:
         _results.append([_t.name, _t.points, False, f"{{type(_e).__name__}}: {{_e}}", _t.kind])
 print("HIDDEN_RESULTS " + _json.dumps(_results))
@@ -116,7 +117,7 @@ def test_solution_notebook_runs_clean_and_every_grade_cell_passes(solution_run):
     failing = {c.id: f"{e.ename}: {e.evalue}" for c in nb.cells if c.cell_type == "code" for e in errors(c)}
     assert not failing, f"cells raised: {failing}"
     cells = grade_cells(nb)
-    assert len(cells) == 13
+    assert len(cells) == 16
     for cell in cells:
         assert cell.execution_count is not None
         assert not stderr(cell), f"grade cell {cell.id} wrote to stderr (nbgrader would score it 0): {stderr(cell)}"
@@ -129,7 +130,7 @@ def test_hidden_tests_give_full_points_against_the_reference(solution_run):
     assert not solution_run["runner_errors"]
     results = solution_run["hidden"]
     assert results and [kind for *_, kind in results].count("hidden") == 11
-    assert [kind for *_, kind in results].count("check") == 13    # one trusted check per grade cell
+    assert [kind for *_, kind in results].count("check") == 16    # one trusted check per grade cell
     failed = [(name, msg) for name, _, ok, msg, _ in results if not ok]
     assert not failed, failed
     assert sum(points for _, points, _, _, _ in results) == 36
@@ -142,7 +143,7 @@ def test_untouched_release_fails_each_grade_cell_clearly(release_run):
     printed = "".join(o.get("text", "") for c in nb.cells if c.id == "setup" for o in c.outputs)
     assert "using beras from" in printed and "beras_cnn/beras" in printed and str(ROOT / "beras") not in printed
     cells = grade_cells(nb)
-    assert len(cells) == 13
+    assert len(cells) == 16
     for cell in cells:
         errs = errors(cell)
         assert errs, f"grade cell {cell.id} passed on the untouched release"
@@ -156,7 +157,7 @@ def test_untouched_release_fails_each_grade_cell_clearly(release_run):
 def test_hidden_tests_fail_against_the_untouched_stencil(release_run):
     assert not release_run["runner_errors"]
     results = release_run["hidden"]
-    assert results and len(results) == 24
+    assert results and len(results) == 27
     passed = [name for name, _, ok, _, _ in results if ok]
     assert not passed, f"hidden tests or trusted checks passed on the untouched stencil: {passed}"
     for name, _, _, msg, _ in results:

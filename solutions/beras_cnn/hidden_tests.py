@@ -2,6 +2,8 @@
 
 Trusted checks (``@trusted_check``, no points of their own) re-run each notebook grade cell's cases
 here, in the grader: a grade cell scores only when its check passes (the kernel is the student's).
+The overfitting and training checks return a ``Score`` with the student's learning curves and (training)
+first-layer filters, which the feedback shows beside those cells.
 Each test and check names its ``part``: where the student's beras computes with a forbidden
 framework during a part, every point of that part is withheld.
 
@@ -14,7 +16,8 @@ import os
 
 import numpy as np
 
-from autograder.hidden import HiddenTestFailure, assert_close, assert_equal, hidden_test, trusted_check
+from autograder.hidden import (HiddenTestFailure, Score, assert_close, assert_equal, filter_tiles, hidden_test, series,
+                              trusted_check)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -344,6 +347,35 @@ EXAMPLE_IMAGE = np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2,
 EXAMPLE_KERNEL = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], float)
 
 
+@trusted_check("test_conv2d_naive", part="conv2d_naive")
+def check_conv2d_naive(student):
+    tf = _tf()
+    got = student.call("conv2d_naive", EXAMPLE_IMAGE[None, :, :, None], EXAMPLE_KERNEL[:, :, None, None], 1, "VALID")
+    assert_close(got, np.array([[12, 12, 17], [10, 17, 19], [9, 6, 14]], float)[None, :, :, None],
+                 "conv2d_naive on the lecture's 5x5 example (stride 1, VALID)")
+    rng = _rng(109)
+    for x_shape, w_shape, s, pad in [((2, 5, 5, 3), (3, 3, 3, 2), 1, "VALID"), ((1, 6, 6, 2), (3, 3, 2, 3), 1, "SAME"),
+                                     ((2, 7, 6, 2), (3, 2, 2, 2), 2, "SAME"), ((1, 8, 7, 1), (2, 3, 1, 2), (3, 2), "VALID"),
+                                     ((1, 7, 7, 2), (3, 3, 2, 2), 3, "SAME")]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        assert_close(student.call("conv2d_naive", x, w, s, pad), tf.nn.conv2d(x, w, s, pad).numpy(),
+                     f"conv2d_naive input {x_shape}, filters {w_shape}, strides {s}, {pad}", 1e-8)
+
+
+@trusted_check("test_im2col", part="conv2d")
+def check_im2col(student):
+    tf = _tf()
+    rng = _rng(110)
+    for xp_shape, k, s, d in [((1, 5, 5, 1), (3, 3), (1, 1), (1, 1)), ((2, 6, 7, 3), (3, 3), (2, 2), (1, 1)),
+                              ((1, 7, 6, 2), (2, 3), (2, 1), (1, 1)), ((2, 7, 7, 2), (3, 3), (1, 1), (2, 2)),
+                              ((2, 4, 5, 4), (1, 1), (1, 1), (1, 1))]:
+        xp = rng.standard_normal(xp_shape)
+        patches = tf.image.extract_patches(xp, [1, *k, 1], [1, *s, 1], [1, *d, 1], "VALID").numpy()
+        got = student.call("beras.nn.conv.im2col", xp, k, tuple(patches.shape[1:3]), s, d)
+        assert_close(got, patches.reshape(-1, patches.shape[-1]),
+                     f"im2col of a padded input {xp_shape}, kernel {k}, strides {s}, dilations {d}", 1e-12)
+
+
 @trusted_check("test_conv2d_forward", part="conv2d")
 def check_conv2d_forward(student):
     tf = _tf()
@@ -498,12 +530,38 @@ def check_edge_filters(student):
 TRAIN_PROBE = """
 import numpy as np
 import beras
+
+
+class TestPredictions:                   # the test images' class probabilities after every epoch
+    def __init__(self):
+        self.probs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.probs.append(np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float32))
+
+
 beras.utils.set_random_seed(0)
 model = build_cnn()
-model.fit(np.asarray(x_train, "float32"), np.asarray(y_train), batch_size=32, epochs=6, verbose=0)
+per_epoch = TestPredictions()
+history = model.fit(np.asarray(x_train, "float32"), np.asarray(y_train), batch_size=32, epochs=6, verbose=0,
+                    callbacks=[per_epoch])
+first_conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
 result = {"type": type(model).__name__, "layers": [type(layer).__name__ for layer in model.layers],
-          "probs": np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float64)}
+          "probs": np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float64),
+          "history": dict(history.history), "epoch_probs": per_epoch.probs,
+          "filters": None if first_conv is None else np.asarray(first_conv.kernel)}
 """
+
+OVERFIT_PROBE = """
+import numpy as np
+import beras
+beras.utils.set_random_seed(0)
+model = build_cnn()
+history = model.fit(np.asarray(x, "float32"), np.asarray(y), batch_size=len(x), epochs=steps, verbose=0)
+result = {"losses": history.history.get("loss"),
+          "probs": np.asarray(model(np.asarray(x, "float32"), training=True), dtype=np.float64)}
+"""
+OVERFIT_STEPS, OVERFIT_LOSS = 30, 0.05
 
 
 def _digits():
@@ -518,6 +576,33 @@ def _digits():
     return (x_train, y_train), (x_test, y_test)
 
 
+def _tiny_batch(x_train, y_train):
+    """The notebook's 20 examples to overfit: the first two training digits of each class."""
+    tiny = np.concatenate([np.flatnonzero(y_train == k)[:2] for k in range(10)])
+    return x_train[tiny], y_train[tiny]
+
+
+def _cross_entropy(probs, labels):
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))))
+
+
+@trusted_check("test_overfit", part="build_cnn")
+def check_overfit(student):
+    (x_train, y_train), _ = _digits()
+    x, y = _tiny_batch(x_train, y_train)
+    got = student.probe(OVERFIT_PROBE, uses_stencil=True, x=x, y=y, steps=OVERFIT_STEPS)
+    probs = np.asarray(got["probs"], dtype=np.float64)
+    assert_equal(probs.shape, (len(y), 10), "outputs on the 20 examples: shape")
+    loss, fitted = _cross_entropy(probs, y), int(np.sum(probs.argmax(axis=1) == y))
+    curves = {"training loss on the 20 examples (one step per epoch)": series(got.get("losses"))}
+    if not (loss < OVERFIT_LOSS and fitted == len(y)):
+        raise HiddenTestFailure(f"overfitting 20 examples: expected a loss below {OVERFIT_LOSS} after {OVERFIT_STEPS} "
+                                f"full-batch steps with all 20 classified right, got loss {loss:.4f} and {fitted} of 20",
+                                curves=curves)
+    return Score(1.0, f"overfitting 20 examples: loss {loss:.4f} after {OVERFIT_STEPS} steps, all 20 classified right",
+                 curves=curves)
+
+
 @trusted_check("test_training", part="build_cnn")
 def check_training(student):
     (x_train, y_train), (x_test, y_test) = _digits()
@@ -530,9 +615,22 @@ def check_training(student):
     probs = np.asarray(got["probs"])
     assert_equal(probs.shape, (len(x_test), 10), "predictions shape")
     accuracy = float(np.mean(probs.argmax(axis=1) == y_test))
+    # the feedback: the student's learning curve (test accuracy per epoch computed here) and first-layer filters
+    history = got.get("history") if isinstance(got.get("history"), dict) else {}
+    curves = {"training loss": series(history.get("loss", [])),
+              "training accuracy": series(history.get("accuracy", []))}
+    try:
+        curves["test accuracy (computed by the grader)"] = [
+            float(np.mean(np.asarray(p, dtype=np.float64).reshape(len(y_test), -1).argmax(axis=1) == y_test))
+            for p in got.get("epoch_probs") or []]
+    except (TypeError, ValueError):
+        pass
+    tiles = filter_tiles(got.get("filters"))
+    images = {} if tiles is None else {"first Conv2D layer's filters after training": tiles}
+    what = "test accuracy of build_cnn trained as in the notebook (6 epochs, batch 32)"
     if not accuracy >= 0.95:
-        raise HiddenTestFailure(f"test accuracy of build_cnn trained as in the notebook (6 epochs, batch 32): "
-                                f"expected at least 95%, got {accuracy:.2%}")
+        raise HiddenTestFailure(f"{what}: expected at least 95%, got {accuracy:.2%}", curves=curves, images=images)
+    return Score(1.0, f"{what}: {accuracy:.2%}", curves=curves, images=images)
 
 
 def student_timeout(student):

@@ -45,7 +45,7 @@ def _cell_source(template, name):
     call = {"setup_cell.py": "_course_setup", "submit_cell.py": "_course_submit"}[template]
     old = f'    {call}("example")'
     assert text.count(old) == 1, f"{template}: expected one line {old!r}"
-    return text.replace(old, f"    {call}({name!r})")
+    return text.replace(old, f"    {call}({json.dumps(name)})")
 
 
 def _cell(cell_id, source):

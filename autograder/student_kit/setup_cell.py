@@ -64,8 +64,13 @@ if not _os.environ.get("NBGRADER_EXECUTION"):
             except Exception as e:   # noqa: BLE001 - declined or unavailable: offer the upload
                 print(f"Google Drive not used ({type(e).__name__}: {e})")
             print(f"Upload a zip of your {assignment} folder:")
-            from google.colab import files
-            for name in sorted(files.upload()):
+            try:
+                from google.colab import files
+                uploaded = sorted(files.upload())
+            except Exception as e:   # noqa: BLE001 - cancelled or unavailable
+                print(f"no upload ({type(e).__name__}: {e})")
+                return None
+            for name in uploaded:
                 if name.endswith(".zip"):
                     found = unzip(pathlib.Path.cwd() / name, content)
                     if found:

@@ -166,7 +166,8 @@ def _released_py(name):
 
 def _module_for(path, release):
     """The instructor module a released .py file comes from: a package path (beras/...) is imported by
-    its dotted name; a loose file (training.py) is the solutions folder's copy."""
+    its dotted name; a loose file (training.py) is the solutions folder's copy, or the released file
+    itself when the release made it (submit.py)."""
     rel = path.relative_to(release)
     if len(rel.parts) > 1 or (release / "__init__.py").exists():
         dotted = ".".join(rel.with_suffix("").parts)
@@ -174,6 +175,8 @@ def _module_for(path, release):
             dotted = dotted[: -len(".__init__")]
         return importlib.import_module(dotted), ROOT / rel
     source = SOLUTIONS / release.name / rel
+    if not source.exists():                 # made by the release itself (submit.py): the released file
+        source = path
     loaded = sys.modules.get(rel.stem)      # the notebook's setup cell may have imported it already
     if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == source.resolve():
         return loaded, source

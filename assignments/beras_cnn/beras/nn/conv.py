@@ -15,7 +15,8 @@ Each op has two parts:
   (``conv2d_forward`` / ``conv2d_backward``, ``bias_add_forward`` / ``bias_add_backward``); its glue also
   gives TF's extras without a kernel of their own: leading batch dimensions are flattened, a grouped
   convolution runs the kernels per channel group, and empty results skip the kernels.
-The kernels are what the ``beras_cnn`` assignment asks students to write.
+The kernels, and :func:`im2col` (the patch matrix that makes conv2d one matrix product), are what the
+``beras_cnn`` assignment asks students to write.
 """
 from __future__ import annotations
 
@@ -164,25 +165,6 @@ def tap(xp, a, b, out_hw, strides, dilations=(1, 1)):
     return xp[:, a * dh: a * dh + (ho - 1) * sh + 1: sh, b * dw: b * dw + (wo - 1) * sw + 1: sw, :]
 
 
-def windows(xp, kernel_hw, out_hw, strides, dilations=(1, 1)):
-    """All sliding windows of padded NHWC ``xp`` as a read-only view of shape (N, Ho, Wo, kh, kw, C):
-
-    ``windows(...)[n, i, j, a, b, c] == xp[n, i*sh + a*dh, j*sw + b*dw, c]`` (no copy until reshaped).
-    """
-    n, _, _, c = xp.shape
-    sn, sh_, sw_, sc = xp.strides
-    (kh, kw), (ho, wo), (sh, sw), (dh, dw) = kernel_hw, out_hw, strides, dilations
-    return as_strided(xp, (n, ho, wo, kh, kw, c), (sn, sh_ * sh, sw_ * sw, sh_ * dh, sw_ * dw, sc),
-                      writeable=False)
-
-
-def im2col(xp, kernel_hw, out_hw, strides, dilations=(1, 1)):
-    """Padded (N, Hp, Wp, C) -> the patch matrix (N*Ho*Wo, kh*kw*C), rows ordered like HWIO filters."""
-    n, c = xp.shape[0], xp.shape[3]
-    (kh, kw), (ho, wo) = kernel_hw, out_hw
-    return windows(xp, kernel_hw, out_hw, strides, dilations).reshape(n * ho * wo, kh * kw * c)
-
-
 def _out_hw(padded_hw, kernel_hw, strides, dilations):
     """Output size of a VALID correlation over an already padded input (by :func:`conv_output_size`)."""
     return tuple(conv_output_size(p, k, s, d, "VALID")[0] for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilations))
@@ -191,6 +173,20 @@ def _out_hw(padded_hw, kernel_hw, strides, dilations):
 # ----------------------------------------------------------------------------------------------
 # Kernels (student work in beras_cnn)
 # ----------------------------------------------------------------------------------------------
+def im2col(xp, kernel_hw, out_hw, strides, dilations=(1, 1)):
+    """Padded NHWC ``xp`` (N, Hp, Wp, C) -> the patch matrix (N*Ho*Wo, kh*kw*C): one row per output pixel
+    ``(n, i, j)`` (row-major), holding the window that pixel sees, flattened in HWIO order ``(a, b, c)``:
+
+        cols[(n*Ho + i)*Wo + j, (a*kw + b)*C + c] == xp[n, i*sh + a*dh, j*sw + b*dw, c]
+
+    so that ``cols @ w.reshape(kh*kw*C, F)`` is the convolution (like ``tf.image.extract_patches``, flattened).
+    No Python loop over pixels: loop at most over the ``kh*kw`` taps (``tap`` gives each tap's strided view),
+    or build all windows at once as a strided view (``numpy.lib.stride_tricks.as_strided``) and reshape it.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
 def conv2d_forward(x, w, strides, pads, dilations):
     """Cross-correlation of NHWC ``x`` (N, H, W, C) with HWIO ``w`` (kh, kw, C, F) -> (N, Ho, Wo, F).
 

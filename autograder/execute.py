@@ -223,6 +223,9 @@ class NotebookRun:
                 await self.km.provisioner.kill()
             except Exception:
                 pass
+        # what escaped the kernel's process tree (a fork bomb's newest children, a setsid'd daemon)
+        # would keep the sandbox uid's process quota and starve the restarted kernel: kill them all
+        self.sandbox.kill_all()
         self.client = None
 
     async def _exec(self, cell, index, timeout):

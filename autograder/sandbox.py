@@ -25,7 +25,9 @@ and, as ``extra_data.guarantees``, which guarantees held, see :func:`guarantees`
   No network namespace: a socket guard in the student's Python (best effort).
 - "rlimits": not root. Resource limits, a socket guard and import scrubbing only: student code runs
   as the grader's user, so it can read what the grader can read and write the grader's output, and
-  it could kill its own supervisor (processes tied to the grader: best effort).
+  it could kill its own supervisor (processes tied to the grader: best effort). It has no process
+  quota of its own either: a fork bomb slows whatever else the grader's user runs (a concurrent
+  submission of ``grade-all --jobs N``) until its cell's time limit kills it.
 
 What uid mode changes on disk (set by the root grader, never restored; they only take access away
 from other users, root and the owners are unaffected): every hidden directory loses its group/other
@@ -370,10 +372,13 @@ def kill_uid(uid, gid):
 
 
 def kill_marked(marker):
-    """SIGKILL every process (that this user may read) whose environment carries ``marker``."""
+    """SIGKILL every process (that this user may read) whose environment carries ``marker``.
+    Found processes are stopped first (SIGSTOP) until a pass finds no new one, so a fork bomb cannot
+    fork faster than the passes find it; then all are killed."""
     needle = marker.encode()
-    for _ in range(5):
-        found = False
+
+    def marked():
+        out = set()
         for pid in _pids():
             if pid == os.getpid():
                 continue
@@ -383,13 +388,27 @@ def kill_marked(marker):
             except OSError:
                 continue
             if needle in env.split(b"\0"):
-                found = True
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        if not found:
+                out.add(pid)
+        return out
+
+    def send(pids, sig):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+
+    for _ in range(5):
+        stopped = set()
+        for _ in range(50):
+            new = marked() - stopped
+            if not new:
+                break
+            send(new, signal.SIGSTOP)
+            stopped |= new
+        if not stopped:
             return
+        send(stopped, signal.SIGKILL)
         time.sleep(0.05)
 
 

@@ -212,18 +212,24 @@ def collect_leaks(name):
         tree = ast.parse(path.read_text())
         mod, _ = _module_for(path, release)
         stubs = {n: _stub(n) for n, node in _defs(tree).items() if _is_stub(node)}
+        # the released definitions themselves, compiled into one scope of their module's other names, with
+        # the module's student functions as the release has them (stubs), not the instructor's solutions:
+        # a released helper reaches the stubs through the module's other released helpers too (the public
+        # conv2d through its primitive _conv2d and output_shape_and_pads), as in the release
+        scope = {**vars(mod), **stubs}
+        made = []
         for n, node in _defs(tree).items():
             if n in stubs:
                 if callable(getattr(mod, n, None)):
                     targets[f"{mod.__name__}.{n}"] = ("module", mod.__name__, n, getattr(mod, n))
                 continue
-            # the released definition itself, compiled against its module's other names, with the
-            # module's student functions as the release has them (stubs), not the instructor's solutions
-            scope = {**vars(mod), **stubs}
             try:
                 exec(compile(ast.Module([node], []), str(path), "exec"), scope)  # noqa: S102
             except Exception:   # noqa: BLE001 - a definition that cannot even be made is no answer
+                scope[n] = None
                 continue
+            made.append(n)
+        for n in made:
             candidates[f"{path.relative_to(ASSIGNMENTS)}:{n}"] = scope[n]
     for i, cell in enumerate(_cells(release / f"{name}.ipynb")):
         if _is_solution(cell):

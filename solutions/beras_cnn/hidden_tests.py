@@ -626,7 +626,8 @@ def check_training(student):
     except (TypeError, ValueError):
         pass
     tiles = filter_tiles(got.get("filters"))
-    images = {} if tiles is None else {"first Conv2D layer's filters after training": tiles}
+    images = {} if tiles is None else {
+        "first Conv2D layer's filters after training (red positive, blue negative, each on its own scale)": tiles}
     what = "test accuracy of build_cnn trained as in the notebook (6 epochs, batch 32)"
     if not accuracy >= 0.95:
         raise HiddenTestFailure(f"{what}: expected at least 95%, got {accuracy:.2%}", curves=curves, images=images)

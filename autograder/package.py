@@ -301,6 +301,7 @@ jobs:
       - name: Run the notebook (visible checks)
         env:
           TF_CPP_MIN_LOG_LEVEL: "3"
+          COURSE_SUBMIT_RUN: "1"   # the notebook's submit cell stays idle (the last step packages)
         run: |
           python - <<'PY'
           import os, sys
@@ -337,7 +338,12 @@ jobs:
           PY
       - name: Package the submission
         if: always()
-        run: git archive --format=zip -o "$RUNNER_TEMP/@NAME@-submission.zip" HEAD
+        run: |
+          if [ -f submit.py ]; then    # the release's submission step: the zip the grader reads
+            python submit.py --no-run --out "$RUNNER_TEMP/@NAME@-submission.zip"
+          else
+            git archive --format=zip -o "$RUNNER_TEMP/@NAME@-submission.zip" HEAD
+          fi
       - uses: actions/upload-artifact@v4
         if: always()
         with:

@@ -365,15 +365,15 @@ minutes on a CPU without errors.
 
 ## How to submit
 
-Save the notebook, then run its last cell, or in a terminal in this folder:
+Run the whole notebook, save it (File > Save), then run its last cell; or, in a terminal in this folder:
 
 ```bash
 python submit.py
 ```
 
-It checks that the notebook ran top to bottom (if it did not, it runs a copy in a fresh kernel: your
-file is not changed), lists what is still unimplemented (functions still raising
-`NotImplementedError`, failing test cells), and writes `{name}-submission.zip`: {submit_what}, and any
+Both check that the saved notebook ran top to bottom (the command, when it did not, runs a copy in a
+fresh kernel: your file is not changed), list what is still unimplemented (functions still raising
+`NotImplementedError`, failing test cells), and write `{name}-submission.zip`: {submit_what}, and any
 file you added yourself. Hand in that zip. The grader reads exactly these files and uses its own copy of
 everything else in this folder, so don't rename files.
 """

@@ -310,7 +310,12 @@ def test_submit_runs_the_notebook_and_its_zip_grades_like_the_folder(tmp_path, t
 
 
 def test_submit_cell_runs_submit_py(tmp_path, toy):
+    """The cell checks the saved notebook and zips it, in seconds: it never starts the notebook again
+    (a Run All reaches it), it says how to get a run instead."""
     folder = toy_reference(toy, tmp_path / "ref")
+    out, _ = run_cell(tmp_path, student_kit.submit_cell("toy").source, folder)
+    assert "ran top to bottom: no" in out and "running a copy" not in out and "python submit.py" in out
+    assert (folder / "toy-submission.zip").is_file()
     _fake_run(folder / "toy.ipynb")
     out, _ = run_cell(tmp_path, student_kit.submit_cell("toy").source, folder)
     assert "== toy: checking toy.ipynb" in out and "ready to hand in" in out

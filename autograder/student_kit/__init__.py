@@ -4,7 +4,7 @@
   assignment's folder (Drive or an uploaded zip), changes into it and pip-installs what
   requirements.txt lists that Colab lacks; locally and on JupyterHub it only prints what it found.
 - ``submit_cell.py``: the notebook's last cell: saves (on Colab: fetches) the notebook, then runs
-  ``submit.py``.
+  ``submit.py --no-run`` (seconds: a Run All that reaches it does not start the notebook again).
 - ``submit.py``: the submission command shipped in every release folder (standard library, plus
   nbformat/nbclient to run the notebook): ran top to bottom?, what is unimplemented, the zip the
   grader reads.

@@ -1,7 +1,8 @@
 # Submit (locked; the same last cell in every assignment of the course; the grader skips it).
-# Save the notebook (File > Save), then run this cell, or run `python submit.py` in a terminal in this
-# folder: it checks that the notebook ran top to bottom (else runs it, in a fresh kernel), lists what is
-# still unimplemented, and writes the zip to hand in. On Colab it saves the notebook into your folder first.
+# Run all cells, save the notebook (File > Save), then run this cell: it checks that the saved notebook
+# ran top to bottom, lists what is still unimplemented, and writes the zip to hand in (in seconds; on
+# Colab it saves the notebook into your folder first). `python submit.py` in a terminal in this folder
+# does the same and, if the notebook did not run top to bottom, runs a copy of it in a fresh kernel.
 import os as _os
 import sys as _sys
 
@@ -32,7 +33,7 @@ if not _os.environ.get("NBGRADER_EXECUTION") and not _os.environ.get("COURSE_SUB
                     print("(could not save the notebook from here: the last saved version is checked)")
             except Exception:   # noqa: BLE001 - no display: the saved file is what is checked
                 pass
-        proc = subprocess.Popen([_sys.executable, "submit.py"], cwd=path.parent, stdout=subprocess.PIPE,
+        proc = subprocess.Popen([_sys.executable, "submit.py", "--no-run"], cwd=path.parent, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             print(line, end="")

@@ -22,3 +22,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def _seed():
     random.seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory):
+    """The real assignments graded once per session (see tests/real_batches.py)."""
+    from tests.real_batches import grade_real
+    return grade_real(tmp_path_factory.mktemp("real"))

@@ -1,0 +1,87 @@
+"""The real assignments graded once per test session (the slow part of the suite): the references, the
+untouched releases, a half-done beras_cnn, and a cnn_architectures release whose student searched the
+disk for secrets. Three grade-all batches run in parallel, balanced by cost. tests/conftest.py exposes
+the result as the session fixture ``real``; test_grade checks the scores and messages, the notebook
+tests check the reference notebooks' own outputs as the grader ran them."""
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+
+from autograder.reference import reference_submission, release_submission
+from autograder.submission import find_assignment
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+DISK_SEARCH = """
+# a student's cell: look everywhere for beras_cnn's solutions and the hidden tests, print what is readable
+import os
+found = {}
+for top in ["/", os.path.expanduser("~"), os.getcwd(), os.path.dirname(os.getcwd()), "/tmp", "/work", "/autograder"]:
+    for root, dirs, files in os.walk(top):
+        if root.count(os.sep) > 6 or root.startswith(("/proc", "/sys", "/usr", "/dev", "/lib", "/var/lib")):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".venv", "dist-packages")]
+        if root.startswith(os.getcwd()):   # its own copy of the release (this very notebook)
+            continue
+        for f in files:
+            if f.endswith((".py", ".ipynb")) and f not in found:
+                try:
+                    text = open(os.path.join(root, f), errors="replace").read()
+                except OSError:
+                    continue
+                if "BEGIN SOLUTION" in text or "hidden_test(" in text or "trusted_check(" in text:
+                    found[os.path.join(root, f)] = text
+print("SEARCHED", len(found), "files with secrets")
+for path, text in found.items():
+    print(path)
+    print(text)
+"""
+
+
+def start(*args):
+    return subprocess.Popen([sys.executable, "-m", "autograder", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+
+
+def add_disk_search(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(DISK_SEARCH))
+    nbformat.write(nb, nb_path)
+
+
+def grade_real(base):
+    """Grade the batches under ``base``; returns (base, {batch: (returncode, stdout, stderr)}).
+    Results: ``base/out_<assignment>/<kind>/`` (reference, release, half_done)."""
+    arch, beras = find_assignment("cnn_architectures"), find_assignment("beras_cnn")
+    batches = {"a": (arch, {"reference": reference_submission}),
+               "b": (arch, {"release": release_submission}),
+               "c": (beras, {"reference": reference_submission, "release": release_submission})}
+    procs = {}
+    for key, (a, kinds) in batches.items():
+        for kind, make in kinds.items():
+            make(a, str(base / key / kind))
+    add_disk_search(os.path.join(base / "b" / "release", arch.notebook))
+    half = release_submission(beras, str(base / "b_beras" / "half_done"))   # conv2d + bias_add only
+    shutil.copyfile(beras.solution_nb, os.path.join(half, beras.notebook))
+    shutil.copyfile(os.path.join(beras.instructor_beras, "nn", "conv.py"), os.path.join(half, "beras", "nn", "conv.py"))
+    batches["b_beras"] = (beras, {})
+
+    def run(key):
+        a = batches[key][0]
+        procs[key] = start("grade-all", base / key, "--assignment", a.name, "--out", base / f"out_{a.name}",
+                           "--profile", "smoke", "--jobs", "1", "--no-gradebook")
+    run("a")
+    run("c")
+    run("b")
+    procs["b"].wait(timeout=1200)   # the half-done beras_cnn follows the cnn_architectures release
+    run("b_beras")
+    done = {}
+    for key, p in procs.items():
+        out, err = p.communicate(timeout=1200)
+        done[key] = (p.returncode, out, err)
+    return base, done

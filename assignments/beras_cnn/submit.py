@@ -252,7 +252,8 @@ def main(argv=None):
         if len(problems) > 8:
             print(f"  - ... and {len(problems) - 8} more")
         if args.no_run:
-            print("not run (--no-run): Kernel > Restart & Run All, save, and run this again")
+            print("not run here: Kernel > Restart & Run All, save (File > Save), and run this again, or run "
+                  "`python submit.py` in a terminal in this folder (it runs a copy for you)")
         else:
             print("running a copy top to bottom in a fresh kernel (your file is not changed) ...", flush=True)
             try:

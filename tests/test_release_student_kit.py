@@ -258,6 +258,20 @@ def test_submit_lists_what_is_unimplemented_and_zips_what_the_grader_reads(tmp_p
     assert "you can hand this in, but" in out
 
 
+def test_submit_py_needs_only_the_standard_library_to_start(real_root):
+    """Module-level imports of every release's submit.py are the standard library's (nbformat and
+    nbclient, in requirements.txt, are imported only to run the notebook)."""
+    import ast
+    for name in REAL:
+        tree = ast.parse((real_root / "assignments" / name / "submit.py").read_text())
+        top = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names} | \
+              {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
+        assert top and top <= set(sys.stdlib_module_names) | {"__future__"}, top
+        lazy = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | \
+               {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert lazy - set(sys.stdlib_module_names) - {"__future__"} == {"nbformat", "nbclient"}
+
+
 def _fake_run(path):
     """Give every code cell an execution count, in order (as after Restart & Run All)."""
     nb = nbformat.read(path, as_version=4)

@@ -279,8 +279,10 @@ def main(argv=None):
           + "".join(f", {n}" for n, _ in entries))
     for n in notes:
         print("  note:", n)
-    ready = ran and not todo and not failed
-    print("ready to hand in" if ready else "you can hand this in, but the points above are not done yet")
+    missing = ([] if ran else ["the notebook has not run top to bottom"]) + \
+        ([f"{len(todo)} part(s) still unimplemented"] if todo else []) + \
+        ([f"{len(failed)} cell(s) raised an error"] if failed else [])
+    print("ready to hand in" if not missing else "you can hand this in, but: " + "; ".join(missing))
     return 0
 
 

@@ -258,5 +258,9 @@ class LocalStudent:
         value, grads = calls.vjp(self._resolve(name), args, kwargs or {}, wrt, upstream, self.package)
         return to_plain(value), [to_plain(g) for g in grads]
 
+    def call_isolated(self, name, *args, **kwargs):
+        """In process there is nothing to isolate from: the same as :meth:`call`."""
+        return self.call(name, *args, **kwargs)
+
     def probe(self, code, timeout=None, *, stencil=False, uses_stencil=False, **inputs):
         return to_plain(calls.probe(code, {} if stencil else self.namespace, inputs))

@@ -353,6 +353,27 @@ class Student:
                         self.sandbox.limits.call_timeout, f"the gradient of {name}", w is self.stencil_worker)
         return out[0], list(out[1])
 
+    def call_isolated(self, name, *args, **kwargs):
+        """Call notebook function ``name`` in a process where no other notebook code ran and no framework
+        was imported: its definition (and the helpers and imports it uses) is read by the grader from the
+        notebook's text (:func:`autograder.cells.definitions`) and run in a fresh worker of its own (the
+        student's package importable, nothing else), which the framework rule watches. For a part that must be computed without TensorFlow in a notebook that
+        imports TensorFlow for its checks (e.g. a naive loop convolution)."""
+        from .cells import definitions
+        self.calls.append(name)
+        src = definitions(self.notebook.cells, name)
+        if src is None:
+            raise HiddenTestFailure(f"`{name}` is not defined in your notebook (a solution cell raised or was not run?)")
+        # a fresh process per call: what one function loads must not reach another's check
+        w = Worker(self.sandbox, [], self.notebook.deadline, self.notebook.forbidden, "isolated", self.stencil)
+        w.test_deadline = self.notebook.test_deadline
+        code = src + f"\nresult = {name}(*args, **kwargs)\n"
+        try:
+            return self._run(w, {"op": "probe", "code": code, "inputs": {"args": list(args), "kwargs": kwargs}},
+                             self.sandbox.limits.call_timeout, f"calling {name} on its own", True)
+        finally:
+            w.kill()
+
     def probe(self, code, timeout=None, *, stencil=False, uses_stencil=False, **inputs):
         """Run trusted ``code`` in the notebook worker, or with ``stencil=True`` in the stencil worker
         (no notebook code). ``uses_stencil=True`` marks a notebook probe that computes with the

@@ -181,3 +181,67 @@ def test_beras_cnn_training_check_uses_the_notebooks_digits():
         assert a.dtype == c.dtype and b.dtype == d.dtype
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
+
+
+# ---------------------------------------------------------------------------------------------
+# call_isolated: a notebook function run on its own, where no framework was imported
+# ---------------------------------------------------------------------------------------------
+def test_definitions_reads_a_function_its_helpers_and_imports_from_the_text():
+    from autograder.cells import definitions
+    cells = [{"source": "import numpy as np\nimport tensorflow as tf\nimport os, sys\nSCALE = 3"},
+             {"source": "def helper(x):\n    return np.asarray(x) * SCALE\n\ndef unused():\n    return tf.ones(1)"},
+             {"source": "def f(x):\n    return helper(x) + 1"},
+             {"source": "def f(x):   # redefined later: the last definition wins\n    return helper(x) - 1"},
+             {"source": "this is not python ("}]
+    src = definitions(cells, "f")
+    assert "import numpy as np" in src and "SCALE = 3" in src and "def helper" in src
+    assert "tensorflow" not in src and "def unused" not in src and "import os" not in src
+    assert "- 1" in src and "+ 1" not in src
+    scope = {}
+    exec(src + "result = f(2)", scope)   # runs on its own: helpers and constants come before their users
+    assert scope["result"] == 5
+    assert definitions(cells, "missing") is None
+    assert "import tensorflow as tf" in definitions(cells, "unused")
+
+
+ISOLATED_HIDDEN = '''
+import numpy as np
+from autograder.hidden import assert_close, trusted_check
+
+@trusted_check("test_square", part="square")
+def check_square(student):
+    assert_close(student.call_isolated("square", 3), 9, "square(3) on its own")
+
+@trusted_check("test_cube")
+def check_cube(student):
+    assert_close(student.call("cube", 2), 8, "cube(2)")
+
+@trusted_check("test_double", part="double")
+def check_double(student):
+    assert_close(student.call("beras.double", [1.0, 2.0]), [2.0, 4.0], "beras.double([1, 2])")
+'''
+
+
+@pytest.mark.parametrize("square, points", [
+    (SQUARE_OK, 2),                                                               # NumPy: kept
+    ("import tensorflow as tf\n\ndef square(x):\n    return float(tf.square(tf.constant(x)).numpy())", 0),
+    ("def square(x):\n    import importlib\n    tf = importlib.import_module('tensor' + 'flow')\n"
+     "    return float(tf.square(x).numpy())", 0),
+])
+def test_call_isolated_watches_a_notebook_function_on_its_own(tmp_path, square, points):
+    """A part computed in the notebook, whose checks import TensorFlow anyway: the grader reads the
+    function from the notebook's text and runs it where nothing else ran; TensorFlow loaded there
+    withholds the part, however it was reached."""
+    course = make_course(str(tmp_path / "course"))
+    with open(os.path.join(course, "solutions", "toy", "hidden_tests.py"), "w") as f:
+        f.write(ISOLATED_HIDDEN)
+    release = os.path.join(course, "assignments", "toy")
+    sub = cases._edit(release, str(tmp_path / "sub"), {"square": square, "cube": cases.CUBE_OK})
+    with open(os.path.join(sub, "beras", "ops.py"), "w") as f:
+        f.write(BERAS_OPS)
+    res = grade(sub, "toy", str(tmp_path / "out"), "smoke", SLOW, root=course)
+    t = _tests(res)
+    assert t["notebook: test_square"]["score"] == points, t["notebook: test_square"]["output"]
+    assert t["notebook: test_cube"]["score"] == 2 and t["notebook: test_double"]["score"] == 1
+    if not points:
+        assert "tensorflow" in res["output"].lower() and "part square" in res["output"], res["output"]

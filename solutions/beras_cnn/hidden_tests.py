@@ -350,7 +350,7 @@ EXAMPLE_KERNEL = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], float)
 @trusted_check("test_conv2d_naive", part="conv2d_naive")
 def check_conv2d_naive(student):
     tf = _tf()
-    got = student.call("conv2d_naive", EXAMPLE_IMAGE[None, :, :, None], EXAMPLE_KERNEL[:, :, None, None], 1, "VALID")
+    got = student.call_isolated("conv2d_naive", EXAMPLE_IMAGE[None, :, :, None], EXAMPLE_KERNEL[:, :, None, None], 1, "VALID")
     assert_close(got, np.array([[12, 12, 17], [10, 17, 19], [9, 6, 14]], float)[None, :, :, None],
                  "conv2d_naive on the lecture's 5x5 example (stride 1, VALID)")
     rng = _rng(109)
@@ -358,7 +358,7 @@ def check_conv2d_naive(student):
                                      ((2, 7, 6, 2), (3, 2, 2, 2), 2, "SAME"), ((1, 8, 7, 1), (2, 3, 1, 2), (3, 2), "VALID"),
                                      ((1, 7, 7, 2), (3, 3, 2, 2), 3, "SAME")]:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-        assert_close(student.call("conv2d_naive", x, w, s, pad), tf.nn.conv2d(x, w, s, pad).numpy(),
+        assert_close(student.call_isolated("conv2d_naive", x, w, s, pad), tf.nn.conv2d(x, w, s, pad).numpy(),
                      f"conv2d_naive input {x_shape}, filters {w_shape}, strides {s}, {pad}", 1e-8)
 
 

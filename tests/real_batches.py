@@ -2,7 +2,8 @@
 untouched releases, a half-done beras_cnn, and a cnn_architectures release whose student searched the
 disk for secrets. Three grade-all batches run in parallel, balanced by cost. tests/conftest.py exposes
 the result as the session fixture ``real``; test_grade checks the scores and messages, the notebook
-tests check the reference notebooks' own outputs as the grader ran them."""
+tests check the reference notebooks' own outputs as the grader ran them. beras_cnn's reference and release
+are handed in as the zips their own submit.py writes (tests/test_release_submit.py checks those)."""
 import os
 import shutil
 import subprocess
@@ -54,6 +55,20 @@ def add_disk_search(nb_path):
     nbformat.write(nb, nb_path)
 
 
+def submit_zip(folder, dest, keep):
+    """Run the release's ``submit.py --no-run`` in ``folder`` (its report kept in ``dest``.txt), move the
+    zip it writes to ``dest`` and the folder to ``keep`` (out of the batch)."""
+    env = {k: v for k, v in ENV.items() if k not in ("NBGRADER_EXECUTION", "COURSE_SUBMIT_RUN")}
+    run = subprocess.run([sys.executable, "submit.py", "--no-run"], cwd=folder, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (zipped,) = [f for f in os.listdir(folder) if f.endswith("-submission.zip")]
+    shutil.move(os.path.join(folder, zipped), dest)
+    with open(f"{dest}.txt", "w") as f:
+        f.write(run.stdout)
+    shutil.move(str(folder), str(keep))
+
+
 def grade_real(base):
     """Grade the batches under ``base``; returns (base, {batch: (returncode, stdout, stderr)}).
     Results: ``base/out_<assignment>/<kind>/`` (reference, release, half_done)."""
@@ -65,6 +80,8 @@ def grade_real(base):
     for key, (a, kinds) in batches.items():
         for kind, make in kinds.items():
             make(a, str(base / key / kind))
+    for kind in ("reference", "release"):   # beras_cnn is handed in as the zips its release's submit.py writes
+        submit_zip(base / "c" / kind, base / "c" / f"{kind}.zip", base / "c_folders" / kind)
     add_disk_search(os.path.join(base / "b" / "release", arch.notebook))
     half = release_submission(beras, str(base / "b_beras" / "half_done"))   # conv2d + bias_add only
     shutil.copyfile(beras.solution_nb, os.path.join(half, beras.notebook))

@@ -28,7 +28,7 @@ demo: $(STAMP)
 	@set -o pipefail; $(PY) -m autograder demo 2>&1 | $(QUIET)
 
 test: lint
-	@set -o pipefail; TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25 tests 2>&1 | $(QUIET)
+	@set -o pipefail; TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider -n 2 --durations=25 tests 2>&1 | $(QUIET)
 
 # pyflakes + bugbear (ruff) and dead code (vulture); exceptions are listed, with reasons, in pyproject.toml
 lint: $(STAMP)

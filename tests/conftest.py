@@ -31,25 +31,33 @@ def real(tmp_path_factory):
     return grade_real(tmp_path_factory.mktemp("real"))
 
 
-# --- running in parallel (`make test`: pytest-xdist, two workers, --dist loadgroup) ------------------
-# One group per test module, so a module's expensive module-scoped fixture (a graded batch, a notebook
+# --- running in parallel (`make test`: pytest-xdist, two workers) ------------------------------------
+# One scope per test module, so a module's expensive module-scoped fixture (a graded batch, a notebook
 # run) is made once, on one worker; the modules that read the session's real batch (fixture `real`)
-# share one group, so it is graded once. Groups start heaviest first (measured, `--durations`), so
-# the two workers finish together.
+# share one scope, so it is graded once. Scopes start heaviest first (measured, `--durations`), so the
+# two workers finish together. (xdist's own `--dist loadgroup` marks do nothing under pytest 9: it
+# renames `item._nodeid`, which pytest 9 no longer reads; hence a scheduler of our own.)
 REAL_USERS = ("test_grade", "test_release_submit", "test_notebook_cnn_architectures")
 HEAVY_FIRST = ("real", "test_release_leaks", "test_isolation", "test_hostile", "test_gradebook", "test_resume",
                "test_notebook_beras_cnn", "test_package", "test_trusted", "test_release_selfcontained",
                "test_multireplica_training", "test_authoring", "test_calibrate", "test_release_student_kit")
 
 
-def _group(item):
-    module = item.module.__name__.rsplit(".", 1)[-1]
+def _scope(nodeid):
+    module = os.path.splitext(os.path.basename(nodeid.split("::", 1)[0]))[0]
     return "real" if module in REAL_USERS else module
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
-    if config.getoption("numprocesses", None):
+    if config.getoption("numprocesses", None) or os.environ.get("PYTEST_XDIST_WORKER"):
         rank = {g: i for i, g in enumerate(HEAVY_FIRST)}
-        items.sort(key=lambda it: rank.get(_group(it), len(rank)))   # stable: file order within a group
+        items.sort(key=lambda it: rank.get(_scope(it.nodeid), len(rank)))   # stable: file order within a scope
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _scope(nodeid)
+    return ModuleScopes(config, log)

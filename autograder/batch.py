@@ -261,7 +261,7 @@ def test_columns(results):
     cols = []
     for res in results.values():
         for t in res.get("tests", []):
-            if t["name"] not in cols:
+            if "score" in t and t["name"] not in cols:   # a written answer has no score until a person gives it
                 cols.append(t["name"])
     return cols
 
@@ -273,7 +273,7 @@ def write_csv(results, path):
         w.writerow(["student", "score", "max_score", *cols])
         for sid in sorted(results):
             res = results[sid]
-            by_name = {t["name"]: t["score"] for t in res.get("tests", [])}
+            by_name = {t["name"]: t["score"] for t in res.get("tests", []) if "score" in t}
             w.writerow([sid, f"{res['score']:g}", f"{res.get('extra_data', {}).get('max_score', 0):g}",
                         *[f"{by_name[c]:g}" if c in by_name else "" for c in cols]])
     return path
@@ -383,7 +383,7 @@ def _nbgrader_env():
 
 
 def _test_key(a_nb, t):
-    nb_name = a_nb if "notebook" in t.get("tags", []) else HIDDEN_NB
+    nb_name = a_nb if {"notebook", "manual"} & set(t.get("tags", [])) else HIDDEN_NB
     return nb_name, t.get("extra_data", {}).get("grade_id") or t["name"]
 
 
@@ -394,7 +394,7 @@ def hidden_notebook(results):
     tests = {}
     for res in results.values():
         for t in res.get("tests", []):
-            if "notebook" not in t.get("tags", []):
+            if not {"notebook", "manual"} & set(t.get("tags", [])):
                 tests.setdefault(_test_key("", t)[1], t)
     cells = [nbformat.v4.new_markdown_cell(
         "# Hidden tests\nRun by the autograder outside the student's notebook.",
@@ -432,7 +432,10 @@ def _comments(source_nb, res, nb_name):
     out, current = {}, None
     for cell in source_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and meta.get("grade") and cell.cell_type == "markdown":
+            out[meta["grade_id"]] = ["a written answer, graded by hand"]   # later grade cells are not about it
+            current = None
+        elif meta.get("solution"):
             current = meta["grade_id"]
             out[current] = []
         elif meta.get("grade") and current is not None:
@@ -539,6 +542,10 @@ def write_gradebook(results, a, path, out_dir=None, timestamps=None, duedate=Non
                     comments = _comments(source, res, nb_name) if snb.name == nb_name else {}
                     for grade in snb.grades:
                         t = scores.get((snb.name, grade.name))
+                        if t is not None and "manual" in t.get("tags", []):
+                            grade.auto_score = None               # a written answer: a person grades it
+                            grade.needs_manual_grade = grade.manual_score is None
+                            continue
                         grade.auto_score = float(t["score"]) if t else 0.0
                         grade.needs_manual_grade = False
                     for comment in snb.comments:     # a grader's manual comment still wins

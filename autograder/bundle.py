@@ -87,13 +87,65 @@ def _files(folder):
     return sorted(out)
 
 
+# Region ownership. A stencil package may serve several assignments: a region's marker line may name
+# the assignment that owns it (``### BEGIN SOLUTION training_deep_cnns``); an untagged region belongs to
+# the package's first assignment (the one whose manifest lists no ``solved``). An assignment's stencil
+# stubs every region except those owned by the assignments its manifest's ``[stencil] solved`` lists
+# (their answers ship: release it after their due dates), so a later assignment's regions are stubbed
+# in an earlier release too. Students write the files holding a region their assignment owns.
+def region_owner(line):
+    """The owner a ``### BEGIN SOLUTION`` line names (the rest of the line), or None (untagged)."""
+    return line.split(MARKERS[0], 1)[1].strip() or None
+
+
+def _regions(text):
+    """[(owner, begin line index, end line index)] of the solution regions of ``text``."""
+    out, begin = [], None
+    for i, line in enumerate(text.split("\n")):
+        if MARKERS[0] in line:
+            begin = (region_owner(line), i)
+        elif MARKERS[1] in line and begin is not None:
+            out.append((begin[0], begin[1], i))
+            begin = None
+    return out
+
+
+def unmark(text, keep):
+    """``text`` with the marker lines of the regions owned by ``keep`` removed (their code stays, so
+    clearing the rest leaves it solved). ``keep`` holds owners; None stands for untagged regions."""
+    drop = {i for owner, b, e in _regions(text) if owner in keep for i in (b, e)}
+    return "\n".join(line for i, line in enumerate(text.split("\n")) if i not in drop)
+
+
+def ownership(root, name):
+    """(stencil package or None, owners whose regions ship solved, owners whose regions students write)."""
+    from .manifest import load
+    manifest = load(solution_dir(root, name), name)
+    if manifest.stencil is None:
+        return None, set(), set()
+    keep = set()
+    for other in manifest.solved:
+        if not has_sources(root, other):
+            raise BundleError(f"{name}'s manifest lists {other!r} in [stencil] solved, but there is no "
+                              f"assignment {other!r} under {os.path.join(root, 'solutions')}")
+        theirs = load(solution_dir(root, other), other)
+        if theirs.stencil != manifest.stencil:
+            raise BundleError(f"{name}'s manifest lists {other!r} in [stencil] solved, but {other!r} does not "
+                              f"complete the stencil {manifest.stencil!r} (its stencil: {theirs.stencil!r})")
+        keep.add(other)
+        if not theirs.solved:
+            keep.add(None)
+    owns = {name} if manifest.solved else {name, None}
+    return manifest.stencil, keep, owns
+
+
 def marked_files(root, name):
-    """(stencil package or None, [files of it that hold solution markers]) for the assignment.
+    """(stencil package or None, [files of it that students write]) for the assignment.
 
     The stencil package comes from the assignment's manifest (``[stencil] package``); the files
-    students write are the instructor package's .py files with a ``### BEGIN SOLUTION`` region."""
-    from .manifest import load
-    package = load(solution_dir(root, name), name).stencil
+    students write are the instructor package's .py files with a ``### BEGIN SOLUTION`` region the
+    assignment owns (see :func:`ownership`)."""
+    package, _, owns = ownership(root, name)
     if package is None:
         return None, []
     instructor = os.path.join(root, package)
@@ -104,7 +156,7 @@ def marked_files(root, name):
     for rel in _files(instructor):
         if rel.endswith(".py"):
             with open(os.path.join(instructor, rel), encoding="utf-8", errors="replace") as f:
-                if MARKERS[0] in f.read():
+                if any(owner in owns for owner, _, _ in _regions(f.read())):
                     files.append(rel)
     return package, files
 
@@ -113,10 +165,11 @@ def digest(root, name):
     """Hash of everything a bundle is made from."""
     src = solution_dir(root, name)
     stencil, marked = marked_files(root, name)
+    _, keep, _ = ownership(root, name)
     h = hashlib.sha256()
     from . import student_kit
     h.update(json.dumps({"format": FORMAT, "name": name, "stub": CODE_STUB, "stencil": stencil,
-                         "marked_files": marked, "student_kit": student_kit.fingerprint()}, sort_keys=True).encode())
+                         "marked_files": marked, "solved": sorted(keep, key=str), "student_kit": student_kit.fingerprint()}, sort_keys=True).encode())
     for rel in _files(src):
         with open(os.path.join(src, rel), "rb") as f:
             data = f.read()

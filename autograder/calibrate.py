@@ -45,7 +45,8 @@ def calibrate(name, root=None, log=print):
         total = time.monotonic() - t0
     extra = res.get("extra_data", {})
     if res["score"] < extra.get("max_score", 0) - 1e-9:
-        failed = [f"{t['name']}: {t['output'][:200]}" for t in res["tests"] if t["score"] < t["max_score"]]
+        failed = [f"{t['name']}: {t['output'][:200]}" for t in res["tests"]
+                  if t.get("score", 0) < t.get("max_score", 0)]
         raise subm.GraderError(f"calibration of {name}: the reference scores {res['score']:g} / "
                                f"{extra.get('max_score'):g}, not full marks; nothing recorded. Failing: "
                                + "; ".join(failed[:5]))

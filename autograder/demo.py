@@ -52,7 +52,7 @@ def table(name, by_kind):
         cells = []
         for k in kinds:
             t = next((t for t in by_kind[k].get("tests", []) if t["name"] == n), None)
-            cells.append(f"{t['score']:>4g}/{t['max_score']:<5g}" if t else " " * 10)
+            cells.append((f"{t['score']:>4g}/{t['max_score']:<5g}" if "score" in t else "by hand") if t else " " * 10)
         print(f"  {n[:width]:<{width}}  " + "  ".join(f"{c:>10}" for c in cells))
     print(f"  {'TOTAL':<{width}}  " + "  ".join(
         f"{by_kind[k]['score']:>4g}/{by_kind[k].get('extra_data', {}).get('max_score', 0):<5g}" for k in kinds))

@@ -181,6 +181,14 @@ def gradescope_format(results, curves=None, notes=None, images=None):
 # ---------------------------------------------------------------------------------------------
 # feedback.html
 # ---------------------------------------------------------------------------------------------
+def score_text(t):
+    """A results.json test's score as shown to people: ``"3 / 5"``, or for a written answer (no score
+    until a person grades it) ``"by hand (5 points)"``."""
+    if "score" not in t:
+        return f"by hand ({(t.get('extra_data') or {}).get('manual_points', 0):g} points)"
+    return f"{t['score']:g} / {t['max_score']:g}"
+
+
 def _plain(entry, key="output", extra_key="text"):
     return (entry.get("extra_data") or {}).get(extra_key, entry.get(key, ""))
 
@@ -212,9 +220,9 @@ def feedback_html(results, curves=None, images=None):
     extra = results.get("extra_data", {})
     rows = []
     for t in results["tests"]:
-        color = "#e6f4ea" if t["status"] == "passed" else "#fce8e6"
+        color = "#eef2fb" if "score" not in t else "#e6f4ea" if t["status"] == "passed" else "#fce8e6"
         rows.append(f"<tr style='background:{color}'><td>{esc(t['name'])}</td>"
-                    f"<td>{t['score']:g} / {t['max_score']:g}</td><td><pre>{esc(_plain(t))}</pre></td></tr>")
+                    f"<td>{score_text(t)}</td><td><pre>{esc(_plain(t))}</pre></td></tr>")
     plot = _plots_html(results, curves, images)
     board = ""
     if results.get("leaderboard"):

@@ -54,8 +54,13 @@ class Test:
     part: str = ""
     guards: tuple = ()
     ok: bool = True                 # a hidden test / check: did it pass in full
+    manual_points: float = 0.0      # a written answer (kind "manual"): points a person gives later
 
     def as_json(self, number):
+        if self.kind == "manual":   # no score yet: Gradescope shows the row without one
+            return {"name": self.name, "number": str(number), "output": self.output, "visibility": self.visibility,
+                    "tags": ["manual"], "extra_data": {"grade_id": self.grade_id, "manual_points": self.manual_points,
+                                                       "pending_manual_grading": True}}
         return {"name": self.name, "number": str(number), "score": round(self.score, 4),
                 "max_score": round(self.max_score, 4),
                 "status": "passed" if self.score >= self.max_score - 1e-9 else "failed",
@@ -286,6 +291,25 @@ def step_score_notebook(g: Grading):
             score, max_score, msg = score_cell(cell, g.run)
             g.tests.append(Test(f"notebook: {grade_id(cell)}", score, max_score,
                                 msg or ("passed" if score >= max_score else ""), "notebook", grade_id(cell)))
+        elif is_grade(cell):
+            g.tests.append(manual_row(cell))
+
+
+MANUAL_STUB = "YOUR ANSWER HERE"   # nbgrader's text stub of a written answer
+
+
+def manual_row(cell):
+    """A written answer (an nbgrader manual-grade markdown cell): no points from the grader; a row that
+    shows what the student wrote and the points a person gives later (formgrader, Gradescope)."""
+    from .notebook import grade_id, nbg
+    text = str(cell.get("source", "")).strip()
+    points = float(nbg(cell).get("points", 0) or 0)
+    answered = bool(text) and text != MANUAL_STUB
+    shown = text if len(text) <= 1500 else text[:1500] + " [...]"
+    output = (f"Written answer, {points:g} points, graded by hand (pending).\n\n" +
+              (f"Your answer:\n\n{shown}" if answered else "You have not answered yet (the cell still says "
+                                                           f"{MANUAL_STUB!r})."))
+    return Test(f"written: {grade_id(cell)}", 0.0, 0.0, output, "manual", grade_id(cell), manual_points=points)
 
 
 def load_hidden_tests(path, visibility=None):
@@ -466,6 +490,10 @@ def results_json(g: Grading, elapsed):
                  "after the due date."]
     else:
         lines = [f"Assignment {g.assignment.name}: {score:g} / {max_score:g} points."]
+    manual = [t for t in tests if t.kind == "manual"]
+    if manual:
+        lines.append(f"{len(manual)} written answer(s) worth {sum(t.manual_points for t in manual):g} more points "
+                     "are graded by hand (pending manual grading; not in the score above).")
     held = guarantees()
     lines.append(f"Profile: {g.profile_reason}. Sandbox: {isolation_mode()}"
                  + (f" (not guaranteed: {', '.join(held['best_effort'] + held['not_held'])})"
@@ -481,6 +509,7 @@ def results_json(g: Grading, elapsed):
         "tests": [t.as_json(i + 1) for i, t in enumerate(tests)],
         "leaderboard": [{"name": k, "value": v} for k, v in sorted(g.leaderboard.items())],
         "extra_data": {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
+                       "manual_points_pending": sum(t.manual_points for t in tests if t.kind == "manual"),
                        "isolation": isolation_mode(), "guarantees": held, "timings": {k: round(v, 3) for k, v in g.timings.items()},
                        "student_seconds": round(g.student_seconds, 3), "curves": g.curves, "images": g.images,
                        "calibration": g.calibration.describe() if g.calibration else "none",
@@ -503,6 +532,9 @@ def _zero_tests(g: Grading):
             if is_grade(c) and c.get("cell_type") == "code":
                 tests.append(Test(f"notebook: {grade_id(c)}", 0.0, float(nbg(c).get("points", 0)),
                                   "not graded: the submission could not be read", "notebook", grade_id(c)))
+            elif is_grade(c):
+                tests.append(Test(f"written: {grade_id(c)}", 0.0, 0.0, "not graded: the submission could not "
+                                  "be read", "manual", grade_id(c), manual_points=float(nbg(c).get("points", 0))))
         if os.path.isfile(g.assignment.hidden_tests):
             _, hts = load_hidden_tests(g.assignment.hidden_tests, g.assignment.manifest.visibility)
             tests += [Test(t.name, 0.0, t.points, "not graded: the submission could not be read", "hidden",

@@ -10,6 +10,8 @@ demo read it and no code names an assignment::
     [stencil]                         # optional: a package of the course root students complete
     package = "beras"                 # copied next to the notebook, solution regions stubbed
     forbidden = ["tensorflow", "keras", "torch", "jax"]   # the stencil must not compute with these
+    solved = ["beras_cnn"]            # regions these assignments own ship solved here (release after
+                                      # their due dates); the rest, this one's own included, are stubbed
 
     [hidden]
     visibility = "after_due_date"     # Gradescope visibility of hidden-test results (per test: visibility=)
@@ -60,6 +62,7 @@ class Manifest:
     title: str = ""
     stencil: str | None = None       # package copied next to the notebook as a stencil
     forbidden: tuple = ()            # frameworks the stencil must not compute with
+    solved: tuple = ()               # assignments whose stencil regions ship solved (autograder.bundle)
     visibility: str = "after_due_date"
     exclude_requirements: tuple = ()
     demo: bool = True
@@ -85,7 +88,10 @@ def parse(name, text, where=FILE) -> Manifest:
         raise ManifestError(f"{where}: not valid TOML ({e})") from None
     _check_keys(where, raw, ("title", "demo", "demo_cost", "stencil", "hidden", "requirements", "profiles"))
     stencil = raw.get("stencil", {})
-    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden"))
+    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden", "solved"))
+    solved = stencil.get("solved", [])
+    if not isinstance(solved, list) or not all(isinstance(n, str) and n for n in solved):
+        raise ManifestError(f"{where} [stencil]: `solved` must be a list of assignment names, got {solved!r}")
     if stencil and not stencil.get("package"):
         raise ManifestError(f"{where} [stencil]: `package` (the folder of the course root students complete) is missing")
     hidden = raw.get("hidden", {})
@@ -105,7 +111,8 @@ def parse(name, text, where=FILE) -> Manifest:
         limits.update(table)
         profiles[pname] = Profile(pname, limits, tuple([data] if isinstance(data, str) else data), gpu)
     return Manifest(name=name, title=raw.get("title", name), stencil=stencil.get("package") or None,
-                    forbidden=tuple(stencil.get("forbidden", ())), visibility=visibility,
+                    forbidden=tuple(stencil.get("forbidden", ())), solved=tuple(solved),
+                    visibility=visibility,
                     exclude_requirements=tuple(reqs.get("exclude", ())), demo=bool(raw.get("demo", True)),
                     demo_cost=float(raw.get("demo_cost", 1.0)), profiles=profiles)
 

@@ -583,12 +583,13 @@ def package(name, out, root=None, shards=DEFAULT_SHARDS, log=print):
 
 def summary_markdown(results):
     """A markdown score table (for $GITHUB_STEP_SUMMARY)."""
+    from .feedback import score_text
     lines = [f"## Autograder: {results.get('score', 0):g} / {results.get('extra_data', {}).get('max_score', 0):g}",
              "", "| Test | Score | Message |", "| --- | --- | --- |"]
     for t in results.get("tests", []):
         plain = (t.get("extra_data") or {}).get("text", t.get("output", ""))     # not the markdown
         msg = str(plain).replace("\n", " ").replace("|", "\\|")[:200]
-        lines.append(f"| {t['name']} | {t['score']:g} / {t['max_score']:g} | {msg} |")
+        lines.append(f"| {t['name']} | {score_text(t)} | {msg} |")
     lines += ["", "```", str(results.get("extra_data", {}).get("output_text", results.get("output", "")))[:3000], "```"]
     return "\n".join(lines)
 

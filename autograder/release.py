@@ -9,7 +9,8 @@ For every assignment folder under ``solutions/`` (or the ``names`` given):
    manifest, autograder.manifest), ``__pycache__`` and ``.ipynb_checkpoints``;
 3. for an assignment whose manifest names a ``[stencil] package``: a stencil copy of that package in which every
    ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region is replaced by nbgrader's own code stub
-   (``ClearSolutions._replace_solution_region``, no second parser);
+   (``ClearSolutions._replace_solution_region``, no second parser), except the regions of the earlier
+   assignments the manifest's ``[stencil] solved`` lists (autograder.bundle.ownership);
 4. a student ``README.md`` (unless the solution folder ships its own) and ``requirements.txt``
    pinned exactly like ``pyproject.toml`` (minus the manifest's ``[requirements] exclude``);
 5. the grader bundle ``build/grader/<name>/`` (instructor-only, see autograder.bundle): the notebook
@@ -87,14 +88,16 @@ def release_one(name, root):
         source = course / "source" / name
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
         student_kit.inject_file(source / f"{name}.ipynb", name)    # the setup and submit cells
-        package = load_manifest(src, name).stencil
+        from .bundle import ownership
+        package, keep, _ = ownership(root, name)
         if package:
-            make_stencil(root / package, source / package)
+            make_stencil(root / package, source / package, keep)
         generate_assignment(course, name)
         built = course / "release" / name
         normalize_notebooks(built)
         if not (built / "README.md").exists():
-            (built / "README.md").write_text(student_readme(name, built, package))
+            from .bundle import marked_files
+            (built / "README.md").write_text(student_readme(name, built, package, marked_files(root, name)[1]))
         (built / "requirements.txt").write_text(requirements(root, name))
         write_submit_script(root, name, built, package)
         if dest.exists():
@@ -183,8 +186,11 @@ def clear_solutions(text, clearer=None):
     return cell.source, replaced
 
 
-def make_stencil(package_dir, dest):
-    """Copy ``package_dir`` to ``dest`` with every solution region of its .py files stubbed out."""
+def make_stencil(package_dir, dest, keep=()):
+    """Copy ``package_dir`` to ``dest`` with every solution region of its .py files stubbed out, except
+    the regions owned by ``keep`` (earlier assignments listed in the manifest's ``[stencil] solved``,
+    see autograder.bundle.ownership): those ship solved."""
+    from .bundle import unmark
     package_dir, dest = Path(package_dir), Path(dest)
     clearer = _clearer()
     for path in sorted(package_dir.rglob("*")):
@@ -197,7 +203,7 @@ def make_stencil(package_dir, dest):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".py":
-            text, _ = clear_solutions(path.read_text(), clearer)
+            text, _ = clear_solutions(unmark(path.read_text(), keep), clearer)
             target.write_text(text)
         else:
             shutil.copyfile(path, target)
@@ -274,10 +280,10 @@ STENCIL_TEXT = """
 ## What you implement
 
 1. The solution cells of `{name}.ipynb` (they contain `raise NotImplementedError()`).
-2. The CNN kernels of the beras copy in this folder, `{package}/`: every function body that says
-   `# YOUR CODE HERE` / `raise NotImplementedError()` in
+2. The functions of the `{package}/` copy in this folder that this assignment asks for: every function body
+   that says `# YOUR CODE HERE` / `raise NotImplementedError()` in
 {files}
-   The rest of `{package}/` is complete and working; don't change it. Don't import TensorFlow or
+   The rest of `{package}/` is given; don't change it.{later} Don't import TensorFlow or
    PyTorch inside `{package}/` (plain NumPy only); the notebook's checks use TensorFlow as the reference.
 
 The notebook's setup cell puts this folder first on `sys.path`, so `import {package}` loads *your*
@@ -379,13 +385,17 @@ everything else in this folder, so don't rename files.
 """
 
 
-def student_readme(name, folder, package=None):
+def student_readme(name, folder, package=None, marked=()):
+    """The release's README; ``marked``: the stencil files students write (autograder.bundle.marked_files)."""
     folder = Path(folder)
     if package:
-        marked = sorted(p.relative_to(folder).as_posix() for p in (folder / package).rglob("*.py")
-                        if "raise NotImplementedError()" in p.read_text() and "YOUR CODE HERE" in p.read_text())
-        files = "\n".join(f"   - `{f}`" for f in marked) or "   (none)"
-        what = STENCIL_TEXT.format(name=name, package=package, files=files)
+        stubbed = {p.relative_to(folder / package).as_posix() for p in (folder / package).rglob("*.py")
+                   if "raise NotImplementedError()" in p.read_text() and "YOUR CODE HERE" in p.read_text()}
+        files = "\n".join(f"   - `{package}/{f}`" for f in sorted(marked)) or "   (none)"
+        others = sorted(stubbed - set(marked))
+        later = (" Stubs in " + ", ".join(f"`{package}/{f}`" for f in others) +
+                 " belong to a later assignment: this one does not use them.") if others else ""
+        what = STENCIL_TEXT.format(name=name, package=package, files=files, later=later)
         submit_what = f"the notebook and the `{package}/` files you complete"
     else:
         what = PLAIN_TEXT.format(name=name)

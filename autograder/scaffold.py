@@ -2,7 +2,7 @@
 100 at once, for an instructor to grow from (docs/authoring.md walks through it).
 
 It writes ``solutions/NAME/``: ``NAME.ipynb`` (nbgrader source: a setup cell, one solution cell, one
-grade cell worth 60 points), ``hidden_tests.py`` (the grade cell's trusted check and a 40-point hidden
+grade cell worth 60 points, one written answer worth 5 points graded by hand), ``hidden_tests.py`` (the grade cell's trusted check and a 40-point hidden
 test), ``assignment.toml`` (the manifest). With ``--stencil PACKAGE`` the assignment also has a stencil:
 ``PACKAGE/`` in the course root (created with one marked function unless it exists), which students
 complete next to the notebook, and the framework rule for it.
@@ -108,6 +108,16 @@ total_timeout = 600
 '''
 
 
+# A written answer: an nbgrader manual-grade cell (markdown, grade + solution, points). The release shows
+# "YOUR ANSWER HERE"; the grader gives it no points and reports it as pending manual grading; formgrader
+# (or Gradescope's manual questions) grades it. Its points are outside the autograded total.
+WRITTEN_QUESTION = ("**Written answer (5 points, graded by hand).** Why divide by the standard deviation rather "
+                    "than by the range (max - min)? Two or three sentences in the cell below.")
+WRITTEN_ANSWER = ("The range depends on the two most extreme values only, so one outlier rescales everything; "
+                  "the standard deviation uses every value, and after dividing by it the result has unit "
+                  "variance whatever the data's scale.")
+
+
 def _meta(gid, *, grade=False, solution=False, locked=False, points=None, ns=False):
     m = {"nbgrader": {"grade": grade, "solution": solution, "locked": locked, "grade_id": gid, "schema_version": 3}}
     if points is not None:
@@ -134,6 +144,8 @@ def notebook(name, title, package=None):
             metadata=_meta("normalize", solution=True, ns=True)),
         code(GRADE.replace("@STENCIL_CHECK@", stencil_check), metadata=_meta("test_normalize", grade=True, locked=True,
                                                                         points=60)),
+        md(WRITTEN_QUESTION, metadata=_meta("written_question", locked=True)),
+        md(WRITTEN_ANSWER, metadata=_meta("written_why_std", grade=True, solution=True, points=5)),
     ]
     for i, c in enumerate(cells):
         c["id"] = f"{name.replace('_', '-')}-{i}"

@@ -49,3 +49,24 @@ def test_follow_the_authoring_guide(tmp_path):
     assert "alice" in rows and "bob" in rows
     assert (course / "assignments" / "hello" / "kit" / "ops.py").read_text().count("NotImplementedError") == 1
     assert not (course / "assignments" / "hello" / "hidden_tests.py").exists()
+    # The scaffold's written answer: no points from the grader, a row pending manual grading with the
+    # student's text, outside the autograded total; the release asks for it; the gradebook leaves it to a person.
+    import json
+    ref = json.loads((course / "build" / "try" / "reference-results" / "results.json").read_text())
+    written = [t for t in ref["tests"] if "manual" in t["tags"]]
+    assert [t["name"] for t in written] == ["written: written_why_std"]
+    assert "score" not in written[0] and written[0]["extra_data"]["manual_points"] == 5
+    assert written[0]["extra_data"]["pending_manual_grading"] is True
+    assert "the standard deviation uses every value" in written[0]["extra_data"]["text"]
+    assert ref["score"] == 100 and ref["extra_data"]["max_score"] == 100
+    assert ref["extra_data"]["manual_points_pending"] == 5
+    assert "1 written answer(s) worth 5 more points are graded by hand" in ref["extra_data"]["output_text"]
+    rel = json.loads((course / "build" / "try" / "release-results" / "results.json").read_text())
+    assert "You have not answered yet" in [t for t in rel["tests"] if "manual" in t["tags"]][0]["extra_data"]["text"]
+    assert "by hand (5 points)" in (course / "build" / "try" / "reference-results" / "feedback.html").read_text()
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{grades / 'gradebook.db'}") as gb:
+        for student in ("alice", "bob"):
+            grade = gb.find_grade("written_why_std", "hello", "hello", student)
+            assert grade.needs_manual_grade and grade.auto_score is None and grade.max_score == 5
+            assert gb.find_grade("test_normalize", "hello", "hello", student).needs_manual_grade is False

@@ -190,18 +190,34 @@ class Dropout(Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
+    def _mask_shape(self, inputs):
+        """The mask's shape: the input's, or ``noise_shape`` whose None entries take the input's size (Keras)."""
+        shape = tuple(inputs.shape)
+        if self.noise_shape is None:
+            return shape
+        return tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
+
+    def _generator(self):
+        """Where masks come from: the layer's own generator (``seed=``), else beras's (``beras.utils.rng()``)."""
+        return self._rng if self._rng is not None else utils.rng()
+
     def call(self, inputs, training=None):
+        """Inverted dropout (training_deep_cnns). While training (and ``rate > 0``), draw one uniform number
+        per mask cell, ``u = self._generator().random(self._mask_shape(inputs))``, keep the units with
+        ``u < 1 - rate`` and scale the kept ones by ``1 / (1 - rate)``, so that every unit's expected value is
+        unchanged; ``rate == 1`` drops every unit (zeros, no division). Otherwise (inference, or rate 0)
+        return ``inputs`` unchanged. The mask is a constant of the input's dtype: multiply ``inputs`` by
+        ``Tensor(mask)``, so the gradient is the mask too."""
+        ### BEGIN SOLUTION training_deep_cnns
         if not training or self.rate == 0:
             return inputs
-        shape = tuple(inputs.shape)
-        if self.noise_shape is not None:  # None entries take the input's size (Keras's rule)
-            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
+        shape = self._mask_shape(inputs)
         if self.rate == 1:
             return inputs * Tensor(np.zeros(shape, inputs.dtype))
-        rng = self._rng if self._rng is not None else utils.rng()
         keep = 1.0 - self.rate
-        mask = (rng.random(shape) < keep).astype(inputs.dtype) / inputs.dtype.type(keep)
+        mask = (self._generator().random(shape) < keep).astype(inputs.dtype) / inputs.dtype.type(keep)
         return inputs * Tensor(mask)
+        ### END SOLUTION
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -59,6 +59,19 @@ class BatchNormalization(Layer):
         return v if v is None or self._broadcast_shape is None else ops.reshape(v, self._broadcast_shape)
 
     def call(self, inputs, training=None):
+        """The layer's two modes (training_deep_cnns).
+
+        - ``training`` true: the batch's mean and (biased) variance over ``self._reduction_axes``
+          (``nn.moments``) normalize the input, and the moving statistics move toward them with Keras's
+          convention: ``moving = moving * momentum + batch * (1 - momentum)`` (``self.moving_mean.assign(...)``
+          with NumPy values; momentum 0.99 keeps 99 % of the old value).
+        - otherwise (inference): ``self.moving_mean`` and ``self.moving_variance`` normalize instead.
+
+        Both end in ``nn.batch_normalization(inputs, mean, variance, offset=beta, scale=gamma,
+        variance_epsilon=self.epsilon)``, with every per-feature vector passed through ``self._broadcast``
+        (it reshapes a (C,) vector for an ``axis`` other than the last; gamma/beta may be None).
+        """
+        ### BEGIN SOLUTION training_deep_cnns
         if training:  # the Layer base already turned training off for a frozen layer
             mean, variance = nn.moments(inputs, axes=self._reduction_axes)
             m = self.momentum
@@ -69,6 +82,7 @@ class BatchNormalization(Layer):
         return nn.batch_normalization(inputs, self._broadcast(mean), self._broadcast(variance),
                                       offset=self._broadcast(self.beta), scale=self._broadcast(self.gamma),
                                       variance_epsilon=self.epsilon)
+        ### END SOLUTION
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,

@@ -227,11 +227,11 @@ result = {"shape": list(np.shape(out)), "layers": [type(layer).__name__ for laye
 """
 
 
-@hidden_test(points=3, name="build_cnn: a compiled beras CNN with Conv2D, BatchNormalization, MaxPooling2D, 10 outputs", part="build_cnn")
+@hidden_test(points=3, name="build_cnn: a compiled beras CNN with Conv2D, MaxPooling2D, 10 outputs", part="build_cnn")
 def build_cnn_structure(student):
     info = student.probe(CNN_PROBE, uses_stencil=True)
     assert_equal(tuple(info["shape"]), (3, 10), "build_cnn()(images of shape (3, 8, 8, 1)).shape")
-    for needed in ["Conv2D", "BatchNormalization", "MaxPooling2D"]:
+    for needed in ["Conv2D", "MaxPooling2D"]:
         if needed not in info["layers"]:
             raise HiddenTestFailure(f"build_cnn: expected a {needed} layer, got layers {info['layers']}")
     if not info["compiled"]:
@@ -609,7 +609,7 @@ def check_training(student):
     got = student.probe(TRAIN_PROBE, timeout=max(student_timeout(student), 300), uses_stencil=True,
                         x_train=x_train, y_train=y_train, x_test=x_test)
     assert_equal(got["type"], "Sequential", "model type")
-    for needed in ["Conv2D", "BatchNormalization", "MaxPooling2D"]:
+    for needed in ["Conv2D", "MaxPooling2D"]:
         if needed not in got["layers"]:
             raise HiddenTestFailure(f"build_cnn: expected at least one {needed} layer, got layers {got['layers']}")
     probs = np.asarray(got["probs"])

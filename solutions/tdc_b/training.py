@@ -1,0 +1,1 @@
+../cnn_architectures/training.py

@@ -78,8 +78,8 @@ def _dropout_cases(student, cases, what):
         if 0 < rate < 1:
             assert_close(got[f"second{i}"], x * masks[1], f"{case}, second training call (the generator's next mask)", 1e-6)
         assert_equal(got[f"dtype{i}"], str(x.dtype), f"{case}: output dtype")
-        assert_close(got[f"inference{i}"], x, f"{case}, training=False (the identity)", 1e-12)
-        assert_close(got[f"default{i}"], x, f"{case}, training=None (the identity)", 1e-12)
+        assert_close(got[f"inference{i}"], x, f"{case}, training=False (the identity)", 1e-6)
+        assert_close(got[f"default{i}"], x, f"{case}, training=None (the identity)", 1e-6)
         if got[f"grad{i}"] is None:
             raise HiddenTestFailure(f"{case}: the tape found no gradient w.r.t. the input (expected the mask)")
         fresh = np.random.default_rng(seed)
@@ -608,6 +608,7 @@ VGG_CONFIGS = {
 
 VGG = """
 import numpy as np
+config = [tuple(i) if isinstance(i, list) else i for i in config]   # tuples travel as lists
 m = build_vgg(config, tuple(input_shape), num_classes)
 result = {"params": int(m.count_params()), "layers": [type(l).__name__ for l in m.layers],
           "kernels": [list(l.kernel_size) for l in m.layers if type(l).__name__ == "Conv2D"],

@@ -88,7 +88,7 @@ def _files(folder):
 
 
 # Region ownership. A stencil package may serve several assignments: a region's marker line may name
-# the assignment that owns it (``### BEGIN SOLUTION training_deep_cnns``); an untagged region belongs to
+# the assignment that owns it (the begin marker followed by its name, e.g. ``later_one``); an untagged region belongs to
 # the package's first assignment (the one whose manifest lists no ``solved``). An assignment's stencil
 # stubs every region except those owned by the assignments its manifest's ``[stencil] solved`` lists
 # (their answers ship: release it after their due dates), so a later assignment's regions are stubbed

@@ -10,7 +10,7 @@ demo read it and no code names an assignment::
     [stencil]                         # optional: a package of the course root students complete
     package = "beras"                 # copied next to the notebook, solution regions stubbed
     forbidden = ["tensorflow", "keras", "torch", "jax"]   # the stencil must not compute with these
-    solved = ["beras_cnn"]            # regions these assignments own ship solved here (release after
+    solved = ["first_one"]            # regions these assignments own ship solved here (release after
                                       # their due dates); the rest, this one's own included, are stubbed
 
     [hidden]

@@ -19,7 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.release import clear_solutions, release
+from autograder.bundle import BundleError, _regions, marked_files, ownership, unmark
+from autograder.release import clear_solutions, make_stencil, release
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -169,11 +170,75 @@ def test_stencil_is_made_by_nbgraders_clear_solutions():
         released = (ASSIGNMENTS / "beras_cnn" / "beras" / rel).read_text()
         assert released == clear_solutions(source)[0]
         assert released.count("raise NotImplementedError()") == source.count("### BEGIN SOLUTION") > 0
-    # every other module reaches students unchanged (no marker anywhere else in beras)
+    # every other module reaches beras_cnn's students unchanged, but for the regions of later assignments
     for path in sorted((ROOT / "beras").rglob("*.py")):
         rel = path.relative_to(ROOT / "beras").as_posix()
         if rel not in KERNEL_FILES:
-            assert "BEGIN SOLUTION" not in path.read_text(), f"beras/{rel} has solution markers: list it in KERNEL_FILES"
+            source = path.read_text()
+            assert all(owner not in (None, "beras_cnn") for owner, _, _ in _regions(source)), \
+                f"beras/{rel} has beras_cnn solution markers: list it in KERNEL_FILES"
+            assert (ASSIGNMENTS / "beras_cnn" / "beras" / rel).read_text() == clear_solutions(source)[0]
+
+
+def _stencil_releases():
+    for name in NAMES:
+        package, keep, owns = ownership(ROOT, name)
+        if package:
+            yield name, package, keep, owns
+
+
+def test_each_release_ships_only_the_answers_its_manifest_declares_solved():
+    """A package shared by assignments: each release's copy of every file is the instructor's with the
+    regions of the assignments its manifest lists in [stencil] solved unmarked (their code ships) and
+    every other region (its own, and a later assignment's) replaced by nbgrader's stub; no body of a
+    region it does not own solved appears anywhere in the file."""
+    seen_owners = set()
+    for name, package, keep, _ in _stencil_releases():
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT / package).as_posix()
+            source = path.read_text()
+            released = (ASSIGNMENTS / name / package / rel).read_text()
+            assert released == clear_solutions(unmark(source, keep))[0], f"{name}: {package}/{rel}"
+            lines = source.split("\n")
+            for owner, begin, end in _regions(source):
+                seen_owners.add(owner)
+                body = "\n".join(lines[begin + 1:end])
+                if owner in keep:
+                    assert body in released, f"{name}: {package}/{rel} should ship {owner}'s region solved"
+                else:
+                    assert body not in released, f"{name}: {package}/{rel} ships a region of {owner or 'its package'}"
+    assert len(seen_owners) >= 2, f"no package is shared by assignments with their own regions: {seen_owners}"
+
+
+def test_region_ownership_is_checked(tmp_path):
+    """[stencil] solved must name assignments completing the same package; students write the files
+    with regions their assignment owns."""
+    def course(solved_name="first", package_of_first="kit"):
+        root = tmp_path / f"c-{solved_name}-{package_of_first}"
+        (root / "kit").mkdir(parents=True)
+        (root / "kit" / "a.py").write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
+        (root / "kit" / "b.py").write_text("def g():\n    ### BEGIN SOLUTION second\n    return 2\n    ### END SOLUTION\n")
+        for n, table in (("first", f'[stencil]\npackage = "{package_of_first}"\n'),
+                         ("second", f'[stencil]\npackage = "kit"\nsolved = ["{solved_name}"]\n')):
+            (root / "solutions" / n).mkdir(parents=True)
+            (root / "solutions" / n / f"{n}.ipynb").write_text("{}")
+            (root / "solutions" / n / "assignment.toml").write_text(table)
+        return root
+    root = course()
+    assert marked_files(root, "first") == ("kit", ["a.py"])
+    assert marked_files(root, "second") == ("kit", ["b.py"])
+    assert ownership(root, "second")[1] == {"first", None}
+    dest = tmp_path / "stencil"
+    make_stencil(root / "kit", dest, ownership(root, "second")[1])
+    assert "return 1" in (dest / "a.py").read_text() and "BEGIN" not in (dest / "a.py").read_text()
+    assert "return 2" not in (dest / "b.py").read_text()
+    make_stencil(root / "kit", tmp_path / "first", ownership(root, "first")[1])
+    assert "return 1" not in (tmp_path / "first" / "a.py").read_text()
+    assert "return 2" not in (tmp_path / "first" / "b.py").read_text()
+    with pytest.raises(BundleError, match="no assignment 'nope'"):
+        ownership(course("nope"), "second")
+    with pytest.raises(BundleError, match="does not complete the stencil 'kit'"):
+        ownership(course("first", "other"), "second")
 
 
 STENCIL_PROBE = textwrap.dedent("""

@@ -14,7 +14,6 @@ here from the returned predictions.
 
 Every module-level name of this file starts with ``_b_`` or ``b_`` (it is appended to part A's file).
 """
-from __future__ import annotations
 
 import importlib.util
 import sys

@@ -591,6 +591,8 @@ def check_densenet(student):
 def densenet_more(student):
     _expect(student, "transition_layer", (8, 8, 37), [0.3], {}, transition_params(37, 0.3), (4, 4, 11),
             "transition_layer(8x8x37, theta=0.3): floor(11.1) = 11")
+    _expect(student, "transition_layer", (4, 4, 39), [0.3], {}, transition_params(39, 0.3), (2, 2, 11),
+            "transition_layer(4x4x39, theta=0.3): floor(11.7) = 11 (not rounded)")
     _expect(student, "bottleneck_layer", (5, 5, 9), [7], {}, bottleneck_params(9, 7), (5, 5, 16), "bottleneck_layer(5x5x9, k=7)")
     _expect(student, "dense_block", (4, 4, 3), [2, 5], {"bottleneck": False}, dense_block_params(3, 2, 5, False),
             (4, 4, 13), "dense_block(4x4x3, 2 basic layers, k=5)")

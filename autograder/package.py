@@ -182,10 +182,13 @@ def runtime_requirements(root=None):
     return out
 
 
-def compile_lock(requirements, out, python_version=PYTHON_VERSION, platform=PYTHON_PLATFORM, hashes=True):
+def compile_lock(requirements, out, python_version=PYTHON_VERSION, platform=PYTHON_PLATFORM, hashes=True,
+                 prefer=None):
     """``uv pip compile`` of ``requirements`` into ``out``: every transitive package pinned (with its
-    hashes if ``hashes``), resolved as of LOCK_EXCLUDE_NEWER (the same inputs give the same file).
-    Needs PyPI."""
+    hashes if ``hashes``), resolved as of LOCK_EXCLUDE_NEWER. ``prefer``: an earlier lock whose pins uv
+    keeps wherever the requirements still allow them (pip-compile's rule for an existing output file), so
+    the lock changes only when the pins ask for it, not when the index later lists more releases dated
+    before the cut-off (it does). Needs PyPI."""
     import shutil
     import subprocess
     import sys
@@ -196,6 +199,8 @@ def compile_lock(requirements, out, python_version=PYTHON_VERSION, platform=PYTH
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "requirements.in"), "w") as f:
             f.write("\n".join(requirements) + "\n")
+        if prefer and os.path.isfile(prefer):
+            shutil.copyfile(prefer, os.path.join(tmp, "out.txt"))
         cmd = [uv, "pip", "compile", "requirements.in", *(["--generate-hashes"] if hashes else []),
                "--no-header", "--quiet",
                "--exclude-newer", LOCK_EXCLUDE_NEWER, "--python-version", python_version,
@@ -219,8 +224,8 @@ def write_locks(root=None):
     os.makedirs(LOCK_DIR, exist_ok=True)
     # No hashes in the grader's lock: every wheel's hash of 150 packages is ~100 KB compressed, which
     # would take every zip past the 48 KB secret the instructor workflow's AUTOGRADER_ZIP_B64 allows.
-    compile_lock(runtime_requirements(root), LOCK_FILE, hashes=False)
-    compile_lock([f"uv=={UV_VERSION}"], UV_LOCK_FILE)
+    compile_lock(runtime_requirements(root), LOCK_FILE, hashes=False, prefer=LOCK_FILE)
+    compile_lock([f"uv=={UV_VERSION}"], UV_LOCK_FILE, prefer=UV_LOCK_FILE)
     return LOCK_FILE, UV_LOCK_FILE
 
 

@@ -8,13 +8,27 @@ for reference. Each conv row also gives the GFLOP/s reached (forward 2*N*Ho*Wo*k
 forward+backward 3x that: the input and filter gradients cost one forward each); a table of every
 row closes the run.
 
-Where beras misses (measured on the 2-core box, see the closing note of issue 3): the 32x32x16->16
-convolution is one (131072 x 144) @ (144 x 16) product, and OpenBLAS runs such a 16-column sgemm at
-~5-10 GFLOPS (vs ~27 for square products), while TF's oneDNN convolves directly without im2col.
-The stride-2 backward pays for a strided scatter-add per tap into freshly allocated memory.
-Tried and dropped (no gain or too clever for the course): per-tap products, batch-blocked im2col,
-CNHW im2col with the transposed product, pairs of output columns per row (1.35x, but a
-block-Toeplitz filter), zero-inserted dout for stride 2 (4x the flops).
+Where beras misses (measured on the 2-core box; the closing notes of issues 3 and 11): the
+32x32x16->16 convolution is one (131072 x 144) @ (144 x 16) product over a 75 MB patch matrix; OpenBLAS
+runs that 16-column sgemm at ~55 GFLOP/s from memory, ~90 from cache (vs ~180 for square products), and
+building the patch matrix is a single-threaded strided copy (~16 ms), while TF's oneDNN convolves
+directly without im2col. Floor of any im2col scheme there: the in-cache product alone (~6.5 ms on 2
+cores) plus a one-core copy (~5 ms) is ~1.4x TF's 8.5 ms, so the 1.2x forward goal is out of reach with
+NumPy on 2 cores unless the copies run on both cores (Python threads; not tried: OpenBLAS's own two
+threads would then oversubscribe the box). The stride-2 backward pays for a strided scatter-add per tap.
+Batch-blocked im2col (~2 MB of patches at a time, each window row of kw*C values copied as one run,
+dw accumulated per block): 1.3-1.6x less single-thread CPU time on the stride-1 convs (fwd and fwd+bwd),
+1.8x less wall time at 32x32x16->16 with one other process on the box, but 2-4x MORE wall time inside
+this benchmark on a loaded box (load 3-4, TF's thread pool alternating in the same process): each of
+its dozens of mid-sized products waits for OpenBLAS's second thread, which the scheduler gives away. Not kept:
+a win only on an idle machine. Tried and dropped (no gain or too clever for the course): per-tap
+products (K=C; 1.0x), row-tap products (horizontal im2col, K=kw*C, three row-offset products: ~1.2x over
+blocked im2col at 32x32x16->16 only, slower elsewhere), CNHW im2col with the transposed product (also
+blocked: slower), copying runs of kw*C values without blocking (1.0x: the copy is bandwidth-bound),
+pairs of output columns per row (1.35x, but a block-Toeplitz filter), zero-inserted dout for stride 2
+(4x the flops), col2im by stride phases or by runs of sw*C values for the stride-2 backward (no gain
+within the whole backward). Not built: Winograd F(2x2,3x3) (estimated from its NumPy passes over ~35 MB
+of transformed tiles plus 16 K=16 products: slower than the product it saves at C=F=16).
 """
 import os
 

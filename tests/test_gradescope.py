@@ -89,11 +89,23 @@ def test_package_refuses_a_stale_lock(tmp_path):
 
 
 def test_lock_regenerates_identically(tmp_path):
-    """The same pyproject pins and cut-off date give the same lock, byte for byte (asks PyPI)."""
-    out = pk.compile_lock(pk.runtime_requirements(), str(tmp_path / "requirements.txt"), hashes=False)
+    """The same pyproject pins give the same lock, byte for byte (asks PyPI): regenerating keeps every
+    pin the requirements still allow, so a pyproject pin the lock does not satisfy shows here."""
+    out = pk.compile_lock(pk.runtime_requirements(), str(tmp_path / "requirements.txt"), hashes=False,
+                          prefer=pk.LOCK_FILE)
     assert Path(out).read_text() == Path(pk.LOCK_FILE).read_text()
-    out = pk.compile_lock([f"uv=={pk.UV_VERSION}"], str(tmp_path / "uv-requirements.txt"))
+    out = pk.compile_lock([f"uv=={pk.UV_VERSION}"], str(tmp_path / "uv-requirements.txt"), prefer=pk.UV_LOCK_FILE)
     assert Path(out).read_text() == Path(pk.UV_LOCK_FILE).read_text()
+
+
+def test_lock_follows_a_changed_pin(tmp_path):
+    """The preference is no pin: a requirement the earlier lock does not satisfy moves the lock."""
+    reqs = [r for r in pk.runtime_requirements() if not r.lower().startswith("fonttools")] + ["fonttools==4.68.0"]
+    first = Path(pk.compile_lock(reqs, str(tmp_path / "a.txt"), hashes=False, prefer=pk.LOCK_FILE)).read_text()
+    assert "fonttools==4.68.0" in first
+    reqs[-1] = "fonttools!=4.68.0"
+    moved = Path(pk.compile_lock(reqs, str(tmp_path / "b.txt"), hashes=False, prefer=str(tmp_path / "a.txt"))).read_text()
+    assert "fonttools==4.68.0" not in moved and "fonttools==" in moved
 
 
 # ---------------------------------------------------------------------------------------------

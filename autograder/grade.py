@@ -65,7 +65,7 @@ class Test:
                 "max_score": round(self.max_score, 4),
                 "status": "passed" if self.score >= self.max_score - 1e-9 else "failed",
                 "output": self.output, "visibility": self.visibility,
-                "tags": [self.kind], "extra_data": {"grade_id": self.grade_id}}
+                "tags": [self.kind], "extra_data": {"grade_id": self.grade_id, **({"part": self.part} if self.part else {})}}
 
 
 @dataclasses.dataclass

@@ -1,6 +1,8 @@
 """The real assignments graded once per test session (the slow part of the suite): the references, the
-untouched releases, a half-done beras_cnn, and a cnn_architectures release whose student searched the
-disk for secrets. Three grade-all batches run in parallel, balanced by cost. tests/conftest.py exposes
+untouched releases, a half-done beras_cnn, a cnn_architectures release whose student searched the
+disk for secrets, and a training_deep_cnns release whose student wrote only the batch-norm layer and a
+Dropout that calls TensorFlow. Three grade-all batches run in parallel, balanced by cost; the others start
+as those finish. tests/conftest.py exposes
 the result as the session fixture ``real``; test_grade checks the scores and messages, the notebook
 tests check the reference notebooks' own outputs as the grader ran them. beras_cnn's reference and release
 are handed in as the zips their own submit.py writes (tests/test_release_submit.py checks those)."""
@@ -69,13 +71,43 @@ def submit_zip(folder, dest, keep):
     shutil.move(str(folder), str(keep))
 
 
+TF_DROPOUT = '''
+    def call(self, inputs, training=None):
+        import tensorflow as tf   # what a student must not do in beras: the part is withheld
+        if not training:
+            return inputs
+        return Tensor(tf.nn.dropout(np.asarray(inputs), rate=self.rate).numpy())
+'''
+
+
+def tf_dropout_submission(a, dest):
+    """training_deep_cnns's release with the instructor's BatchNormalization layer and a Dropout layer
+    computed by TensorFlow (the framework rule must withhold the dropout part, and only it)."""
+    folder = release_submission(a, dest)
+    layers = os.path.join(folder, "beras", "layers")
+    shutil.copyfile(os.path.join(a.instructor_beras, "layers", "normalization.py"),
+                    os.path.join(layers, "normalization.py"))
+    path = os.path.join(layers, "core.py")
+    with open(path) as f:
+        text = f.read()
+    start = text.index('    def call(self, inputs, training=None):\n        """Inverted dropout')
+    end = text.index("    def compute_output_shape", start)
+    with open(path, "w") as f:
+        f.write(text[:start] + TF_DROPOUT.lstrip("\n") + "\n" + text[end:])
+    return folder
+
+
 def grade_real(base):
     """Grade the batches under ``base``; returns (base, {batch: (returncode, stdout, stderr)}).
-    Results: ``base/out_<assignment>/<kind>/`` (reference, release, half_done)."""
+    Results: ``base/out_<assignment>/<kind>/`` (reference, release, half_done, tf_dropout)."""
     arch, beras = find_assignment("cnn_architectures"), find_assignment("beras_cnn")
+    deep = find_assignment("training_deep_cnns")
     batches = {"a": (arch, {"reference": reference_submission}),
                "b": (arch, {"release": release_submission}),
-               "c": (beras, {"reference": reference_submission, "release": release_submission})}
+               "c": (beras, {"reference": reference_submission, "release": release_submission}),
+               "d": (deep, {"reference": reference_submission, "release": release_submission,
+                            "tf_dropout": tf_dropout_submission})}
+
     procs = {}
     for key, (a, kinds) in batches.items():
         for kind, make in kinds.items():
@@ -95,6 +127,8 @@ def grade_real(base):
     run("a")
     run("c")
     run("b")
+    procs["c"].wait(timeout=1200)   # training_deep_cnns follows beras_cnn
+    run("d")
     procs["b"].wait(timeout=1200)   # the half-done beras_cnn follows the cnn_architectures release
     run("b_beras")
     done = {}

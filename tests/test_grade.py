@@ -39,20 +39,56 @@ def _real(real, name, kind):
     return load(base / f"out_{name}" / kind / "results.json")
 
 
-@pytest.mark.parametrize("name", ["beras_cnn", "cnn_architectures"])
+REAL = ["beras_cnn", "cnn_architectures", "training_deep_cnns"]
+
+
+@pytest.mark.parametrize("name", REAL)
 def test_reference_solution_scores_100(real, name):
     res = _real(real, name, "reference")
     assert res["extra_data"]["max_score"] == 100
-    assert res["score"] == 100, [(t["name"], t["output"]) for t in res["tests"] if t["status"] != "passed"]
+    scored = [t for t in res["tests"] if "manual" not in t["tags"]]
+    assert res["score"] == 100, [(t["name"], t["output"]) for t in scored if t["status"] != "passed"]
 
 
-@pytest.mark.parametrize("name", ["beras_cnn", "cnn_architectures"])
+@pytest.mark.parametrize("name", REAL)
 def test_untouched_release_scores_0_with_messages(real, name):
     res = _real(real, name, "release")
     assert res["score"] == 0
     for t in res["tests"]:
+        if "manual" in t["tags"]:
+            assert "You have not answered yet" in t["extra_data"]["text"], t["name"]
+            continue
         assert t["score"] == 0 and t["status"] == "failed"
         assert t["output"].strip(), t["name"]   # every failure says why
+
+
+def test_written_answers_wait_for_a_person(real):
+    """training_deep_cnns's written answers: listed with the student's text and their points, outside the
+    autograded 100 (the reference's answers are its written cells)."""
+    res = _real(real, "training_deep_cnns", "reference")
+    written = [t for t in res["tests"] if "manual" in t["tags"]]
+    assert len(written) >= 3 and all(t["extra_data"]["pending_manual_grading"] for t in written)
+    assert all("score" not in t and t["extra_data"]["manual_points"] > 0 for t in written)
+    assert all("Your answer:" in t["extra_data"]["text"] for t in written)
+    total = sum(t["extra_data"]["manual_points"] for t in written)
+    assert res["extra_data"]["manual_points_pending"] == total
+    assert f"worth {total:g} more points are graded by hand" in res["extra_data"]["output_text"]
+
+
+def test_beras_computed_with_tensorflow_loses_that_part_only(real):
+    """training_deep_cnns handed in with the batch-norm layer written and Dropout computed by TensorFlow:
+    the framework rule withholds every point of the parts that run the student's Dropout in the grader,
+    and the batch-norm parts keep theirs."""
+    res = _real(real, "training_deep_cnns", "tf_dropout")
+    by_part = {}
+    for t in res["tests"]:
+        if "manual" not in t["tags"]:
+            by_part.setdefault(t["extra_data"].get("part", ""), []).append(t)
+    assert "tensorflow" in res["extra_data"]["output_text"].lower()
+    assert all(t["score"] == 0 for t in by_part["dropout"])
+    assert any("forbidden framework" in t["output"] for t in by_part["dropout"])
+    batchnorm = by_part["batchnorm"]
+    assert sum(t["score"] for t in batchnorm) == sum(t["max_score"] for t in batchnorm) > 0
 
 
 def test_grading_cnn_architectures_exposes_no_solution(real):

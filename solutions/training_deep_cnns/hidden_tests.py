@@ -117,7 +117,7 @@ BN_LAYER_PROBE = """
 import numpy as np
 import beras
 layer = beras.layers.BatchNormalization(**config)
-layer(np.zeros((1, *shape[1:]), dtype))
+layer.build((None, *shape[1:]))
 layer.set_weights([np.asarray(w, dtype) for w in weights])
 outs, stats, grads = [], [], None
 for i, (x, training) in enumerate(calls):
@@ -142,7 +142,7 @@ def _keras_bn(config, shape, weights, calls, upstream=None):
     (for the first call, when ``upstream`` is given) the gradients w.r.t. x, gamma, beta."""
     keras, tf = _keras(), _tf()
     layer = keras.layers.BatchNormalization(**config)
-    layer(np.zeros((1, *shape[1:]), "float32"))
+    layer.build((None, *shape[1:]))
     layer.set_weights([np.asarray(w, "float32") for w in weights])
     outs, stats, grads = [], [], None
     for i, (x, training) in enumerate(calls):

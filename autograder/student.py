@@ -338,6 +338,10 @@ class Student:
                 if found:
                     when = ("already when your code had been imported" if worker.at_hello else "while running it")
                     self.framework_hits.append((what, found, when))
+                    if worker is self.stencil_worker and not worker.at_hello:
+                        # what this call loaded stays loaded: a fresh process for the next part, so that
+                        # only the parts whose own code loads a framework lose their points
+                        worker.kill()
 
     def call(self, name, *args, **kwargs):
         self.calls.append(name)

@@ -366,6 +366,11 @@ result = {"keys": sorted(str(k) for k in rec), "step": [int(s) for s in rec.get(
 """
 
 
+# The student's process may compute on a GPU (full profile: TF32 convolutions, ~1e-3 relative) and this one on
+# the CPU; a wrong loss, mode or layer set is off by far more than this.
+NORM_TOL = 2e-3
+
+
 def _grader_net(spec, seed=None, weights=None):
     namespace = {}
     exec(compile(NET_SOURCE, "trusted_net", "exec"), namespace)
@@ -395,7 +400,7 @@ def _check_norms(student, spec, seed, x, y, what):
     got = student.probe(NORMS_PROBE, spec=spec, weights=weights, x=x, y=y)
     assert_equal(got["keys"], list(want), f"{what}: the keys (the 3x3 Conv2D layers' names, in model.layers order)")
     assert_equal(got["types"], ["float"], f"{what}: the type of the values")
-    assert_close(np.asarray(got["values"]), np.asarray(list(want.values())), f"{what}: the gradient norms", 1e-4)
+    assert_close(np.asarray(got["values"]), np.asarray(list(want.values())), f"{what}: the gradient norms", NORM_TOL)
     return np.asarray(got["values"])
 
 
@@ -434,12 +439,12 @@ def check_train_with_probe(student):
         raise HiddenTestFailure(f"the training loss should go down: first 5 steps {losses[:5].round(3).tolist()}, "
                                 f"last 5 {losses[-5:].round(3).tolist()}", curves={"training loss": series(losses)})
     assert_close(norms[0], np.asarray(list(_grader_norms(_grader_net(spec, weights=initial), x_probe, y_probe).values())),
-                 "the first row vs the norms computed here on the initial weights", 1e-4)
+                 "the first row vs the norms computed here on the initial weights", NORM_TOL)
     final = [np.asarray(w, np.float32) for w in got["final"]]
     if all(np.allclose(a, b) for a, b in zip(initial, final)):
         raise HiddenTestFailure("train_with_probe did not change the model's weights")
     assert_close(norms[-1], np.asarray(list(_grader_norms(_grader_net(spec, weights=final), x_probe, y_probe).values())),
-                 "the last row vs the norms computed here on the trained weights", 1e-4)
+                 "the last row vs the norms computed here on the trained weights", NORM_TOL)
     return Score(1.0, f"train_with_probe: loss {losses[:5].mean():.3f} -> {losses[-5:].mean():.3f}",
                  curves={"training loss": series(losses)})
 

@@ -74,7 +74,9 @@ def _dropout_cases(student, cases, what):
             else:
                 masks.append((gen.random(shape) < 1 - rate).astype(x.dtype) / x.dtype.type(1 - rate))
         case = f"{what}: Dropout({rate}, noise_shape={noise_shape}, seed={seed}) on {x.dtype} {x.shape}"
-        assert_close(got[f"first{i}"], x * masks[0], f"{case}, first training call (the seeded mask)", 1e-6)
+        assert_close(got[f"first{i}"], x * masks[0], f"{case}, first training call (expected the seeded mask: one "
+                     f"self._generator().random(mask shape) draw u, units with u < 1 - rate kept and scaled by "
+                     f"1 / (1 - rate))", 1e-6)
         if 0 < rate < 1:
             assert_close(got[f"second{i}"], x * masks[1], f"{case}, second training call (the generator's next mask)", 1e-6)
         assert_equal(got[f"dtype{i}"], str(x.dtype), f"{case}: output dtype")

@@ -1,1 +1,0 @@
-../cnn_architectures/training.py

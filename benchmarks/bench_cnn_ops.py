@@ -14,14 +14,31 @@ runs that 16-column sgemm at ~55 GFLOP/s from memory, ~90 from cache (vs ~180 fo
 building the patch matrix is a single-threaded strided copy (~16 ms), while TF's oneDNN convolves
 directly without im2col. Floor of any im2col scheme there: the in-cache product alone (~6.5 ms on 2
 cores) plus a one-core copy (~5 ms) is ~1.4x TF's 8.5 ms, so the 1.2x forward goal is out of reach with
-NumPy on 2 cores unless the copies run on both cores (Python threads; not tried: OpenBLAS's own two
-threads would then oversubscribe the box). The stride-2 backward pays for a strided scatter-add per tap.
+NumPy on 2 cores unless the copies run on both cores (Python threads, with OpenBLAS held to one thread so
+that its own two do not oversubscribe the box: built since, below). The stride-2 backward pays for a
+strided scatter-add per tap.
 Batch-blocked im2col (~2 MB of patches at a time, each window row of kw*C values copied as one run,
 dw accumulated per block): 1.3-1.6x less single-thread CPU time on the stride-1 convs (fwd and fwd+bwd),
 1.8x less wall time at 32x32x16->16 with one other process on the box, but 2-4x MORE wall time inside
 this benchmark on a loaded box (load 3-4, TF's thread pool alternating in the same process): each of
 its dozens of mid-sized products waits for OpenBLAS's second thread, which the scheduler gives away. Not kept:
-a win only on an idle machine. Tried and dropped (no gain or too clever for the course): per-tap
+a win only on an idle machine. Kept since (issue 11, second pass): the same batch blocks (~1 MB of patches, the
+whole batch in one block under 1 MB) run on two Python threads (beras.nn.conv.run_blocks: this thread and one
+pooled worker take the next block as they finish one, with OpenBLAS limited to one thread by threadpoolctl
+meanwhile, so no product waits for OpenBLAS's own threads); NumPy drops the GIL in the copies and products, so
+both cores build patches and multiply; backward: dx per block (the rotated-filter correlation for stride 1,
+the scatter-add for larger strides), dw summed over the blocks' partial products in block order. Same sums
+as before (float64 within 2e-15 relative). Side by side with the previous kernels in one alternating run
+(25 rounds, order swapped every round; load 7-8 on the 2 cores, the only conditions that hour), median of
+the per-round new/old ratios: fwd 0.51 / fwd+bwd 0.41 at 32x32x16->16, 0.73 / 0.56 at 16x16x32->32,
+0.84 / 0.47 at 32x32x16->32 s2, 0.88 / 0.71 at 16x16x32->64 s2, 0.80 / 0.77 at 8x8x64->64; at load ~3 with
+TF in the same run: 32x32x16->16 fwd 62 -> 26 ms (TF 13), fwd+bwd 213 -> 96 ms (TF 25), 16x16x32->32 fwd
+32 -> 16 ms (TF 9), fwd+bwd 74 -> 37 ms (TF 24). Under load the old single product also paid 8-30 ms stalls
+at small sizes (OpenBLAS waiting for its descheduled second thread, in 4 ms scheduler ticks); one-thread BLAS
+on blocks avoids them, and a block the worker never started is taken back. The ratio goals were not
+measured on a quiet box (none that day): still above them at load 3 (fwd 1.7-2.9x, fwd+bwd 1.3-3.8x).
+Copying runs of kw*C values inside the threaded blocks: no gain (slower on stride 2).
+Tried and dropped (no gain or too clever for the course): per-tap
 products (K=C; 1.0x), row-tap products (horizontal im2col, K=kw*C, three row-offset products: ~1.2x over
 blocked im2col at 32x32x16->16 only, slower elsewhere), CNHW im2col with the transposed product (also
 blocked: slower), copying runs of kw*C values without blocking (1.0x: the copy is bandwidth-bound),

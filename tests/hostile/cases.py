@@ -264,7 +264,8 @@ def search_disk(release, dest, secrets=()):
         "                    continue\n"
         "                if 'BEGIN SOLUTION' in text or 'hidden_test' in text or 'trusted_check' in text:\n"
         "                    hits[p] = text\n"
-        "print('FOUND', hits if hits else 'nothing')")
+        "print('FOUND', sorted(hits) if hits else 'nothing')")   # the paths: other checkouts on a shared
+    # machine (a uid-mode grader hides only the named dirs) could print more than the output limit
     return _edit(release, dest, extra_cells=[code])
 
 

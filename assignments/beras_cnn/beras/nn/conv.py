@@ -20,7 +20,10 @@ The kernels, and :func:`im2col` (the patch matrix that makes conv2d one matrix p
 """
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -163,6 +166,55 @@ def tap(xp, a, b, out_hw, strides, dilations=(1, 1)):
     """
     (ho, wo), (sh, sw), (dh, dw) = out_hw, strides, dilations
     return xp[:, a * dh: a * dh + (ho - 1) * sh + 1: sh, b * dw: b * dw + (wo - 1) * sw + 1: sw, :]
+
+
+_BLOCKS = {"lock": threading.Lock(), "pid": None, "pool": None, "blas": None}
+_in_blocks = threading.local()
+
+
+def run_blocks(job, count):
+    """``[job(0), ..., job(count - 1)]``, computed on two threads (this one and a pooled worker, which take
+    the next index as they finish one) while BLAS (OpenBLAS) is limited to one thread, so that neither
+    thread's matrix products wait for BLAS's own threads. NumPy releases the GIL in its copies, arithmetic
+    and BLAS calls, so jobs made of those run on both cores at once. Each job must write only its own
+    results. Runs the jobs in order on this thread if ``count`` <= 1, when called from within a job, if
+    threadpoolctl (installed with scikit-learn) is missing, or if no thread can be started."""
+    if count <= 1 or getattr(_in_blocks, "active", False):
+        return [job(i) for i in range(count)]
+    with _BLOCKS["lock"]:
+        if _BLOCKS["pid"] != os.getpid():     # first call, or a forked child (the parent's worker is gone)
+            from concurrent.futures import ThreadPoolExecutor
+            try:
+                from threadpoolctl import ThreadpoolController
+                blas = ThreadpoolController().select(user_api="blas")
+            except ImportError:
+                blas = None
+            _BLOCKS.update(pid=os.getpid(), pool=ThreadPoolExecutor(1, thread_name_prefix="beras-blocks"), blas=blas)
+        if _BLOCKS["blas"] is None:
+            return [job(i) for i in range(count)]
+        results, indices = [None] * count, itertools.count()
+
+        def work():
+            _in_blocks.active = True
+            try:
+                for i in indices:            # itertools.count hands out each index once, under the GIL
+                    if i >= count:
+                        return
+                    results[i] = job(i)
+            finally:
+                _in_blocks.active = False
+
+        with _BLOCKS["blas"].limit(limits=1):
+            try:
+                other = _BLOCKS["pool"].submit(work)
+            except RuntimeError:                # no thread to be had (interpreter exiting, thread limit)
+                other = None
+            try:
+                work()
+            finally:
+                if other is not None and not other.cancel():   # cancelled: the worker never started
+                    other.result()
+        return results
 
 
 def _out_hw(padded_hw, kernel_hw, strides, dilations):

@@ -20,7 +20,10 @@ The kernels, and :func:`im2col` (the patch matrix that makes conv2d one matrix p
 """
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -176,6 +179,55 @@ def tap(xp, a, b, out_hw, strides, dilations=(1, 1)):
     return xp[:, a * dh: a * dh + (ho - 1) * sh + 1: sh, b * dw: b * dw + (wo - 1) * sw + 1: sw, :]
 
 
+_BLOCKS = {"lock": threading.Lock(), "pid": None, "pool": None, "blas": None}
+_in_blocks = threading.local()
+
+
+def run_blocks(job, count):
+    """``[job(0), ..., job(count - 1)]``, computed on two threads (this one and a pooled worker, which take
+    the next index as they finish one) while BLAS (OpenBLAS) is limited to one thread, so that neither
+    thread's matrix products wait for BLAS's own threads. NumPy releases the GIL in its copies, arithmetic
+    and BLAS calls, so jobs made of those run on both cores at once. Each job must write only its own
+    results. Runs the jobs in order on this thread if ``count`` <= 1, when called from within a job, if
+    threadpoolctl (installed with scikit-learn) is missing, or if no thread can be started."""
+    if count <= 1 or getattr(_in_blocks, "active", False):
+        return [job(i) for i in range(count)]
+    with _BLOCKS["lock"]:
+        if _BLOCKS["pid"] != os.getpid():     # first call, or a forked child (the parent's worker is gone)
+            from concurrent.futures import ThreadPoolExecutor
+            try:
+                from threadpoolctl import ThreadpoolController
+                blas = ThreadpoolController().select(user_api="blas")
+            except ImportError:
+                blas = None
+            _BLOCKS.update(pid=os.getpid(), pool=ThreadPoolExecutor(1, thread_name_prefix="beras-blocks"), blas=blas)
+        if _BLOCKS["blas"] is None:
+            return [job(i) for i in range(count)]
+        results, indices = [None] * count, itertools.count()
+
+        def work():
+            _in_blocks.active = True
+            try:
+                for i in indices:            # itertools.count hands out each index once, under the GIL
+                    if i >= count:
+                        return
+                    results[i] = job(i)
+            finally:
+                _in_blocks.active = False
+
+        with _BLOCKS["blas"].limit(limits=1):
+            try:
+                other = _BLOCKS["pool"].submit(work)
+            except RuntimeError:                # no thread to be had (interpreter exiting, thread limit)
+                other = None
+            try:
+                work()
+            finally:
+                if other is not None and not other.cancel():   # cancelled: the worker never started
+                    other.result()
+        return results
+
+
 def _out_hw(padded_hw, kernel_hw, strides, dilations):
     """Output size of a VALID correlation over an already padded input (by :func:`conv_output_size`)."""
     return tuple(conv_output_size(p, k, s, d, "VALID")[0] for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilations))
@@ -209,11 +261,24 @@ def conv2d_forward(x, w, strides, pads, dilations):
     One big matrix product: the im2col patch matrix (N*Ho*Wo, kh*kw*C) @ w as (kh*kw*C, F).
     """
     kh, kw, c, f = w.shape
-    xp = pad_hw(x, pads)
-    out_hw = _out_hw(xp.shape[1:3], (kh, kw), strides, dilations)
-    cols = im2col(xp, (kh, kw), out_hw, strides, dilations)
-    out = cols @ w.reshape(kh * kw * c, f)
-    return out.reshape(x.shape[0], *out_hw, f)
+    n, (t, b), (l, r) = x.shape[0], *pads
+    out_hw = _out_hw((x.shape[1] + t + b, x.shape[2] + l + r), (kh, kw), strides, dilations)
+    w2 = w.reshape(kh * kw * c, f)
+    per_image = out_hw[0] * out_hw[1] * kh * kw * c * x.itemsize      # bytes of patches per image
+    step = n if n * per_image < 2**20 else max(1, 2**20 // per_image)  # images per ~1 MB block
+    if step >= n:                                            # small: one patch matrix, one product
+        cols = im2col(pad_hw(x, pads), (kh, kw), out_hw, strides, dilations)
+        return (cols @ w2).reshape(n, *out_hw, f)
+    # Large: a few images at a time, on two threads (run_blocks): each block's patch matrix stays in the
+    # cache while its product reads it, and both cores copy and multiply. The same sums as one product.
+    out = np.empty((n, *out_hw, f), dtype=np.result_type(x, w))
+
+    def block(i):
+        rows = slice(i * step, (i + 1) * step)
+        cols = im2col(pad_hw(x[rows], pads), (kh, kw), out_hw, strides, dilations)
+        np.matmul(cols, w2, out=out[rows].reshape(-1, f))
+    run_blocks(block, -(-n // step))
+    return out
 
 
 def conv2d_backward(dout, x, w, strides, pads, dilations):
@@ -228,22 +293,39 @@ def conv2d_backward(dout, x, w, strides, pads, dilations):
     """
     kh, kw, c, f = w.shape
     n, ho, wo, _ = dout.shape
-    g = dout.reshape(-1, f)
-    xp = pad_hw(x, pads)
-    dw = (im2col(xp, (kh, kw), (ho, wo), strides, dilations).T @ g).reshape(w.shape)
-
-    if tuple(strides) == (1, 1):
+    w2 = w.reshape(kh * kw * c, f)
+    stride_1 = tuple(strides) == (1, 1)
+    if stride_1:
         (dh, dw_), ((t, b), (l, r)) = dilations, pads
         full_pads = ((kh - 1) * dh - t, (kh - 1) * dh - b), ((kw - 1) * dw_ - l, (kw - 1) * dw_ - r)
-        w_rot = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
-        return conv2d_forward(dout, w_rot, (1, 1), full_pads, dilations), dw
+        w_rot = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
+    dx = np.empty(x.shape, dtype=np.result_type(dout, w) if stride_1 else dout.dtype)
+    # As in conv2d_forward: a few images at a time, on two threads when the batch is large (one block
+    # otherwise); dw sums the blocks' partial products in block order (the same result on every run).
+    per_image = ho * wo * kh * kw * max(c, f) * x.itemsize
+    step = n if n * per_image < 2**20 else max(1, 2**20 // per_image)
 
-    dcols = (g @ w.reshape(kh * kw * c, f).T).reshape(n, ho, wo, kh, kw, c)
-    dxp = np.zeros(xp.shape, dtype=dout.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            tap(dxp, a, b, (ho, wo), strides, dilations)[...] += dcols[:, :, :, a, b, :]
-    return crop_hw(dxp, pads), dw
+    def block(i):
+        rows = slice(i * step, (i + 1) * step)
+        xp = pad_hw(x[rows], pads)
+        g = dout[rows].reshape(-1, f)
+        dw = im2col(xp, (kh, kw), (ho, wo), strides, dilations).T @ g
+        if stride_1:                     # dx: dout correlated with the rotated, channel-swapped filter
+            cols = im2col(pad_hw(dout[rows], full_pads), (kh, kw), x.shape[1:3], (1, 1), dilations)
+            np.matmul(cols, w_rot, out=dx[rows].reshape(-1, c))
+            return dw
+        dcols = (g @ w2.T).reshape(xp.shape[0], ho, wo, kh, kw, c)
+        dxp = np.zeros(xp.shape, dtype=dout.dtype)
+        for a in range(kh):
+            for b in range(kw):
+                tap(dxp, a, b, (ho, wo), strides, dilations)[...] += dcols[:, :, :, a, b, :]
+        dx[rows] = crop_hw(dxp, pads)
+        return dw
+    parts = run_blocks(block, -(-n // step))
+    dw = parts[0]
+    for part in parts[1:]:
+        dw += part
+    return dx, dw.reshape(w.shape)
 
 
 def bias_add_forward(value, bias, axis):

@@ -5,7 +5,10 @@ the two generated GitHub workflows.
   notebooks and in the instructor's beras) is looked for in every file of each grader bundle, of each
   unzipped Gradescope package, and in every generated workflow; none is found. Which lines count: those
   with at least MIN_CHARS non-space characters that do not also appear in the released assignments
-  (a line the student already has is no secret; test_release checks the release holds no solution).
+  (a line the student already has is no secret; test_release checks the release holds no solution). A
+  release whose manifest ships an earlier assignment's stencil regions solved ([stencil] solved) does
+  not make them public for the others: they stay secret everywhere except in that assignment's own
+  bundle and package.
 - Grading uses only the bundle: the toy course graded from an unzipped package (no solutions/, no
   instructor beras) scores exactly as graded from the course root; the beras_cnn reference graded from
   its unzipped package scores 100.
@@ -30,6 +33,7 @@ import yaml
 from autograder import bundle
 from autograder.package import package
 from autograder.reference import reference_submission, release_submission
+from autograder.release import clear_solutions
 from autograder.submission import GraderError, find_assignment
 from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
@@ -96,7 +100,8 @@ def _lines_of(text):
 
 
 def secret_lines(root=ROOT):
-    """Solution-region lines of the course that are not in the public release."""
+    """Solution-region lines of the course that are not in the public release (a stencil's regions that a
+    later release ships solved count as unreleased: see :func:`solved_lines`)."""
     lines = set()
     for nb in sorted((Path(root) / "solutions").glob("*/*.ipynb")):
         for cell in nbformat.read(nb, as_version=4).cells:
@@ -104,9 +109,27 @@ def secret_lines(root=ROOT):
     for py in sorted((Path(root) / "beras").rglob("*.py")):
         lines.update(_regions(py.read_text()))
     public = set()
-    for text in _texts(Path(root) / "assignments").values():
-        public |= _lines_of(text)
+    for release in sorted((Path(root) / "assignments").iterdir()):
+        package, keep, _ = bundle.ownership(root, release.name)
+        for rel, text in _texts(release).items():
+            instructor = Path(root) / rel if package and rel.split("/")[0] == package else None
+            if keep and instructor is not None and instructor.is_file():
+                text = clear_solutions(instructor.read_text())[0]   # as released before the solved ones
+            public |= _lines_of(text)
     return {line for line in lines if _nonspace(line) >= MIN_CHARS and line not in public}
+
+
+def solved_lines(name, root=ROOT):
+    """The lines of the stencil regions ``name``'s release ships solved (the manifest's [stencil] solved)."""
+    package, keep, _ = bundle.ownership(root, name)
+    lines = set()
+    for py in sorted((Path(root) / package).rglob("*.py")) if keep else []:
+        text = py.read_text()
+        all_lines = text.split("\n")
+        for owner, begin, end in bundle._regions(text):
+            if owner in keep:
+                lines.update(line.strip() for line in all_lines[begin + 1:end])
+    return lines
 
 
 def leaks(files, secrets, where=""):
@@ -143,7 +166,7 @@ def test_bundle_holds_no_solution_line(name, secrets):
     files = _texts(a.bundle_dir)
     assert {f"{name}.ipynb", "hidden_tests.py", "bundle.json"} <= set(files)
     assert not any("BEGIN SOLUTION" in t or "END SOLUTION" in t for t in files.values())
-    assert not leaks(files, secrets, f"{name}/")
+    assert not leaks(files, secrets - solved_lines(name), f"{name}/")
     assert a.source_nb.startswith(a.bundle_dir) and a.hidden_tests.startswith(a.bundle_dir)
 
 
@@ -237,9 +260,19 @@ def test_package_holds_no_solution(name, packages, secrets):
     files = _texts(p["unzipped"])
     assert not [f for f, t in files.items() if ("BEGIN SOLUTION" in t or "END SOLUTION" in t)
                 and not f.startswith("autograder/")]   # the grader's code names the markers it clears
-    assert not leaks(files, secrets), "solution lines in the Gradescope zip"
+    assert not leaks(files, secrets - solved_lines(name)), "solution lines in the Gradescope zip"
     for wf in (p["student"], p["instructor"]):
         assert not leaks({os.path.basename(wf): Path(wf).read_text()}, secrets)
+
+
+def test_solved_regions_stay_secret_for_the_other_assignments(secrets):
+    """training_deep_cnns ships beras_cnn's kernels solved: they are allowed in its own release and
+    package, and still secret for every other (beras_cnn's own zip must not hold them)."""
+    shipped = solved_lines("training_deep_cnns")
+    assert shipped and not solved_lines("beras_cnn")
+    assert len(shipped & secrets) > 10
+    assert leaks(_texts(ROOT / "assignments" / "training_deep_cnns" / "beras" / "nn"), secrets)
+    assert not leaks(_texts(ROOT / "assignments" / "training_deep_cnns" / "beras" / "nn"), secrets - shipped)
 
 
 def test_leaks_would_be_found(packages, secrets, tmp_path):

@@ -169,12 +169,12 @@ def _keras_bn(config, shape, weights, calls, upstream=None):
 
 
 def _bn_weights(c, seed, config):
-    rng = np.random.default_rng(seed)
+    gen = np.random.default_rng(seed)
     w = []
     if config.get("scale", True):
-        w.append(rng.uniform(0.5, 2.0, c).astype("float32"))
+        w.append(gen.uniform(0.5, 2.0, c).astype("float32"))
     if config.get("center", True):
-        w.append(rng.standard_normal(c).astype("float32"))
+        w.append(gen.standard_normal(c).astype("float32"))
     return w + [np.zeros(c, "float32"), np.ones(c, "float32")]
 
 
@@ -397,8 +397,8 @@ def _grader_norms(model, x, y):
     convs = [l for l in model.layers if type(l).__name__ == "Conv2D" and tuple(l.kernel_size) == (3, 3)]
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(tf.constant(y), model(tf.constant(x), training=True)))
-    grads = tape.gradient(loss, [l.kernel for l in convs])
-    return {l.name: float(np.linalg.norm(g.numpy())) for l, g in zip(convs, grads)}
+    kernel_grads = tape.gradient(loss, [conv.kernel for conv in convs])
+    return {conv.name: float(np.linalg.norm(g.numpy())) for conv, g in zip(convs, kernel_grads)}
 
 
 def _check_norms(student, spec, seed, x, y, what):
@@ -745,7 +745,7 @@ def _b_sd_resnet_params(depth, in_channels, num_classes, widths=(16, 32, 64)):
 
 
 def _b_survival(num_blocks, p_L):
-    return [1.0 - l / num_blocks * (1.0 - p_L) for l in range(1, num_blocks + 1)]
+    return [1.0 - k / num_blocks * (1.0 - p_L) for k in range(1, num_blocks + 1)]
 
 
 def _b_downsample_params(in_channels, num_classes, downsample, widths):
@@ -1062,11 +1062,12 @@ def check_aug_scale_jitter_visible_cases(student):
 def _b_tta_views(x, padding, flip):
     n, h, w, _ = x.shape
     p = padding
-    padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    views = [x] + [padded[:, dy:dy + h, dx:dx + w] for dy, dx in ((0, 0), (0, 2 * p), (2 * p, 0), (2 * p, 2 * p))]
+    framed = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    corners = [framed[:, top:top + h, left:left + w] for top, left in ((0, 0), (0, 2 * p), (2 * p, 0), (2 * p, 2 * p))]
+    out = [x, *corners]
     if flip:
-        views += [v[:, :, ::-1] for v in views]
-    return np.stack(views)
+        out += [v[:, :, ::-1] for v in out]
+    return np.stack(out)
 
 
 def _b_softmax(z):

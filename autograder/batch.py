@@ -428,11 +428,12 @@ def _with_outputs(nb, res, nb_name):
 def _comments(source_nb, res, nb_name):
     """{solution cell: comment}: the results of the grade cells that follow it (up to the next
     solution cell), so formgrader and the feedback show the autograder's word beside the answer."""
+    from .cells import is_written_answer
     by_gid = {_test_key(nb_name, t)[1]: t for t in res.get("tests", [])}
     out, current = {}, None
     for cell in source_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade") and cell.cell_type == "markdown":
+        if is_written_answer(cell):
             out[meta["grade_id"]] = ["a written answer, graded by hand"]   # later grade cells are not about it
             current = None
         elif meta.get("solution"):

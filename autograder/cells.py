@@ -19,6 +19,11 @@ def is_solution(cell):
     return bool(nbg(cell).get("solution"))
 
 
+def is_written_answer(cell):
+    """An nbgrader manual-grade cell: a markdown answer with points, graded by a person, not the grader."""
+    return is_grade(cell) and is_solution(cell) and cell.get("cell_type") == "markdown"
+
+
 def is_locked(cell):
     m = nbg(cell)
     return bool(m.get("locked")) or (bool(m.get("grade")) and not m.get("solution"))

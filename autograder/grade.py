@@ -285,30 +285,30 @@ def step_run_notebook(g: Grading):
 
 
 def step_score_notebook(g: Grading):
-    from .notebook import grade_id, is_grade, score_cell
+    from .notebook import grade_id, is_grade, is_written_answer, score_cell
     for cell in g.nb.cells:
         if is_grade(cell) and cell.get("cell_type") == "code":
             score, max_score, msg = score_cell(cell, g.run)
             g.tests.append(Test(f"notebook: {grade_id(cell)}", score, max_score,
                                 msg or ("passed" if score >= max_score else ""), "notebook", grade_id(cell)))
-        elif is_grade(cell):
+        elif is_written_answer(cell):
             g.tests.append(manual_row(cell))
 
 
 MANUAL_STUB = "YOUR ANSWER HERE"   # nbgrader's text stub of a written answer
 
 
-def manual_row(cell):
+def manual_row(cell, output=None):
     """A written answer (an nbgrader manual-grade markdown cell): no points from the grader; a row that
-    shows what the student wrote and the points a person gives later (formgrader, Gradescope)."""
+    shows what the student wrote (or ``output``) and the points a person gives later (formgrader, Gradescope)."""
     from .notebook import grade_id, nbg
     text = str(cell.get("source", "")).strip()
     points = float(nbg(cell).get("points", 0) or 0)
     answered = bool(text) and text != MANUAL_STUB
     shown = text if len(text) <= 1500 else text[:1500] + " [...]"
-    output = (f"Written answer, {points:g} points, graded by hand (pending).\n\n" +
-              (f"Your answer:\n\n{shown}" if answered else "You have not answered yet (the cell still says "
-                                                           f"{MANUAL_STUB!r})."))
+    output = output or (f"Written answer, {points:g} points, graded by hand (pending).\n\n" +
+                        (f"Your answer:\n\n{shown}" if answered else "You have not answered yet (the cell still "
+                                                                     f"says {MANUAL_STUB!r})."))
     return Test(f"written: {grade_id(cell)}", 0.0, 0.0, output, "manual", grade_id(cell), manual_points=points)
 
 
@@ -524,7 +524,7 @@ def results_json(g: Grading, elapsed):
 def _zero_tests(g: Grading):
     """Every test of the assignment at 0 (for a submission that could not be read at all)."""
     import nbformat
-    from .notebook import grade_id, is_grade, nbg
+    from .notebook import grade_id, is_grade, is_written_answer, nbg
     tests = []
     try:
         src = nbformat.read(g.assignment.source_nb, as_version=4)
@@ -532,9 +532,8 @@ def _zero_tests(g: Grading):
             if is_grade(c) and c.get("cell_type") == "code":
                 tests.append(Test(f"notebook: {grade_id(c)}", 0.0, float(nbg(c).get("points", 0)),
                                   "not graded: the submission could not be read", "notebook", grade_id(c)))
-            elif is_grade(c):
-                tests.append(Test(f"written: {grade_id(c)}", 0.0, 0.0, "not graded: the submission could not "
-                                  "be read", "manual", grade_id(c), manual_points=float(nbg(c).get("points", 0))))
+            elif is_written_answer(c):
+                tests.append(manual_row(c, "not graded: the submission could not be read"))
         if os.path.isfile(g.assignment.hidden_tests):
             _, hts = load_hidden_tests(g.assignment.hidden_tests, g.assignment.manifest.visibility)
             tests += [Test(t.name, 0.0, t.points, "not graded: the submission could not be read", "hidden",

@@ -7,6 +7,7 @@ from .cells import (  # noqa: F401
     is_grade,
     is_locked,
     is_solution,
+    is_written_answer,
     namespace_cells,
     nbg,
     tags,

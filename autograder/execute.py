@@ -100,11 +100,18 @@ class Injector:
     def check(self):
         return self._cell(f"{self.handle}[2]()")
 
-    def verdict(self, cell):
+    def _answer(self, cell):
         text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-        for m in LOCKED_TOKEN_RE.finditer(text):
-            if m.group(1) == self.token:
-                return m.group(2) == "OK", m.group(3)
+        return next((m for m in LOCKED_TOKEN_RE.finditer(text) if m.group(1) == self.token), None)
+
+    def answered(self, cell):
+        """Whether the check cell's output holds this kernel's token (a verdict either way)."""
+        return self._answer(cell) is not None
+
+    def verdict(self, cell):
+        m = self._answer(cell)
+        if m is not None:
+            return m.group(2) == "OK", m.group(3)
         return False, "the grader's integrity check did not run (the kernel's output was tampered with?)"
 
 
@@ -243,8 +250,11 @@ class NotebookRun:
             raise TimeoutError("total")
         locked = is_locked(cell) and not is_grade(cell) and not is_solution(cell)
         if is_grade(cell) and not replay:
-            chk = await self._exec(self.injector.check(), len(self.nb.cells), 30)
-            self.verdicts[id(cell)] = self.injector.verdict(chk)
+            for _ in range(2):   # no token at all: a starved kernel's output can come after iopub_timeout; ask once more
+                chk = await self._exec(self.injector.check(), len(self.nb.cells), 30)
+                self.verdicts[id(cell)] = self.injector.verdict(chk)
+                if self.injector.answered(chk):
+                    break
         if locked:
             await self._exec(self.injector.before_locked(), len(self.nb.cells), 30)
         if replay:

@@ -354,21 +354,31 @@ def _proc_uid(pid):
         return None
 
 
-def kill_uid(uid, gid):
-    """SIGKILL every process of ``uid`` (a forked child drops to it and kills -1; as root only)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            for _ in range(25):
-                os.kill(-1, signal.SIGKILL)
-                time.sleep(0.02)
-        except BaseException:  # noqa: B902 - ESRCH: none left
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
+def kill_uid(uid, gid, wait=5.0):
+    """SIGKILL every process of ``uid`` (a forked child drops to it and kills -1; as root only), then wait up
+    to ``wait`` s until none is left in /proc: a killed fork bomb's processes count against the uid's
+    RLIMIT_NPROC until they are reaped, and would starve the kernel restarted next (no thread for its output)."""
+    deadline = time.monotonic() + wait
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                for _ in range(25):
+                    os.kill(-1, signal.SIGKILL)
+                    time.sleep(0.02)
+            except BaseException:  # noqa: B902 - ESRCH: none left
+                pass
+            os._exit(0)
+        os.waitpid(pid, 0)
+        for _ in range(20):
+            if not any(_proc_uid(p) == uid for p in _pids()):
+                return
+            time.sleep(0.05)
+        if time.monotonic() > deadline:
+            return
 
 
 def kill_marked(marker):

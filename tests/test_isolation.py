@@ -516,3 +516,38 @@ def test_namespaces_cover_every_top_level_dir_but_the_system(tmp_path):
             assert entries is not None and len(entries) <= 3, (t, entries)   # only the way to what is kept
         else:   # /run/mount: util-linux's own mount table, written into the fresh tmpfs by mount(8)
             assert set(entries) <= ({"mount"} if t == "/run" else set()), (t, entries)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="kill_uid drops to another uid: root only (the uid mode's grader)")
+def test_kill_uid_returns_once_the_uids_processes_are_reaped():
+    """A killed fork bomb's processes hold the uid's RLIMIT_NPROC until reaped: kill_uid kills them and
+    waits until /proc shows none of the uid (here a zombie the test reaps 0.5 s later)."""
+    import threading
+
+    from autograder.sandbox import _pids, _proc_uid, kill_uid
+    uid = 61000 + os.getpid() % 1000
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:                            # the uid's process, with a child of its own
+        os.setgid(uid)
+        os.setuid(uid)
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        os.write(w, b"x")
+        time.sleep(60)
+        os._exit(0)
+    os.read(r, 1)
+    reaped = []
+
+    def reap_later():                         # the test is the zombie's parent: it reaps late
+        time.sleep(0.5)
+        os.waitpid(child, 0)
+        reaped.append(time.monotonic())
+    reaper = threading.Thread(target=reap_later)
+    reaper.start()
+    kill_uid(uid, uid)
+    returned = time.monotonic()
+    reaper.join()
+    assert reaped and returned >= reaped[0]
+    assert not any(_proc_uid(p) == uid for p in _pids())

@@ -12,6 +12,8 @@ As elsewhere: wrappers parse arguments, ``@primitive``s call the NumPy kernels b
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core.tensor import primitive, unbroadcast

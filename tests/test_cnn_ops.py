@@ -348,3 +348,44 @@ def test_depth_pooling_rejects_what_tf_rejects(ksize, strides, words):
         beras.nn.avg_pool(x, [1, 1, 1, 2], [1, 1, 1, 2], "VALID")
     with pytest.raises(tf.errors.UnimplementedError, match="Non-spatial"):
         tf.nn.avg_pool(x, [1, 1, 1, 2], [1, 1, 1, 2], "VALID")
+
+
+# ---------------------------------------------------------------------------------- batch blocks
+@pytest.mark.parametrize("op", ["conv s1", "conv s2", "max 3x3/2 SAME", "avg 2x2/2 VALID", "avg 3x3/1 SAME"])
+def test_large_batches_run_in_blocks_on_two_threads_with_the_same_results(monkeypatch, op):
+    """A batch above ~1 MB of work is cut into blocks (beras.nn.conv.by_blocks) run on two threads: the
+    values and gradients equal those of the images one at a time (dw: their sum), and both threads ran."""
+    import threading
+
+    from beras.nn import conv as conv_mod
+    threads, run_blocks = set(), conv_mod.run_blocks
+
+    def spy(job, count):
+        return run_blocks(lambda i: threads.add(threading.get_ident()) or job(i), count)
+    monkeypatch.setattr(conv_mod, "run_blocks", spy)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((24, 32, 32, 16))
+    w = rng.standard_normal((3, 3, 16, 8))
+    fn = {"conv s1": lambda x, w: beras.nn.conv2d(x, w, 1, "SAME"),
+          "conv s2": lambda x, w: beras.nn.conv2d(x, w, 2, "SAME"),
+          "max 3x3/2 SAME": lambda x, w: beras.nn.max_pool2d(x, 3, 2, "SAME") * 1.0,
+          "avg 2x2/2 VALID": lambda x, w: beras.nn.avg_pool2d(x, 2, 2, "VALID"),
+          "avg 3x3/1 SAME": lambda x, w: beras.nn.avg_pool2d(x, 3, 1, "SAME")}[op]
+
+    shape = fn(beras.constant(x), beras.constant(w)).shape
+    upstream = np.cos(np.arange(np.prod(shape))).reshape(shape)      # a different weight on every output
+
+    def value_and_grads(x, g_out):
+        xs = [beras.constant(x), beras.constant(w)]
+        with beras.GradientTape() as tape:
+            tape.watch(xs)
+            out = fn(*xs)
+            loss = beras.reduce_sum(out * g_out)
+        dx, dw = tape.gradient(loss, xs, unconnected_gradients="zero")
+        return out.numpy(), dx.numpy(), dw.numpy()
+    out, dx, dw = value_and_grads(x, upstream)
+    assert len(threads) == 2
+    one = [value_and_grads(x[i:i + 1], upstream[i:i + 1]) for i in range(len(x))]
+    np.testing.assert_allclose(out, np.concatenate([o[0] for o in one]), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dx, np.concatenate([o[1] for o in one]), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dw, sum(o[2] for o in one), rtol=1e-12, atol=1e-11)

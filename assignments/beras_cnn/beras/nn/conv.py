@@ -217,6 +217,16 @@ def run_blocks(job, count):
         return results
 
 
+def by_blocks(n, per_image, job, target=2**20):
+    """Cut a batch of ``n`` images into blocks of about ``target`` bytes of work (``per_image`` bytes per
+    image; one block if the whole batch is smaller) and run ``job(rows)`` on each block's slice ``rows`` of
+    the batch, on two threads (:func:`run_blocks`) -> the results in block order. Blocks keep each step's
+    temporaries in the cache, and both cores work."""
+    step = n if n * per_image < target else max(1, int(target // per_image))
+    blocks = [slice(i, i + step) for i in range(0, n, step)]
+    return run_blocks(lambda i: job(blocks[i]), len(blocks))
+
+
 def _out_hw(padded_hw, kernel_hw, strides, dilations):
     """Output size of a VALID correlation over an already padded input (by :func:`conv_output_size`)."""
     return tuple(conv_output_size(p, k, s, d, "VALID")[0] for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilations))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.tensor import primitive
-from .conv import check_data_format, check_padding, crop_hw, lowest, output_shape_and_pads, pad_hw, tap
+from .conv import by_blocks, check_data_format, check_padding, crop_hw, lowest, output_shape_and_pads, pad_hw, tap
 
 
 # ----------------------------------------------------------------------------------------------
@@ -32,7 +32,8 @@ def max_pool_forward(x, ksize, strides, pads, out_hw):
     As TF's CPU kernel: each window's maximum starts at ``lowest(x.dtype)`` (so padding, and -inf, never
     win) and NaNs are skipped (``np.fmax``, not ``np.maximum``). Separable: the max over a window is the
     max over its columns of the max down each column, so take the max over the kh rows first
-    (N, Ho, Wp, C: whole contiguous rows), then over the kw columns.
+    (N, Ho, W, C: whole contiguous rows), then over the kw columns. The padding never wins, so it need
+    not be built: each tap only reaches the outputs whose window has it inside the input.
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -80,12 +81,25 @@ def window_counts(x_shape, ksize, strides, pads, out_hw, dtype=np.float64):
 # ----------------------------------------------------------------------------------------------
 # Primitives and public wrappers
 # ----------------------------------------------------------------------------------------------
+def _blockwise(kernel, arrays, out_shape, dtype):
+    """``kernel(*(a[rows] for a in arrays))`` written to ``out[rows]`` for blocks of images (by_blocks: about
+    1 MB of input per block, on two threads) -> ``out``. Every pooling kernel treats its images apart."""
+    out = np.empty(out_shape, dtype)
+
+    def job(rows):
+        out[rows] = kernel(*(a[rows] for a in arrays))
+    by_blocks(out_shape[0], sum(a[:1].nbytes for a in arrays), job)
+    return out
+
+
 @primitive(n_inputs=1)
 def _max_pool(x, ksize, strides, pads, out_hw):
     if 0 in out_hw or x.size == 0:                          # an empty output: no window, zero gradient
         return np.zeros((x.shape[0], *out_hw, x.shape[3]), x.dtype), lambda g: (np.zeros_like(x),)
-    out = max_pool_forward(x, ksize, strides, pads, out_hw)
-    return out, lambda g: (max_pool_backward(g, x, out, ksize, strides, pads),)
+    out = _blockwise(lambda xb: max_pool_forward(xb, ksize, strides, pads, out_hw), [x],
+                     (x.shape[0], *out_hw, x.shape[3]), x.dtype)
+    return out, lambda g: (_blockwise(lambda gb, xb, ob: max_pool_backward(gb, xb, ob, ksize, strides, pads),
+                                      [g, x, out], x.shape, g.dtype),)
 
 
 @primitive(n_inputs=1)
@@ -106,8 +120,10 @@ def _max_pool_depth(x, depth):
 def _avg_pool(x, ksize, strides, pads, out_hw):
     if 0 in out_hw or x.size == 0:
         return np.zeros((x.shape[0], *out_hw, x.shape[3]), x.dtype), lambda g: (np.zeros_like(x),)
-    out = avg_pool_forward(x, ksize, strides, pads, out_hw)
-    return out, lambda g: (avg_pool_backward(g, x.shape, ksize, strides, pads),)
+    out = _blockwise(lambda xb: avg_pool_forward(xb, ksize, strides, pads, out_hw), [x],
+                     (x.shape[0], *out_hw, x.shape[3]), x.dtype)
+    return out, lambda g: (_blockwise(lambda gb: avg_pool_backward(gb, (len(gb), *x.shape[1:]), ksize, strides, pads),
+                                      [g], x.shape, g.dtype),)
 
 
 def pool_window(value, name):

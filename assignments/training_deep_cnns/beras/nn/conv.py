@@ -228,6 +228,16 @@ def run_blocks(job, count):
         return results
 
 
+def by_blocks(n, per_image, job, target=2**20):
+    """Cut a batch of ``n`` images into blocks of about ``target`` bytes of work (``per_image`` bytes per
+    image; one block if the whole batch is smaller) and run ``job(rows)`` on each block's slice ``rows`` of
+    the batch, on two threads (:func:`run_blocks`) -> the results in block order. Blocks keep each step's
+    temporaries in the cache, and both cores work."""
+    step = n if n * per_image < target else max(1, int(target // per_image))
+    blocks = [slice(i, i + step) for i in range(0, n, step)]
+    return run_blocks(lambda i: job(blocks[i]), len(blocks))
+
+
 def _out_hw(padded_hw, kernel_hw, strides, dilations):
     """Output size of a VALID correlation over an already padded input (by :func:`conv_output_size`)."""
     return tuple(conv_output_size(p, k, s, d, "VALID")[0] for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilations))
@@ -264,20 +274,14 @@ def conv2d_forward(x, w, strides, pads, dilations):
     n, (t, b), (l, r) = x.shape[0], *pads
     out_hw = _out_hw((x.shape[1] + t + b, x.shape[2] + l + r), (kh, kw), strides, dilations)
     w2 = w.reshape(kh * kw * c, f)
-    per_image = out_hw[0] * out_hw[1] * kh * kw * c * x.itemsize      # bytes of patches per image
-    step = n if n * per_image < 2**20 else max(1, 2**20 // per_image)  # images per ~1 MB block
-    if step >= n:                                            # small: one patch matrix, one product
-        cols = im2col(pad_hw(x, pads), (kh, kw), out_hw, strides, dilations)
-        return (cols @ w2).reshape(n, *out_hw, f)
-    # Large: a few images at a time, on two threads (run_blocks): each block's patch matrix stays in the
-    # cache while its product reads it, and both cores copy and multiply. The same sums as one product.
     out = np.empty((n, *out_hw, f), dtype=np.result_type(x, w))
 
-    def block(i):
-        rows = slice(i * step, (i + 1) * step)
+    # A few images at a time (by_blocks: ~1 MB of patches per block, two threads): each block's patch
+    # matrix stays in the cache while its product reads it. The same sums as one product.
+    def block(rows):
         cols = im2col(pad_hw(x[rows], pads), (kh, kw), out_hw, strides, dilations)
         np.matmul(cols, w2, out=out[rows].reshape(-1, f))
-    run_blocks(block, -(-n // step))
+    by_blocks(n, out_hw[0] * out_hw[1] * kh * kw * c * x.itemsize, block)
     return out
 
 
@@ -300,13 +304,10 @@ def conv2d_backward(dout, x, w, strides, pads, dilations):
         full_pads = ((kh - 1) * dh - t, (kh - 1) * dh - b), ((kw - 1) * dw_ - l, (kw - 1) * dw_ - r)
         w_rot = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
     dx = np.empty(x.shape, dtype=np.result_type(dout, w) if stride_1 else dout.dtype)
-    # As in conv2d_forward: a few images at a time, on two threads when the batch is large (one block
-    # otherwise); dw sums the blocks' partial products in block order (the same result on every run).
-    per_image = ho * wo * kh * kw * max(c, f) * x.itemsize
-    step = n if n * per_image < 2**20 else max(1, 2**20 // per_image)
 
-    def block(i):
-        rows = slice(i * step, (i + 1) * step)
+    # As in conv2d_forward, a few images at a time; dw sums the blocks' partial products in block order
+    # (the same result on every run).
+    def block(rows):
         xp = pad_hw(x[rows], pads)
         g = dout[rows].reshape(-1, f)
         dw = im2col(xp, (kh, kw), (ho, wo), strides, dilations).T @ g
@@ -321,7 +322,7 @@ def conv2d_backward(dout, x, w, strides, pads, dilations):
                 tap(dxp, a, b, (ho, wo), strides, dilations)[...] += dcols[:, :, :, a, b, :]
         dx[rows] = crop_hw(dxp, pads)
         return dw
-    parts = run_blocks(block, -(-n // step))
+    parts = by_blocks(n, ho * wo * kh * kw * max(c, f) * x.itemsize, block)
     dw = parts[0]
     for part in parts[1:]:
         dw += part

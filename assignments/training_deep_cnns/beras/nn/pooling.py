@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.tensor import primitive
-from .conv import check_data_format, check_padding, crop_hw, lowest, output_shape_and_pads, pad_hw, tap
+from .conv import by_blocks, check_data_format, check_padding, crop_hw, lowest, output_shape_and_pads, pad_hw, tap
 
 
 # ----------------------------------------------------------------------------------------------
@@ -32,19 +32,30 @@ def max_pool_forward(x, ksize, strides, pads, out_hw):
     As TF's CPU kernel: each window's maximum starts at ``lowest(x.dtype)`` (so padding, and -inf, never
     win) and NaNs are skipped (``np.fmax``, not ``np.maximum``). Separable: the max over a window is the
     max over its columns of the max down each column, so take the max over the kh rows first
-    (N, Ho, Wp, C: whole contiguous rows), then over the kw columns.
+    (N, Ho, W, C: whole contiguous rows), then over the kw columns. The padding never wins, so it need
+    not be built: each tap only reaches the outputs whose window has it inside the input.
     """
-    (kh, kw), (sh, sw), (ho, _) = ksize, strides, out_hw
     low = lowest(x.dtype)
-    xp = pad_hw(x, pads, low)
-    rows = tap(xp, 0, 0, (ho, xp.shape[2]), (sh, 1))                 # rows first: contiguous (Wp*C) runs
-    for a in range(1, kh):
-        rows = np.fmax(rows, tap(xp, a, 0, (ho, xp.shape[2]), (sh, 1)), out=None if a == 1 else rows)
-    out = tap(rows, 0, 0, out_hw, (1, sw))                           # then columns, on kh/sh x less data
-    for b in range(1, kw):
-        out = np.fmax(out, tap(rows, 0, b, out_hw, (1, sw)), out=None if b == 1 else out)
-    if kh == kw == 1:
-        out = out.copy()                                             # not a view of x
+    out = x
+    for axis, k, s, (before, _), size in zip((1, 2), ksize, strides, pads, out_hw):   # rows, then columns
+        full, partial = [], []
+        for t in range(k):                            # tap t reads input cell i*s + t - before for output i
+            lo = max(0, -(-(before - t) // s))        # the first and last outputs whose cell is inside
+            hi = min(size, (out.shape[axis] - 1 + before - t) // s + 1)
+            if hi > lo:
+                cells = [slice(None)] * 4
+                cells[axis] = slice(lo * s + t - before, (hi - 1) * s + t - before + 1, s)
+                (full if hi - lo == size else partial).append((lo, hi, out[tuple(cells)]))
+        if len(full) >= 2:
+            acc = np.fmax(full[0][2], full[1][2])
+        elif full:
+            acc = full[0][2].copy()
+        else:
+            acc = np.full(out.shape[:axis] + (size,) + out.shape[axis + 1:], low, out.dtype)
+        for lo, hi, cells in full[2:] + partial:
+            part = (slice(None),) * axis + (slice(lo, hi),)
+            np.fmax(acc[part], cells, out=acc[part])
+        out = acc
     smallest = out.min(initial=low)                                  # NaN if any window is all NaN
     if not smallest >= low:                                          # all -inf / all NaN windows: TF's start value
         out = np.fmax(out, low)
@@ -100,7 +111,10 @@ def avg_pool_forward(x, ksize, strides, pads, out_hw):
     total = tap(rows, 0, 0, out_hw, (1, sw))                         # then the kw columns
     for b in range(1, kw):
         total = np.add(total, tap(rows, 0, b, out_hw, (1, sw)), out=None if b == 1 else total)
-    return total / window_counts(x.shape, ksize, strides, pads, out_hw, x.dtype)
+    counts = window_counts(x.shape, ksize, strides, pads, out_hw, x.dtype)
+    if (counts == counts.flat[0]).all():                             # no window reaches the padding:
+        counts = counts.flat[0]                                      # one number, not a broadcast array
+    return total / counts
 
 
 def avg_pool_backward(dout, x_shape, ksize, strides, pads):
@@ -132,12 +146,25 @@ def window_counts(x_shape, ksize, strides, pads, out_hw, dtype=np.float64):
 # ----------------------------------------------------------------------------------------------
 # Primitives and public wrappers
 # ----------------------------------------------------------------------------------------------
+def _blockwise(kernel, arrays, out_shape, dtype):
+    """``kernel(*(a[rows] for a in arrays))`` written to ``out[rows]`` for blocks of images (by_blocks: about
+    1 MB of input per block, on two threads) -> ``out``. Every pooling kernel treats its images apart."""
+    out = np.empty(out_shape, dtype)
+
+    def job(rows):
+        out[rows] = kernel(*(a[rows] for a in arrays))
+    by_blocks(out_shape[0], sum(a[:1].nbytes for a in arrays), job)
+    return out
+
+
 @primitive(n_inputs=1)
 def _max_pool(x, ksize, strides, pads, out_hw):
     if 0 in out_hw or x.size == 0:                          # an empty output: no window, zero gradient
         return np.zeros((x.shape[0], *out_hw, x.shape[3]), x.dtype), lambda g: (np.zeros_like(x),)
-    out = max_pool_forward(x, ksize, strides, pads, out_hw)
-    return out, lambda g: (max_pool_backward(g, x, out, ksize, strides, pads),)
+    out = _blockwise(lambda xb: max_pool_forward(xb, ksize, strides, pads, out_hw), [x],
+                     (x.shape[0], *out_hw, x.shape[3]), x.dtype)
+    return out, lambda g: (_blockwise(lambda gb, xb, ob: max_pool_backward(gb, xb, ob, ksize, strides, pads),
+                                      [g, x, out], x.shape, g.dtype),)
 
 
 @primitive(n_inputs=1)
@@ -158,8 +185,10 @@ def _max_pool_depth(x, depth):
 def _avg_pool(x, ksize, strides, pads, out_hw):
     if 0 in out_hw or x.size == 0:
         return np.zeros((x.shape[0], *out_hw, x.shape[3]), x.dtype), lambda g: (np.zeros_like(x),)
-    out = avg_pool_forward(x, ksize, strides, pads, out_hw)
-    return out, lambda g: (avg_pool_backward(g, x.shape, ksize, strides, pads),)
+    out = _blockwise(lambda xb: avg_pool_forward(xb, ksize, strides, pads, out_hw), [x],
+                     (x.shape[0], *out_hw, x.shape[3]), x.dtype)
+    return out, lambda g: (_blockwise(lambda gb: avg_pool_backward(gb, (len(gb), *x.shape[1:]), ksize, strides, pads),
+                                      [g], x.shape, g.dtype),)
 
 
 def pool_window(value, name):

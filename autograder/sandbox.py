@@ -70,6 +70,7 @@ import sys
 import tempfile
 import time
 
+from ._boot import _kill_uid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(HERE)
@@ -355,24 +356,13 @@ def _proc_uid(pid):
 
 
 def kill_uid(uid, gid, wait=5.0):
-    """SIGKILL every process of ``uid`` (a forked child drops to it and kills -1; as root only), then wait up
-    to ``wait`` s until none is left in /proc: a killed fork bomb's processes count against the uid's
-    RLIMIT_NPROC until they are reaped, and would starve the kernel restarted next (no thread for its output)."""
+    """SIGKILL every process of ``uid`` (:func:`autograder._boot._kill_uid`, which the sandbox's supervisor
+    uses too; as root only), then wait up to ``wait`` s until none is left in /proc: a killed fork bomb's
+    processes count against the uid's RLIMIT_NPROC until they are reaped, and would starve the kernel
+    restarted next (no thread for its output)."""
     deadline = time.monotonic() + wait
     while True:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setgroups([])
-                os.setgid(gid)
-                os.setuid(uid)
-                for _ in range(25):
-                    os.kill(-1, signal.SIGKILL)
-                    time.sleep(0.02)
-            except BaseException:  # noqa: B902 - ESRCH: none left
-                pass
-            os._exit(0)
-        os.waitpid(pid, 0)
+        _kill_uid(uid, gid)
         for _ in range(20):
             if not any(_proc_uid(p) == uid for p in _pids()):
                 return

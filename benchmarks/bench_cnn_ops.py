@@ -46,6 +46,19 @@ pairs of output columns per row (1.35x, but a block-Toeplitz filter), zero-inser
 (4x the flops), col2im by stride phases or by runs of sw*C values for the stride-2 backward (no gain
 within the whole backward). Not built: Winograd F(2x2,3x3) (estimated from its NumPy passes over ~35 MB
 of transformed tiles plus 16 K=16 products: slower than the product it saves at C=F=16).
+Third pass (issue 11): Winograd F(2x2,3x3) built and measured (float32 error 2-3e-7 relative, below direct
+im2col's 6e-7): its 16 products are 3x faster than the im2col product, but its NumPy tile transforms make a
+block of 8 images 3.7 ms against 0.94 ms for im2col (one thread), so not kept. Each conv row now also prints its
+"products alone" (the same blocks' products, operands in cache, no copy, two threads): at 32x32x16->16 that
+floor alone is 1.0-1.2x TF's whole time, so no im2col kernel can meet the 1.2x forward goal there; elsewhere
+0.6-0.9x, the rest is the patch copies (~4 ms of 12 ms at 32x32x16->16) and the two threads' poor scaling on
+mid-sized NumPy calls (each call drops and retakes the GIL). Fresh allocations cost too (glibc returns freed
+blocks to the OS and page-faults them back): mallopt(M_MMAP_THRESHOLD / M_TRIM_THRESHOLD) makes the serial conv
+1.7x faster, but eager TF in the same process gains as much, so the ratios stay; per-thread scratch buffers
+for the patches were slower (a 6-D copyto). Pooling runs on batch blocks on two threads (beras.nn.conv.by_blocks,
+in the primitives' glue) and max pooling never builds its padding; batch norm sums channels by one BLAS
+product with a ones vector (beras.core.tensor.unbroadcast), 0.4-0.8x TF. Eager TF's pooling time moves between
+runs (0.4-1.9 ms at 32x32x16), so the pooling forward ratios move with it (1.0-2.5x).
 """
 import os
 

@@ -389,3 +389,30 @@ def test_large_batches_run_in_blocks_on_two_threads_with_the_same_results(monkey
     np.testing.assert_allclose(out, np.concatenate([o[0] for o in one]), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(dx, np.concatenate([o[1] for o in one]), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(dw, sum(o[2] for o in one), rtol=1e-12, atol=1e-11)
+
+
+def test_float32_kernels_compute_in_float32():
+    """Every CNN kernel keeps float32 inputs in float32 (a NumPy integer scalar or a float64 constant in a
+    formula would promote whole arrays to float64: twice the memory traffic, then a cast back)."""
+    from beras.nn import conv, normalization, pooling
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 6, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 4, 5)).astype(np.float32)
+    pads, ones = ((1, 1), (1, 1)), np.ones(4, np.float32)
+    results = {"conv2d_forward": conv.conv2d_forward(x, w, (1, 1), pads, (1, 1))}
+    results["conv2d_backward"] = conv.conv2d_backward(results["conv2d_forward"], x, w, (1, 1), pads, (1, 1))
+    results["conv2d_backward s2"] = conv.conv2d_backward(conv.conv2d_forward(x, w, (2, 2), pads, (1, 1)), x, w,
+                                                         (2, 2), pads, (1, 1))
+    results["bias_add"] = (conv.bias_add_forward(x, ones, 3), *conv.bias_add_backward(x, 3))
+    pool = dict(ksize=(3, 3), strides=(2, 2), pads=((0, 1), (0, 1)))
+    out = pooling.max_pool_forward(x, out_hw=(3, 3), **pool)
+    results["max_pool"] = (out, pooling.max_pool_backward(out, x, out, **pool))
+    out = pooling.avg_pool_forward(x, out_hw=(3, 3), **pool)
+    results["avg_pool"] = (out, pooling.avg_pool_backward(out, x.shape, **pool))
+    mean, var = normalization.moments_forward(x, (0, 1, 2))
+    results["moments"] = (mean, var, normalization.moments_backward(mean, var, x, mean, (0, 1, 2)))
+    out, cache = normalization.batch_norm_forward(x, mean, var, ones * 0, ones, 1e-3)
+    results["batch_norm"] = (out, *normalization.batch_norm_backward(out, cache))
+    dtypes = {name: sorted({np.asarray(a).dtype.name for a in (r if isinstance(r, tuple) else (r,))})
+              for name, r in results.items()}
+    assert all(d == ["float32"] for d in dtypes.values()), dtypes

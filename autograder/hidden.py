@@ -232,6 +232,29 @@ def assert_close(got, expected, case, tol=1e-5):
                                 f"tolerance {tol:.0e})")
 
 
+def as_array(got, case):
+    """``got`` as a float64 array, or a failure saying what came back instead."""
+    if got is None:
+        raise HiddenTestFailure(f"{case}: expected an array, got None")
+    try:
+        return np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise HiddenTestFailure(f"{case}: expected a numeric array, got {type(got).__name__}") from None
+
+
+def check_close(case, expected, got, tol=1e-5):
+    """The notebooks' visible ``check_close(case, expected, got)``, run by the grader: max |expected - got|
+    <= tol (absolute; NaN fails). For a relative tolerance, :func:`assert_close`."""
+    expected, got = np.asarray(expected, np.float64), as_array(got, case)
+    if expected.shape != got.shape:
+        raise HiddenTestFailure(f"{case}: expected shape {expected.shape}, got shape {got.shape}")
+    err = float(np.max(np.abs(expected - got), initial=0.0))
+    if not err <= tol:   # NaN fails too
+        raise HiddenTestFailure(f"{case}: expected {np.round(expected.ravel()[:6], 5)}..., "
+                                f"got {np.round(got.ravel()[:6], 5)}... (max abs difference {err:.2e}, "
+                                f"tolerance {tol:.0e})")
+
+
 def assert_equal(got, expected, case):
     if got != expected:
         raise HiddenTestFailure(f"{case}: expected {expected!r}, got {got!r}")

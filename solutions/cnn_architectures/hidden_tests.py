@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.hidden import HiddenTestFailure, Score, assert_close, assert_equal, hidden_test, trusted_check
+from autograder.hidden import (HiddenTestFailure, Score, as_array, assert_close, assert_equal, check_close, hidden_test,
+                               trusted_check)
 
 HERE = Path(__file__).resolve().parent
 TRAINING_PY = HERE / "training.py"
@@ -202,28 +203,6 @@ def expect_block(student, fn, input_shape, args, kwargs, params, shape, case):
 
 def rng(seed):
     return np.random.default_rng(seed)
-
-
-def as_array(got, case):
-    """``got`` as a float64 array, or a failure saying what came back instead."""
-    if got is None:
-        raise HiddenTestFailure(f"{case}: expected an array, got None")
-    try:
-        return np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise HiddenTestFailure(f"{case}: expected a numeric array, got {type(got).__name__}") from None
-
-
-def check_close(case, expected, got, tol=1e-5):
-    """The visible cells' ``check_close``, run here: max |expected - got| <= tol (absolute)."""
-    expected, got = np.asarray(expected, np.float64), as_array(got, case)
-    if expected.shape != got.shape:
-        raise HiddenTestFailure(f"{case}: expected shape {expected.shape}, got shape {got.shape}")
-    err = float(np.max(np.abs(expected - got), initial=0.0))
-    if not err <= tol:   # NaN fails too
-        raise HiddenTestFailure(f"{case}: expected {np.round(expected.ravel()[:6], 5)}..., "
-                                f"got {np.round(got.ravel()[:6], 5)}... (max abs difference {err:.2e}, "
-                                f"tolerance {tol:.0e})")
 
 
 # ---------------------------------------------------------------------------------------------

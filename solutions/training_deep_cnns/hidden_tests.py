@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.hidden import (HiddenTestFailure, Score, assert_close, assert_equal, filter_tiles, hidden_test, series,
-                               trusted_check)
+from autograder.hidden import (HiddenTestFailure, Score, as_array, assert_close, assert_equal, check_close, filter_tiles,
+                               hidden_test, series, trusted_check)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -762,30 +762,8 @@ def _b_rng(seed):
     return np.random.default_rng(seed)
 
 
-def _b_array(got, case):
-    """``got`` as a float64 array, or a failure saying what came back instead."""
-    if got is None:
-        raise HiddenTestFailure(f"{case}: expected an array, got None")
-    try:
-        return np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise HiddenTestFailure(f"{case}: expected a numeric array, got {type(got).__name__}") from None
-
-
-def _b_close(case, expected, got, tol=1e-5):
-    """The visible cells' ``check_close``, run here: max |expected - got| <= tol (absolute)."""
-    expected, got = np.asarray(expected, np.float64), _b_array(got, case)
-    if expected.shape != got.shape:
-        raise HiddenTestFailure(f"{case}: expected shape {expected.shape}, got shape {got.shape}")
-    err = float(np.max(np.abs(expected - got), initial=0.0))
-    if not err <= tol:   # NaN fails too
-        raise HiddenTestFailure(f"{case}: expected {np.round(expected.ravel()[:6], 5)}..., "
-                                f"got {np.round(got.ravel()[:6], 5)}... (max abs difference {err:.2e}, "
-                                f"tolerance {tol:.0e})")
-
-
 def _b_shape(got, shape, case):
-    arr = _b_array(got, case)
+    arr = as_array(got, case)
     if arr.shape != tuple(shape):
         raise HiddenTestFailure(f"{case}: expected shape {tuple(shape)}, got shape {arr.shape}")
     return arr
@@ -921,8 +899,8 @@ def _b_expect_sd_resnet(student, depth, num_classes, input_shape, case, sample=N
     assert_equal(got["layers"].count("Add"), 3 * n, f"{case}: number of residual additions")
     survival = got["survival"]
     assert_equal(len(survival), 3 * n, f"{case}: number of StochasticDepth layers (one per block)")
-    _b_close(f"{case}: survival probabilities of the {3 * n} blocks, input to output",
-             _b_survival(3 * n, kwargs.get("p_L", 0.5)), survival, tol=1e-9)
+    check_close(f"{case}: survival probabilities of the {3 * n} blocks, input to output",
+                _b_survival(3 * n, kwargs.get("p_L", 0.5)), survival, tol=1e-9)
     assert_equal(got["sd_into_add"], 3 * n, f"{case}: StochasticDepth layers feeding a residual Add (the branch, "
                                             f"before the add)")
     return got
@@ -932,8 +910,8 @@ def _b_expect_sd_resnet(student, depth, num_classes, input_shape, case, sample=N
 def check_sd_expected_depth_visible_cases(student):
     for args, kwargs in (((54,), {}), ((54,), {"p_L": 1.0}), ((3,), {}), ((9,), {"p_L": 0.2})):
         p_L = kwargs.get("p_L", 0.5)
-        _b_close(f"sd_expected_depth{args + tuple(kwargs.values())}", sum(_b_survival(args[0], p_L)),
-                 student.call("sd_expected_depth", *args, **kwargs), tol=1e-9)
+        check_close(f"sd_expected_depth{args + tuple(kwargs.values())}", sum(_b_survival(args[0], p_L)),
+                    student.call("sd_expected_depth", *args, **kwargs), tol=1e-9)
 
 
 @trusted_check("test_build_sd_resnet", part="build_sd_resnet")
@@ -951,13 +929,13 @@ def check_build_sd_resnet_visible_cases(student):
              part="build_sd_resnet")
 def b_sd_other_depths(student):
     for L, p_L in ((1, 0.5), (27, 0.8), (100, 0.0)):
-        _b_close(f"sd_expected_depth({L}, p_L={p_L})", L - (1 - p_L) * (L + 1) / 2,
-                 student.call("sd_expected_depth", L, p_L=p_L), tol=1e-9)
+        check_close(f"sd_expected_depth({L}, p_L={p_L})", L - (1 - p_L) * (L + 1) / 2,
+                    student.call("sd_expected_depth", L, p_L=p_L), tol=1e-9)
     x = _b_rng(30).standard_normal((2, 12, 12, 2)).astype(np.float32)
     got = _b_expect_sd_resnet(student, 32, 7, (12, 12, 2), "build_sd_resnet(32, 7, 12x12x2, p_L=0.8, widths=(4, 6, 8))",
                               sample=x, p_L=0.8, widths=[4, 6, 8])
-    _b_close("build_sd_resnet(32, 7, ...): inference probabilities sum to 1", np.ones(2), np.sum(got["probs"], axis=1),
-             tol=1e-4)
+    check_close("build_sd_resnet(32, 7, ...): inference probabilities sum to 1", np.ones(2), np.sum(got["probs"], axis=1),
+                tol=1e-4)
     _b_expect_sd_resnet(student, 56, 100, (8, 8, 3), "build_sd_resnet(56, 100, 8x8x3, p_L=0.0)", p_L=0.0,
                         widths=[2, 4, 8])
     got = student.probe(_B_SD_ERRORS, depths=[10, 0, -4, 21])
@@ -995,9 +973,9 @@ def _b_check_crop(student, x, padding, seed, case, min_share=0.5):
     if counts.min() < min_share * expected or counts.max() > (2 - min_share) * expected:
         raise HiddenTestFailure(f"{case}: the {k}x{k} offsets should be about uniform ({expected:.0f} each); got "
                                 f"counts from {counts.min()} to {counts.max()}")
-    _b_close(f"{case}: the same seed gives the same crops", y, student.call("aug_random_crop", x, padding, seed=seed),
-             tol=0)
-    other = _b_array(student.call("aug_random_crop", x, padding, seed=seed + 1), case)
+    check_close(f"{case}: the same seed gives the same crops", y, student.call("aug_random_crop", x, padding, seed=seed),
+                tol=0)
+    other = as_array(student.call("aug_random_crop", x, padding, seed=seed + 1), case)
     assert_equal(bool(np.any(other != np.asarray(y))), True, f"{case}: another seed gives other crops")
 
 
@@ -1010,8 +988,8 @@ def _b_check_flip(student, x, seed, case):
     if not abs(mirrored.mean() - 0.5) < 0.06:
         raise HiddenTestFailure(f"{case}: expected about half of the images mirrored (0.5 +- 0.06), got "
                                 f"{mirrored.mean():.3f}")
-    _b_close(f"{case}: the same seed gives the same flips", y, student.call("aug_random_flip", x, seed=seed), tol=0)
-    other = _b_array(student.call("aug_random_flip", x, seed=seed + 1), case)
+    check_close(f"{case}: the same seed gives the same flips", y, student.call("aug_random_flip", x, seed=seed), tol=0)
+    other = as_array(student.call("aug_random_flip", x, seed=seed + 1), case)
     assert_equal(bool(np.any(other != y)), True, f"{case}: another seed gives other flips")
 
 
@@ -1035,16 +1013,16 @@ def _b_check_scale_jitter(student, x, max_size, seed, case, min_count):
     if min(counts) < min_count:
         raise HiddenTestFailure(f"{case}: every size {h}..{max_size} should be drawn about equally often; got counts "
                                 f"{counts}")
-    _b_close(f"{case}: the same seed gives the same images", y, student.call("aug_scale_jitter", x, max_size, seed=seed),
-             tol=0)
-    _b_close(f"{case}: max_size = H is the identity", x, student.call("aug_scale_jitter", x, h, seed=seed), tol=1e-6)
+    check_close(f"{case}: the same seed gives the same images", y, student.call("aug_scale_jitter", x, max_size, seed=seed),
+                tol=0)
+    check_close(f"{case}: max_size = H is the identity", x, student.call("aug_scale_jitter", x, h, seed=seed), tol=1e-6)
 
 
 @trusted_check("test_aug_random_crop", part="augmentation")
 def check_aug_random_crop_visible_cases(student):
     x = _b_rng(20).uniform(0.1, 1.0, size=(450, 5, 5, 2)).astype(np.float32)
     _b_check_crop(student, x, 1, 3, "aug_random_crop(450x5x5x2, padding 1, seed 3)")
-    _b_close("aug_random_crop with padding 0 is the identity", x, student.call("aug_random_crop", x, 0, seed=3), tol=0)
+    check_close("aug_random_crop with padding 0 is the identity", x, student.call("aug_random_crop", x, 0, seed=3), tol=0)
 
 
 @trusted_check("test_aug_random_flip", part="augmentation")
@@ -1082,16 +1060,16 @@ def _b_check_tta_predict(student, x, padding, flip, k, seed, case):
     got = student.probe(_B_TTA_PREDICT, shape=list(x.shape[1:]), W=W, b=b, x=x, padding=padding, flip=flip)
     views = _b_tta_views(x.astype(np.float64), padding, flip)
     expected = np.mean([_b_softmax(v.reshape(len(x), -1) @ W + b) for v in views], axis=0)
-    _b_close(case, expected, got, tol=1e-5)
+    check_close(case, expected, got, tol=1e-5)
 
 
 @trusted_check("test_tta_crops", part="tta")
 def check_tta_crops_visible_cases(student):
     x = np.arange(1, 19, dtype=np.float32).reshape(2, 3, 3, 1)
-    _b_close("tta_crops(2x3x3x1, padding 1)", _b_tta_views(x, 1, False), student.call("tta_crops", x, 1), tol=0)
+    check_close("tta_crops(2x3x3x1, padding 1)", _b_tta_views(x, 1, False), student.call("tta_crops", x, 1), tol=0)
     x = _b_rng(23).uniform(size=(3, 6, 6, 3)).astype(np.float32)
-    _b_close("tta_crops(3x6x6x3, padding 2, flip=True)", _b_tta_views(x, 2, True),
-             student.call("tta_crops", x, 2, flip=True), tol=0)
+    check_close("tta_crops(3x6x6x3, padding 2, flip=True)", _b_tta_views(x, 2, True),
+                student.call("tta_crops", x, 2, flip=True), tol=0)
 
 
 @trusted_check("test_tta_predict", part="tta")
@@ -1103,8 +1081,8 @@ def check_tta_predict_visible_cases(student):
         got = student.probe(_B_TTA_PREDICT, shape=[5, 5, 2], W=W, b=b, x=x, padding=1, flip=flip)
         views = _b_tta_views(x.astype(np.float64), 1, flip)
         expected = np.mean([_b_softmax(v.reshape(4, -1) @ W + b) for v in views], axis=0)
-        _b_close(f"tta_predict(Flatten-Dense softmax model, 4x5x5x2, padding 1, flip={flip}): mean of the "
-                 f"{len(views)} views' probabilities", expected, got, tol=1e-5)
+        check_close(f"tta_predict(Flatten-Dense softmax model, 4x5x5x2, padding 1, flip={flip}): mean of the "
+                    f"{len(views)} views' probabilities", expected, got, tol=1e-5)
 
 
 @hidden_test(points=3, name="augmentation and TTA: other paddings, channel counts, image sizes", part="augmentation")
@@ -1118,8 +1096,8 @@ def b_augmentation_other_cases(student):
     _b_check_scale_jitter(student, _b_rng(34).uniform(-1, 1, size=(90, 5, 5, 3)).astype(np.float32), 7, 13,
                           "aug_scale_jitter(90x5x5x3, max_size 7, seed 13)", min_count=12)
     x = _b_rng(35).uniform(size=(2, 4, 7, 2)).astype(np.float32)
-    _b_close("tta_crops(2x4x7x2, padding 3, flip=True)", _b_tta_views(x, 3, True),
-             student.call("tta_crops", x, 3, flip=True), tol=0)
+    check_close("tta_crops(2x4x7x2, padding 3, flip=True)", _b_tta_views(x, 3, True),
+                student.call("tta_crops", x, 3, flip=True), tol=0)
     _b_check_tta_predict(student, _b_rng(36).uniform(size=(3, 6, 4, 1)).astype(np.float32), 2, True, 5, 37,
                          "tta_predict(Flatten-Dense softmax model, 3x6x4x1, padding 2, flip=True, 5 classes)")
 
@@ -1224,15 +1202,15 @@ def _b_check_actmax(student, kernel, bias, dense, x0, unit, steps, step_size, l2
         raise HiddenTestFailure(f"{case}: the image must stay in {tuple(value_range)}, got values in "
                                 f"[{np.min(x):.3f}, {np.max(x):.3f}]")
     a0, a1 = _b_unit_activation(x0, kernel, bias, unit), _b_unit_activation(x, kernel, bias, unit)
-    _b_close(f"{case}: history[0] is the unit's mean activation at x0", a0, history[0], tol=1e-4)
-    _b_close(f"{case}: history[-1] is the unit's mean activation at the returned image", a1, history[-1], tol=1e-4)
+    check_close(f"{case}: history[0] is the unit's mean activation at x0", a0, history[0], tol=1e-4)
+    check_close(f"{case}: history[-1] is the unit's mean activation at the returned image", a1, history[-1], tol=1e-4)
     if not a1 > a0 + 0.1:
         raise HiddenTestFailure(f"{case}: the unit's mean activation (computed by the grader) should increase by more "
                                 f"than 0.1; it went from {a0:.4f} to {a1:.4f}")
     kw1 = dict(kw, steps=1)
     one = student.probe(_B_ACTMAX, kernel=kernel, bias=bias, dense=dense, x0=x0, layer="conv", unit=unit, kwargs=kw1)
-    _b_close(f"{case}, one step: clip(x0 + step_size * g / rms(g))",
-             _b_ascent_step(x0, kernel, bias, unit, step_size, l2, lo, hi), one["x"], tol=1e-4)
+    check_close(f"{case}, one step: clip(x0 + step_size * g / rms(g))",
+                _b_ascent_step(x0, kernel, bias, unit, step_size, l2, lo, hi), one["x"], tol=1e-4)
     return a0, a1
 
 
@@ -1240,8 +1218,8 @@ def _b_check_actmax(student, kernel, bias, dense, x0, unit, steps, step_size, l2
 def check_first_layer_filters_visible_cases(student):
     kernel = _b_rng(25).standard_normal((3, 3, 2, 4)).astype(np.float32)
     got = student.probe(_B_FILTERS, shape=[6, 6, 2], kernel=kernel)
-    _b_close("first_layer_filters: the first Conv2D kernel (3, 3, 2, 4) as (4, 3, 3, 2)", np.moveaxis(kernel, -1, 0),
-             got, tol=0)
+    check_close("first_layer_filters: the first Conv2D kernel (3, 3, 2, 4) as (4, 3, 3, 2)", np.moveaxis(kernel, -1, 0),
+                got, tol=0)
     return Score(1.0, "first_layer_filters returns the kernel as (F, kh, kw, C)",
                  images={"first-layer filters (grader-built kernel)": filter_tiles(kernel)})
 
@@ -1273,10 +1251,10 @@ def check_activation_maximization_visible_cases(student):
     p0 = _b_class_probability(x0, kernel, bias, dense, 2)
     p1 = _b_class_probability(_b_shape(got["x"], x0.shape, "activation_maximization(softmax output): image shape"),
                               kernel, bias, dense, 2)
-    _b_close("activation_maximization(softmax output, class 2): history[0] is the probability at x0", p0, history[0],
-             tol=1e-4)
-    _b_close("activation_maximization(softmax output, class 2): history[-1] is the probability at the returned image",
-             p1, history[-1], tol=1e-4)
+    check_close("activation_maximization(softmax output, class 2): history[0] is the probability at x0", p0, history[0],
+                tol=1e-4)
+    check_close("activation_maximization(softmax output, class 2): history[-1] is the probability at the returned image",
+                p1, history[-1], tol=1e-4)
     if not p1 > p0:
         raise HiddenTestFailure(f"activation_maximization(softmax output, class 2): the probability should increase; "
                                 f"it went from {p0:.4f} to {p1:.4f}")

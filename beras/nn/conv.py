@@ -28,7 +28,7 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..core.tensor import primitive
+from ..core.tensor import primitive, unbroadcast
 
 PADDINGS = ("SAME", "VALID")
 
@@ -350,8 +350,8 @@ def bias_add_forward(value, bias, axis):
 def bias_add_backward(dout, axis):
     """Gradients of :func:`bias_add_forward` -> ``(dvalue, dbias)``; ``dbias`` (C,) sums every other axis."""
     ### BEGIN SOLUTION
-    other = tuple(i for i in range(dout.ndim) if i != axis)
-    return dout, dout.sum(axis=other)
+    kept = (dout.shape[axis],) + (1,) * (dout.ndim - 1 - axis)     # (C,) for channels last, (C, 1, 1) for NCHW
+    return dout, unbroadcast(dout, kept).reshape(-1)             # channels last: one BLAS product
     ### END SOLUTION
 
 

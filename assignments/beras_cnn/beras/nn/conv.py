@@ -28,7 +28,7 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..core.tensor import primitive
+from ..core.tensor import primitive, unbroadcast
 
 PADDINGS = ("SAME", "VALID")
 

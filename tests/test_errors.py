@@ -86,3 +86,16 @@ def test_variable_assign_shape_mismatch():
 def test_unknown_dtype_lists_valid_ones():
     with pytest.raises(ValueError, match="float32"):
         beras.cast(beras.constant([1.0]), "float33")
+
+
+def test_average_pooling_of_integers_is_refused_as_in_tf():
+    """TF has no integer AvgPool kernel; beras says so (a mean of integers written back as integers would
+    be truncated) and names the dtypes it takes."""
+    import tensorflow as tf
+    x = np.arange(32).reshape(1, 4, 4, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int64"):
+        tf.nn.avg_pool2d(tf.constant(x), 2, 2, "VALID")
+    for value in (x, beras.constant(x), x.tolist()):
+        with pytest.raises(TypeError, match=r"int\d+ is not supported; valid: float16, float32, float64"):
+            beras.nn.avg_pool2d(value, 2, 2, "VALID")
+    assert beras.nn.avg_pool2d(x.astype(np.float32), 2, 2, "VALID").dtype == np.float32

@@ -265,7 +265,13 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
-    """Like ``tf.nn.avg_pool2d``: NHWC (N, H, W, C) -> (N, Ho, Wo, C); ``padding``: 'SAME' or 'VALID'."""
+    """Like ``tf.nn.avg_pool2d``: NHWC (N, H, W, C) -> (N, Ho, Wo, C); ``padding``: 'SAME' or 'VALID'.
+    Floating-point input only, as in TF (a mean of integers is not an integer)."""
+    dtype = getattr(input, "dtype", None)
+    dtype = np.asarray(input).dtype if dtype is None else np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"avg_pool2d: input dtype {dtype.name} is not supported; valid: float16, float32, float64 "
+                        f"(as in TF). Cast first, e.g. beras.cast(x, 'float32')")
     return _avg_pool(input, **_pool_args("avg_pool2d", input, ksize, strides, padding, data_format, False))
 
 

@@ -252,9 +252,9 @@ class NotebookRun:
         if is_grade(cell) and not replay:
             for _ in range(2):   # no token at all: a starved kernel's output can come after iopub_timeout; ask once more
                 chk = await self._exec(self.injector.check(), len(self.nb.cells), 30)
-                self.verdicts[id(cell)] = self.injector.verdict(chk)
                 if self.injector.answered(chk):
                     break
+            self.verdicts[id(cell)] = self.injector.verdict(chk)
         if locked:
             await self._exec(self.injector.before_locked(), len(self.nb.cells), 30)
         if replay:

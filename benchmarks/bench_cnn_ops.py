@@ -105,46 +105,53 @@ def roofline(rng):
 
 
 def products_alone(xs, ws, s):
-    """The conv's matrix products alone, as the kernels cut them (by_blocks: ~1 MB of patches per block, two
-    threads) but with every block's operands already in the cache and no patch copied: a floor for any
-    im2col kernel. -> (forward ms, forward+backward ms); backward: dw = cols.T @ dout and dx's product
-    (stride 1: the rotated-filter correlation, K = kh*kw*F; else dout @ w.T, then the scatter, not counted)."""
+    """The conv's matrix products alone, cut into blocks as the kernels cut them (beras.nn.conv.by_blocks:
+    BLOCK_BYTES of patches forward, BACKWARD_BLOCK_BYTES backward; two threads), but with every block's
+    operands already in the cache and no patch copied: a floor for any im2col kernel.
+    -> (forward ms, forward+backward ms); backward: dw = cols.T @ dout and dx's product (stride 1: the
+    rotated-filter correlation, K = kh*kw*F; else dout @ w.T, then the scatter, not counted)."""
     import threading
 
-    from beras.nn.conv import by_blocks
+    from beras.nn.conv import BACKWARD_BLOCK_BYTES, BLOCK_BYTES, by_blocks, images_per_block
 
     rng = np.random.default_rng(1)
     n, (kh, kw, c, f) = xs[0], ws
     ho, wo = -(-xs[1] // s), -(-xs[2] // s)
     k = kh * kw * c
-    per_image = ho * wo * k * 4
-    step = n if n * per_image < 2**20 else max(1, 2**20 // per_image)
-    rows = step * ho * wo
-    cols, w2 = rng.standard_normal((rows, k)).astype(np.float32), rng.standard_normal((k, f)).astype(np.float32)
-    g = rng.standard_normal((rows, f)).astype(np.float32)
-    if s == 1:
-        dcols, w_rot = rng.standard_normal((step * xs[1] * xs[2], kh * kw * f)).astype(np.float32), \
-            rng.standard_normal((kh * kw * f, c)).astype(np.float32)
     mine = threading.local()           # each thread writes its own results (no cache line shared for writing)
 
-    def out():
-        if not hasattr(mine, "out"):
-            mine.out = np.empty((rows, f), np.float32)
-            mine.dx = np.empty((dcols.shape[0], c), np.float32) if s == 1 else None
-        return mine.out
+    def arrays(*shapes):
+        return [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+
+    def mine_out(name, shape):
+        if not hasattr(mine, name):
+            setattr(mine, name, np.empty(shape, np.float32))
+        return getattr(mine, name)
+
+    per_fwd = ho * wo * k * 4                                          # as conv2d_forward counts it
+    rows = images_per_block(n, per_fwd) * ho * wo
+    cols, w2 = arrays((rows, k), (k, f))
 
     def fwd(_):
-        np.matmul(cols, w2, out=out())
+        np.matmul(cols, w2, out=mine_out("out", (rows, f)))
 
-    def fwd_bwd(_):
-        np.matmul(cols, w2, out=out())
-        cols.T @ g
+    per_bwd = ho * wo * kh * kw * max(c, f) * 4                        # as conv2d_backward counts it
+    step = images_per_block(n, per_bwd, BACKWARD_BLOCK_BYTES)
+    bcols, g = arrays((step * ho * wo, k), (step * ho * wo, f))
+    if s == 1:
+        dcols, w_rot = arrays((step * xs[1] * xs[2], kh * kw * f), (kh * kw * f, c))
+
+    def bwd(_):
+        bcols.T @ g
         if s == 1:
-            np.matmul(dcols, w_rot, out=mine.dx)
+            np.matmul(dcols, w_rot, out=mine_out("dx", (dcols.shape[0], c)))
         else:
             g @ w2.T
-    return tuple(float(np.median([_seconds(lambda: by_blocks(n, per_image, job)) for _ in range(7)])) * 1e3
-                 for job in (fwd, fwd_bwd))
+
+    def ms(per_image, job, target):
+        return float(np.median([_seconds(lambda: by_blocks(n, per_image, job, target)) for _ in range(7)])) * 1e3
+    forward = ms(per_fwd, fwd, BLOCK_BYTES)
+    return forward, forward + ms(per_bwd, bwd, BACKWARD_BLOCK_BYTES)
 
 
 def first_pass(x, kind):

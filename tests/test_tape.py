@@ -203,3 +203,23 @@ def test_bad_arguments_raise_clearly():
         tape.gradient(y, w, unconnected_gradients="zeros")
     with pytest.raises(TypeError, match="watch"):
         tape.watch(np.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("grad_shape,shape", [
+    ((4, 5, 6, 3), (3,)), ((4, 5, 6, 3), (1, 1, 1, 3)), ((4, 5, 6, 3), (6, 3)), ((4, 5, 6, 3), (5, 1, 3)),
+    ((4, 5, 6, 3), (1,)), ((4, 5, 6, 3), ()), ((7, 3), (1, 3)), ((7, 3), (7, 1)), ((2, 4, 3), (4, 1)),
+])
+def test_unbroadcast_sums_exactly_the_broadcast_axes(grad_shape, shape, dtype):
+    """Both of unbroadcast's paths (one BLAS product over leading axes of contiguous floats; NumPy's sum
+    otherwise, e.g. for a transposed view or integers) give NumPy's sums over the broadcast axes."""
+    from beras.core.tensor import unbroadcast
+    rng = np.random.default_rng(0)
+    grad = rng.integers(-50, 50, grad_shape).astype(dtype)
+    extra = len(grad_shape) - len(shape)
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad_shape[extra + i] != 1)
+    expected = grad.astype(np.float64).sum(axis=axes).reshape(shape)
+    for g in (grad, np.asfortranarray(grad)):
+        got = unbroadcast(g, shape)
+        assert got.shape == tuple(shape) and got.dtype == dtype
+        np.testing.assert_array_equal(got, expected)    # small integers: every summation order is exact

@@ -230,12 +230,21 @@ def run_blocks(job, count):
         return results
 
 
-def by_blocks(n, per_image, job, target=2**20):
-    """Cut a batch of ``n`` images into blocks of about ``target`` bytes of work (``per_image`` bytes per
-    image; one block if the whole batch is smaller) and run ``job(rows)`` on each block's slice ``rows`` of
-    the batch, on two threads (:func:`run_blocks`) -> the results in block order. Blocks keep each step's
-    temporaries in the cache, and both cores work."""
-    step = n if n * per_image < target else max(1, int(target // per_image))
+BLOCK_BYTES = 2**20             # work per block: the forward kernels (patches) and pooling (input)
+BACKWARD_BLOCK_BYTES = 2**21    # conv2d_backward: more calls per block, so fewer, larger blocks measured faster
+
+
+def images_per_block(n, per_image, target=BLOCK_BYTES):
+    """How many of a batch's ``n`` images make a block of about ``target`` bytes of work (``per_image``
+    bytes each): the whole batch if it is smaller, at least one image."""
+    return n if n * per_image < target else max(1, int(target // per_image))
+
+
+def by_blocks(n, per_image, job, target=BLOCK_BYTES):
+    """Cut a batch of ``n`` images into blocks (:func:`images_per_block`) and run ``job(rows)`` on each
+    block's slice ``rows`` of the batch, on two threads (:func:`run_blocks`) -> the results in block order.
+    Blocks keep each step's temporaries in the cache, and both cores work."""
+    step = images_per_block(n, per_image, target)
     blocks = [slice(i, i + step) for i in range(0, n, step)]
     return run_blocks(lambda i: job(blocks[i]), len(blocks))
 
@@ -312,9 +321,8 @@ def conv2d_backward(dout, x, w, strides, pads, dilations):
         w_rot = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
     dx = np.empty(x.shape, dtype=np.result_type(dout, w) if stride_1 else dout.dtype)
 
-    # As in conv2d_forward, a few images at a time, in ~2 MB blocks (the backward has more calls per block:
-    # fewer, larger blocks measured faster); dw sums the blocks' partial products in block order (the
-    # same result on every run).
+    # As in conv2d_forward, a few images at a time, in larger blocks (BACKWARD_BLOCK_BYTES); dw sums the
+    # blocks' partial products in block order (the same result on every run).
     def block(rows):
         xp = pad_hw(x[rows], pads)
         g = dout[rows].reshape(-1, f)
@@ -330,7 +338,7 @@ def conv2d_backward(dout, x, w, strides, pads, dilations):
                 tap(dxp, a, b, (ho, wo), strides, dilations)[...] += dcols[:, :, :, a, b, :]
         dx[rows] = crop_hw(dxp, pads)
         return dw
-    parts = by_blocks(n, ho * wo * kh * kw * max(c, f) * x.itemsize, block, target=2**21)
+    parts = by_blocks(n, ho * wo * kh * kw * max(c, f) * x.itemsize, block, BACKWARD_BLOCK_BYTES)
     dw = parts[0]
     for part in parts[1:]:
         dw += part

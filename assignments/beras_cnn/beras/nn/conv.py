@@ -217,12 +217,21 @@ def run_blocks(job, count):
         return results
 
 
-def by_blocks(n, per_image, job, target=2**20):
-    """Cut a batch of ``n`` images into blocks of about ``target`` bytes of work (``per_image`` bytes per
-    image; one block if the whole batch is smaller) and run ``job(rows)`` on each block's slice ``rows`` of
-    the batch, on two threads (:func:`run_blocks`) -> the results in block order. Blocks keep each step's
-    temporaries in the cache, and both cores work."""
-    step = n if n * per_image < target else max(1, int(target // per_image))
+BLOCK_BYTES = 2**20             # work per block: the forward kernels (patches) and pooling (input)
+BACKWARD_BLOCK_BYTES = 2**21    # conv2d_backward: more calls per block, so fewer, larger blocks measured faster
+
+
+def images_per_block(n, per_image, target=BLOCK_BYTES):
+    """How many of a batch's ``n`` images make a block of about ``target`` bytes of work (``per_image``
+    bytes each): the whole batch if it is smaller, at least one image."""
+    return n if n * per_image < target else max(1, int(target // per_image))
+
+
+def by_blocks(n, per_image, job, target=BLOCK_BYTES):
+    """Cut a batch of ``n`` images into blocks (:func:`images_per_block`) and run ``job(rows)`` on each
+    block's slice ``rows`` of the batch, on two threads (:func:`run_blocks`) -> the results in block order.
+    Blocks keep each step's temporaries in the cache, and both cores work."""
+    step = images_per_block(n, per_image, target)
     blocks = [slice(i, i + step) for i in range(0, n, step)]
     return run_blocks(lambda i: job(blocks[i]), len(blocks))
 

@@ -302,18 +302,13 @@ def unbroadcast(grad, shape):
     if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
-    summed = [*range(extra), *(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)]
-    if summed == list(range(len(summed))) and grad.dtype in _BLAS_DTYPES and grad.flags.c_contiguous:
+    summed = (*range(extra), *(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1))
+    if summed == tuple(range(len(summed))) and grad.dtype in _BLAS_DTYPES and grad.flags.c_contiguous:
         # the common case, a bias or a per-channel statistic (every leading axis summed, e.g. NHWC -> C),
         # as one BLAS product with a ones vector: NumPy's reduction over many short rows is ~8x slower
         rows = math.prod(grad.shape[:len(summed)])
         return (_ones(rows, grad.dtype) @ grad.reshape(rows, -1)).reshape(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    return grad.sum(axis=summed).reshape(shape)
 
 
 _BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -223,3 +223,25 @@ def test_unbroadcast_sums_exactly_the_broadcast_axes(grad_shape, shape, dtype):
         got = unbroadcast(g, shape)
         assert got.shape == tuple(shape) and got.dtype == dtype
         np.testing.assert_array_equal(got, expected)    # small integers: every summation order is exact
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("x_shape,b_shape", [
+    ((3, 0, 4), (4,)), ((0, 4), (4,)), ((2, 3, 0), (0,)), ((0, 3, 1), (3, 1)), ((0, 0), (1, 0)), ((2, 0, 3), ()),
+])
+def test_broadcasting_with_an_empty_batch_gives_tfs_zero_gradients(x_shape, b_shape, dtype):
+    """``x + b`` with an empty ``x``: an empty value, and b's gradient is zeros of b's shape, as in TF
+    (unbroadcast's one-product channel sum once failed here: reshape(0, -1) cannot infer the columns)."""
+    rng = np.random.default_rng(0)
+    x, b = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+    results = {}
+    for lib in (beras, tf):
+        xs = [lib.constant(x), lib.constant(b)]
+        with lib.GradientTape() as tape:
+            tape.watch(xs)
+            y = xs[0] + xs[1]
+        results[lib.__name__] = [y.numpy(), *(g.numpy() for g in tape.gradient(y, xs))]
+    for ours, theirs in zip(results["beras"], results["tensorflow"]):
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+    assert results["beras"][2].shape == b_shape and not results["beras"][2].any()

@@ -300,6 +300,28 @@ def test_bias_add_gradient_sums_all_other_axes():
         np.testing.assert_array_equal(g, up.sum(axis=(0, 2, 3)))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0), (0, 2), (4, 3, 0), (4, 0, 3), (0, 4, 3), (0, 3, 2, 2)])
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_bias_add_empty_gradient(shape, data_format, dtype):
+    """bias_op_base.testEmptyGradient: an empty value (any axis of size 0) gives an empty result and a bias
+    gradient of zeros of the bias's shape (with NCHW, the bias runs along axis 1), the same as TF's."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[-1] if data_format == "NHWC" or len(shape) == 2 else shape[1]).astype(dtype)
+    results = []
+    for lib in (beras, tf):
+        xs = [lib.constant(x), lib.constant(b)]
+        with lib.GradientTape() as tape:
+            tape.watch(xs)
+            y = lib.nn.bias_add(xs[0], xs[1], data_format=data_format)
+        results.append([y.numpy(), *(g.numpy() for g in tape.gradient(y, xs))])
+    for ours, theirs in zip(*results):
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+    assert results[0][2].shape == b.shape and not results[0][2].any()
+
+
 def test_bias_add_shape_errors():
     """bias_op_test.testBiasShape / testInputDims: bias must be 1-D with the channel count; input at least 2-D."""
     for x, b in [(np.zeros((2, 2)), np.zeros((1, 2))), (np.zeros((2, 2)), np.zeros(3)), (np.zeros(2), np.zeros(2))]:

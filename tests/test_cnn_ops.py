@@ -270,13 +270,12 @@ def test_filters_with_zero_elements():
 
 def test_empty_outputs_have_zero_gradients():
     """TF returns empty outputs when a VALID window is larger than the input by less than the stride (its
-    C++ output size truncates toward zero). Its gradients there cannot serve as references: the conv2d input
-    gradient crashes the process (segfault in Conv2DBackpropInput) and MaxPoolGrad returns uninitialized
-    memory; beras returns zeros, like TF's avg_pool gradient."""
+    C++ output size truncates toward zero; max pooling raises there instead, see the next test). Its gradients
+    there cannot serve as references: the conv2d input gradient crashes the process (segfault in
+    Conv2DBackpropInput); beras returns zeros, like TF's avg_pool gradient. An empty batch gives zeros too."""
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 5, 2)), rng.standard_normal((4, 3, 2, 3))
-    for fn in [lambda a: beras.nn.conv2d(a, w, 2, "VALID"), lambda a: beras.nn.max_pool2d(a, 4, 2, "VALID"),
-               lambda a: beras.nn.avg_pool2d(a, (4, 1), 2, "VALID"),
+    for fn in [lambda a: beras.nn.conv2d(a, w, 2, "VALID"), lambda a: beras.nn.avg_pool2d(a, (4, 1), 2, "VALID"),
                lambda a: beras.nn.conv2d(a[:0], w, 1, "SAME"), lambda a: beras.nn.max_pool2d(a[:0], 2, 2, "SAME")]:
         xb = beras.constant(x)
         with beras.GradientTape() as tape:
@@ -286,11 +285,55 @@ def test_empty_outputs_have_zero_gradients():
         g = tape.gradient(out, xb).numpy()
         assert g.shape == x.shape and not g.any()
     assert beras.nn.conv2d(x, w, 2, "VALID").shape == tuple(tf.nn.conv2d(x, w, 2, "VALID").shape) == (2, 0, 2, 3)
-    assert beras.nn.max_pool2d(x, (4, 6), 2, "VALID").shape == tuple(tf.nn.max_pool2d(x, (4, 6), 2, "VALID").shape)
+    assert beras.nn.avg_pool2d(x, (4, 6), 2, "VALID").shape == tuple(tf.nn.avg_pool2d(x, (4, 6), 2, "VALID").shape)
     with pytest.raises(ValueError, match="negative"):            # (3 - 5 + 1) // 1 < 0: TF raises too
         beras.nn.max_pool2d(x, 5, 1, "VALID")
     with pytest.raises(tf.errors.InvalidArgumentError, match="negative"):
         tf.nn.max_pool2d(x, 5, 1, "VALID")
+
+
+ONE = np.ones((1, 1, 1, 1))
+X235 = np.zeros((2, 3, 5, 2))
+
+
+@pytest.mark.parametrize("x,ksize,strides,padding,window,seen", [
+    (ONE, [1, 1, 2, 1], 1, "VALID", "1x2 window", "input's 1x1"),       # pooling_ops_test.testMaxPoolInvalidFilterSize
+    (ONE, 2, 1, "VALID", "2x2 window", "input's 1x1"),
+    (ONE, 2, 2, "VALID", "2x2 window", "input's 1x1"),
+    (X235, 4, 2, "VALID", "4x4 window", "input's 3x5"),                 # larger by less than the stride
+    (X235, (4, 6), 2, "VALID", "4x6 window", "input's 3x5"),
+    (ONE, 3, 2, [[0, 0], [1, 0], [1, 0], [0, 0]], "3x3 window", "padded input's 2x2"),
+])
+def test_max_pool_window_larger_than_the_input_raises(x, ksize, strides, padding, window, seen):
+    """TF's MaxPool raises when a (VALID or explicitly padded) window is larger than the padded input: its shape
+    function says 'Negative dimension size' (what testMaxPoolInvalidFilterSize checks; eagerly, TF's default
+    oneDNN CPU kernel aborts or kills the process with SIGFPE, only the plain Eigen kernel used here returns an
+    empty output). beras raises a ValueError naming the window and the input shape."""
+    with pytest.raises(ValueError) as info:
+        beras.nn.max_pool2d(x, ksize, strides, padding)
+    for word in [window, seen, str(x.shape)]:
+        assert word in str(info.value), f"{word!r} not in {str(info.value)!r}"
+    with pytest.raises(ValueError, match="Negative dimension size"):
+        tf.function(lambda a: tf.nn.max_pool2d(a, ksize, strides, padding))(x)
+    assert beras.nn.max_pool2d(x, ksize, strides, "SAME").shape == tuple(tf.nn.max_pool2d(x, ksize, strides, "SAME").shape)
+
+
+@pytest.mark.parametrize("op", ["avg_pool2d", "conv2d"])
+def test_avg_pool_and_conv2d_windows_larger_than_the_input_are_empty_as_in_tf(op):
+    """Unlike max pooling, TF's avg_pool2d and conv2d kernels (oneDNN or not) return an empty output when a VALID
+    window is larger than the input by less than the stride (conv_ops_test's 'Filter larger than input' checks
+    are disabled for TF 2's eager mode), and beras mirrors that; a larger excess raises in both."""
+    def run(lib, x, k, s):
+        if op == "conv2d":
+            return lib.nn.conv2d(x, np.ones((k, k, x.shape[-1], 3)), s, "VALID")
+        return lib.nn.avg_pool2d(x, k, s, "VALID")
+    for x, k, s in [(ONE, 2, 1), (ONE, 2, 2), (X235, 4, 2)]:
+        ours = run(beras, x, k, s)
+        assert 0 in ours.shape and ours.shape == tuple(run(tf, x, k, s).shape)
+    with pytest.raises(ValueError, match="negative"):
+        run(beras, X235, 5, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="negative"):
+        run(tf, X235, 5, 1)
 
 
 def test_grouped_conv2d_forward_matches_tfs_own_grouped_kernel():

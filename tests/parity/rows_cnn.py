@@ -229,18 +229,14 @@ ROWS += [
         lambda x: depth_pool_tf(x, 2), depth_pool_inputs(2)),
     Row("max_pool/depth-window3-same", lambda x: beras.nn.max_pool2d(x, [1, 1, 1, 3], [1, 1, 1, 3], "SAME"),
         lambda x: depth_pool_tf(x, 3), depth_pool_inputs(3)),
-    # VALID windows larger than the input (by less than the stride): empty outputs, zero gradients
-    Row("max_pool2d/valid-window-larger-than-input", lambda x: beras.nn.max_pool2d(x, (4, 2), 3, "VALID"),
-        lambda x: tf.nn.max_pool2d(x, (4, 2), 3, "VALID"),
-        lambda d: st.tuples(st.integers(1, 3), st.integers(2, 3), st.integers(2, 6), st.integers(1, 3)).flatmap(
-            lambda t: seeded(d, st.just(t))), grad=False),
+    # VALID windows larger than the input (by less than the stride): empty outputs, zero gradients (max pooling
+    # raises there, as TF's MaxPool does: tests/test_cnn_ops.py)
     Row("avg_pool2d/valid-window-larger-than-input", lambda x: beras.nn.avg_pool2d(x, (2, 5), 2, "VALID"),
         lambda x: tf.nn.avg_pool2d(x, (2, 5), 2, "VALID"),
         lambda d: st.tuples(st.integers(1, 3), st.integers(2, 6), st.integers(4, 4), st.integers(1, 3)).flatmap(
             lambda t: seeded(d, st.just(t)))),
     # (values only: TF's CPU gradient of an empty conv2d output crashes the process (segfault in
-    # Conv2DBackpropInput) and its max-pool gradient of an empty output is uninitialized memory; the
-    # zero gradients are checked in tests/test_cnn_ops.py)
+    # Conv2DBackpropInput); the zero gradients are checked in tests/test_cnn_ops.py)
     Row("conv2d/valid-filter-larger-than-input", lambda x, w: beras.nn.conv2d(x, w, 2, "VALID"),
         lambda x, w: tf.nn.conv2d(x, w, 2, "VALID"),
         lambda d: st.tuples(st.integers(1, 3), st.integers(3, 3), st.integers(3, 7), st.integers(1, 3)).flatmap(

@@ -30,7 +30,7 @@ def test_gradcheck_agrees_with_the_tape(row):
     @given(st.data())
     def check(data):
         arrays = data.draw(row.inputs("float64"), label="inputs")
-        analytic = tape_gradients(row.beras, arrays)
+        _, analytic = tape_gradients(row.beras, arrays)
         numeric = gradcheck(row.beras, arrays, h=opts.get("h"))
         for i, (x, a, n) in enumerate(zip(arrays, analytic, numeric)):
             if a is None and np.all(x == np.round(x)):
@@ -101,3 +101,29 @@ def test_rel_error_has_one_library_home_and_the_grader_agrees():
     cases += [(rng.standard_normal((4, 5)), rng.standard_normal((4, 5))) for _ in range(3)]
     for a, b in cases:                                      # the grader's copy (it never imports beras)
         assert grader_rel_error(a, b) == rel_error(a, b)
+
+
+def test_tape_gradients_has_one_home_and_the_notebooks_convention():
+    """One definition, in beras.gradcheck (beras.testing, where the notebooks import it, re-exports it):
+    ``(output, gradients)``, a list of gradients for a list of inputs, one for a single input, each equal
+    to TF's for the same upstream gradient."""
+    import tensorflow as tf
+
+    import beras.testing
+    assert beras.testing.tape_gradients is tape_gradients
+    rng = np.random.default_rng(0)
+    x, w, up = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    out, (dx, dw, dn) = tape_gradients(lambda a, b, n: beras.nn.relu(a @ b), [x, w, np.ones(2)], up)
+    xs = [tf.constant(x), tf.constant(w)]
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        t_out = tf.nn.relu(xs[0] @ xs[1])
+    t_dx, t_dw = tape.gradient(t_out, xs, output_gradients=tf.constant(up))
+    assert isinstance(out, np.ndarray) and dn is None
+    for ours, theirs in [(out, t_out), (dx, t_dx), (dw, t_dw)]:
+        assert ours.dtype == theirs.numpy().dtype and rel_error(ours, theirs.numpy()) < 1e-12
+    out2, dx2 = tape_gradients(lambda a: beras.nn.relu(a @ w), x, up)     # a single input: a single gradient
+    np.testing.assert_array_equal(out2, out)
+    np.testing.assert_array_equal(dx2, dx)
+    outs, (d,) = tape_gradients(lambda a: [a * 2.0, beras.reduce_sum(a)], [x])  # several outputs: their list
+    assert [o.shape for o in outs] == [(3, 4), ()] and np.all(d == 3.0)

@@ -13,7 +13,8 @@ digits for finite differences to be trusted beyond ~1e-3.
     input 1 (4, 2): relative error 3.3e-11  OK
 
 ``beras.gradcheck(f, inputs)`` (or ``beras.gradcheck.gradcheck``) returns just the numerical
-gradients; ``beras.gradcheck.rel_error(a, b)`` is the relative error used everywhere in the tests.
+gradients, ``beras.gradcheck.tape_gradients(f, inputs)`` the output and the tape's gradients;
+``beras.gradcheck.rel_error(a, b)`` is the relative error used everywhere in the tests.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from .core.tensor import GradientTape, Tensor, constant
 
-__all__ = ["gradcheck", "check_gradients", "rel_error"]
+__all__ = ["gradcheck", "check_gradients", "rel_error", "tape_gradients"]
 
 
 def rel_error(a, b):
@@ -102,7 +103,10 @@ def gradcheck(f, inputs, h=None, upstream=None):
 
 
 def tape_gradients(f, inputs, upstream=None):
-    """The tape's gradients of ``f(*inputs)`` (summed, or weighted by ``upstream``) w.r.t. each input."""
+    """Run ``f(*inputs)`` under a ``beras.GradientTape`` -> ``(output, gradients)`` as NumPy arrays: the output
+    (a list of arrays if ``f`` returns several) and the tape's gradient of its sum (weighted by ``upstream``
+    if given) w.r.t. each input (None where unconnected). ``inputs``: a list of arrays/Tensors, giving a
+    list of gradients, or a single one, giving a single gradient. (Also ``beras.testing.tape_gradients``.)"""
     single = not isinstance(inputs, (list, tuple))
     xs = [x if isinstance(x, Tensor) else constant(x) for x in ([inputs] if single else inputs)]
     with GradientTape() as tape:
@@ -111,7 +115,8 @@ def tape_gradients(f, inputs, upstream=None):
     outs = _leaves(out)
     ups = None if upstream is None else [np.asarray(u) for u in _leaves(upstream)]
     grads = [None if g is None else g.numpy() for g in tape.gradient(outs, xs, output_gradients=ups)]
-    return grads[0] if single else grads
+    value = [np.asarray(o) for o in outs] if isinstance(out, (list, tuple)) else np.asarray(out)
+    return value, grads[0] if single else grads
 
 
 def check_gradients(f, inputs, h=None, upstream=None, tol=1e-6, verbose=True):
@@ -126,7 +131,7 @@ def check_gradients(f, inputs, h=None, upstream=None, tol=1e-6, verbose=True):
     """
     single = not isinstance(inputs, (list, tuple))
     inputs = [inputs] if single else list(inputs)
-    analytic = tape_gradients(f, inputs, upstream)
+    _, analytic = tape_gradients(f, inputs, upstream)
     numeric = gradcheck(f, inputs, h, upstream)
     errors = []
     for i, (x, a, n) in enumerate(zip(inputs, analytic, numeric)):

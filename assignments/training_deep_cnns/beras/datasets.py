@@ -25,6 +25,7 @@ class DatasetNotAvailableError(RuntimeError):
 
 def load_digits(test_size=DIGITS_TEST_SIZE, seed=DIGITS_SEED):
     """The 1797 8x8 digits of scikit-learn: ((1437, 8, 8, 1), (1437,)), ((360, 8, 8, 1), (360,))."""
+    # deferred, like tensorflow_datasets below: heavy (SciPy), and only this loader needs it
     from sklearn.datasets import load_digits as sk_digits
     from sklearn.model_selection import train_test_split
     digits = sk_digits()
@@ -41,7 +42,7 @@ def data_dir(data_dir=None):
 
 
 def _load_tfds(name, data_dir_arg):
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # deferred: heavy (it loads TensorFlow), and only the TFDS loaders need it
     where = data_dir(data_dir_arg)
     try:
         splits = tfds.load(name, split=["train", "test"], data_dir=where, as_supervised=True,
@@ -60,7 +61,7 @@ def _load_tfds(name, data_dir_arg):
 
 def _to_numpy(ds):
     """Iterate a supervised tf.data split in large batches into (images uint8 NHWC, labels int64)."""
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # deferred, as in _load_tfds
     xs, ys = [], []
     for x, y in tfds.as_numpy(ds.batch(10_000)):
         xs.append(np.asarray(x, dtype=np.uint8))

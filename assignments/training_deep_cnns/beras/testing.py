@@ -16,7 +16,7 @@ import traceback
 
 import numpy as np
 
-from .gradcheck import rel_error  # the one definition (also beras.testing.rel_error)
+from .gradcheck import rel_error, tape_gradients  # noqa: F401  (defined once, there; the notebooks import them here)
 
 
 def _array(value):
@@ -82,14 +82,3 @@ def _short(filename):
     parts = filename.replace("\\", "/").split("/")
     return "/".join(parts[len(parts) - 1 - parts[::-1].index("beras"):]) if "beras" in parts else filename
 
-
-def tape_gradients(fn, inputs, upstream=None):
-    """Run ``fn(*inputs)`` under a ``beras.GradientTape``; return ``(output, [d output / d input, ...])``
-    as NumPy arrays (``upstream`` defaults to ones, i.e. the gradient of the sum)."""
-    import beras
-    tensors = [beras.constant(x) for x in inputs]
-    with beras.GradientTape() as tape:
-        tape.watch(tensors)
-        out = fn(*tensors)
-    grads = tape.gradient(out, tensors, output_gradients=upstream)
-    return _array(out), [None if g is None else _array(g) for g in grads]

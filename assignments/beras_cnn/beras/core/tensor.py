@@ -306,8 +306,9 @@ def unbroadcast(grad, shape):
     if summed == tuple(range(len(summed))) and grad.dtype in _BLAS_DTYPES and grad.flags.c_contiguous:
         # the common case, a bias or a per-channel statistic (every leading axis summed, e.g. NHWC -> C),
         # as one BLAS product with a ones vector: NumPy's reduction over many short rows is ~8x slower
-        rows = math.prod(grad.shape[:len(summed)])
-        return (_ones(rows, grad.dtype) @ grad.reshape(rows, -1)).reshape(shape)
+        # (both sizes spelled out: with an empty batch, rows == 0 and reshape could not infer the other)
+        rows, cols = math.prod(grad.shape[:len(summed)]), math.prod(grad.shape[len(summed):])
+        return (_ones(rows, grad.dtype) @ grad.reshape(rows, cols)).reshape(shape)
     return grad.sum(axis=summed).reshape(shape)
 
 

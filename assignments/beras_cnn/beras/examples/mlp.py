@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import time
 
+import beras
+
+from ..datasets import load_digits
+
 INPUT_SHAPE = (8, 8, 1)
 NUM_CLASSES = 10
 
@@ -17,9 +21,9 @@ NUM_CLASSES = 10
 def build_mlp(framework="beras", hidden=(128,), learning_rate=3e-3, seed=None):
     """The digits MLP, compiled, in ``framework`` ('beras' or 'keras')."""
     if framework == "beras":
-        import beras as lib
+        lib = beras
     elif framework == "keras":
-        import keras as lib
+        import keras as lib  # deferred: Keras (and TF) load only when the Keras twin is asked for
     else:
         raise ValueError(f"Unknown framework {framework!r}; valid: ['beras', 'keras']")
     if seed is not None:
@@ -46,7 +50,6 @@ def train(framework, data, epochs=10, batch_size=32, verbose=1, seed=0, **kwargs
 
 def side_by_side(epochs=10, verbose=1, batch_size=32):
     """Train the beras MLP and its Keras twin on the digits; print and return accuracies and s/epoch."""
-    from ..datasets import load_digits
     data = load_digits()
     results = {}
     for framework in ("beras", "keras"):

@@ -24,10 +24,12 @@ import itertools
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..core import ops
 from ..core.tensor import primitive, unbroadcast
 
 PADDINGS = ("SAME", "VALID")
@@ -183,8 +185,7 @@ def run_blocks(job, count):
         return [job(i) for i in range(count)]
     with _BLOCKS["lock"]:
         if _BLOCKS["pid"] != os.getpid():     # first call, or a forked child (the parent's worker is gone)
-            from concurrent.futures import ThreadPoolExecutor
-            try:
+            try:   # optional (it comes with scikit-learn): without it, the jobs run on this thread
                 from threadpoolctl import ThreadpoolController
                 blas = ThreadpoolController().select(user_api="blas")
             except ImportError:
@@ -379,7 +380,6 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
     The grouped convolution with ``groups = C`` and the filter reshaped to (kh, kw, 1, C*M). ``strides``
     must be ``[1, s, s, 1]`` with equal spatial strides, as in TF; ``dilations`` is a pair (or int).
     """
-    from ..core import ops
     f_shape, x_shape = tuple(np.shape(filter)), tuple(np.shape(input))
     if len(f_shape) != 4 or len(x_shape) != 4 or f_shape[2] != x_shape[3]:
         raise ValueError(f"depthwise_conv2d: input (N, H, W, C) and filter (kh, kw, C, channel_multiplier) must be "

@@ -22,15 +22,19 @@ import time
 
 import numpy as np
 
+import beras
+
+from ..datasets import load_digits
+
 INPUT_SHAPE = (8, 8, 1)
 NUM_CLASSES = 10
 
 
 def _framework(framework):
     if framework == "beras":
-        import beras as lib
+        lib = beras
     elif framework == "keras":
-        import keras as lib
+        import keras as lib  # deferred: Keras (and TF) load only when the Keras twin is asked for
     else:
         raise ValueError(f"Unknown framework {framework!r}; valid: ['beras', 'keras']")
     return lib
@@ -108,7 +112,7 @@ class EpochTimer:
 
     def for_framework(self, framework):
         if framework == "keras":
-            import keras
+            import keras  # deferred, as in _framework
             return keras.callbacks.LambdaCallback(on_epoch_begin=self.on_epoch_begin,
                                                   on_epoch_end=self.on_epoch_end)
         return self
@@ -132,7 +136,6 @@ def side_by_side(epochs=10, verbose=1, batch_size=32):
     """Train the beras CNN and its Keras twin (from the same initial weights) on the digits;
     print and return {framework: {"test_accuracy", "seconds_per_epoch"}} (median epoch time, which
     leaves out Keras's one-off graph tracing in its first epoch)."""
-    from ..datasets import load_digits
     data = load_digits()
     start = build_cnn("keras", seed=0).get_weights()  # both twins start from these weights
     results = {}

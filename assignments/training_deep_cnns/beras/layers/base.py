@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 
+from .. import initializers
 from ..core.tensor import Tensor, Variable, _to_array, as_dtype
 from ..utils import to_snake_case as _snake
 
@@ -112,7 +113,6 @@ class Layer:
         (default: the layer's), ``trainable``, ..., ``name``. ``autocast`` and ``aggregation`` are
         accepted and have no effect (beras has no mixed precision and no replicas); ``regularizer``,
         ``constraint`` and ``overwrite_with_gradient`` are not supported."""
-        from .. import initializers
         if isinstance(shape, str):
             raise ValueError(f"`name` must be passed as a keyword argument. Received: add_weight({shape!r}, ...). "
                              f"Use: add_weight(shape=..., name={shape!r}).")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..core import ops
 from .base import Layer
+from .conv import check_data_format
 
 
 def _pairs(padding):
@@ -33,7 +34,6 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        from .conv import check_data_format
         self.padding = _pairs(padding)
         self.data_format = check_data_format(data_format)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers as L
+from .functional import Model
+from .sequential import Sequential
 
 # Keras class name -> (beras class, the config entries passed on to it).
 CONVERTERS = {
@@ -43,9 +45,7 @@ _UNSUPPORTED_OPTIONS = {
 
 def from_keras(keras_model):
     """Convert a Keras ``Sequential`` or functional ``Model`` into a beras model with the same weights."""
-    import keras
-    from .functional import Model
-    from .sequential import Sequential
+    import keras  # deferred here and below: converting needs Keras, beras itself never imports it
 
     if isinstance(keras_model, keras.Sequential):
         twins = [convert_layer(layer) for layer in keras_model.layers]
@@ -58,12 +58,12 @@ def from_keras(keras_model):
     if not hasattr(keras_model, "operations"):
         raise ValueError(f"from_keras expects a keras.Sequential or a functional keras.Model; got "
                          f"{type(keras_model).__name__}. Subclassed models have no graph to convert.")
-    return _convert_functional(keras_model, Model)
+    return _convert_functional(keras_model)
 
 
 def convert_layer(keras_layer):
     """One Keras layer -> a new, unbuilt beras twin with the same configuration."""
-    import keras
+    import keras  # deferred, as in from_keras
     kind = type(keras_layer).__name__
     if isinstance(keras_layer, keras.Model):
         return from_keras(keras_layer)
@@ -83,14 +83,13 @@ def convert_layer(keras_layer):
     return cls(**kwargs, name=keras_layer.name, dtype=keras_layer.compute_dtype, trainable=keras_layer.trainable)
 
 
-def _convert_functional(keras_model, Model):
+def _convert_functional(keras_model):
     """Replay the Keras graph node by node, calling each layer's beras twin on beras symbolic tensors."""
-    from ..layers import Input
     twins = {}                      # id(keras layer) -> beras layer (shared layers stay shared)
     tensors = {}                    # id(keras KerasTensor) -> beras KerasTensor
     inputs = []
     for kt in keras_model.inputs:
-        tensors[id(kt)] = Input(tuple(kt.shape[1:]), dtype=kt.dtype, name=kt.name)
+        tensors[id(kt)] = L.Input(tuple(kt.shape[1:]), dtype=kt.dtype, name=kt.name)
         inputs.append(tensors[id(kt)])
     pending = [(op, node) for op in keras_model.operations if type(op).__name__ != "InputLayer"
                for node in op._inbound_nodes]
@@ -120,7 +119,7 @@ def _convert_functional(keras_model, Model):
 
 
 def _copy_weights(keras_layers, beras_layers):
-    import keras
+    import keras  # deferred, as in from_keras
     for k, b in zip(keras_layers, beras_layers):
         if k.weights and not isinstance(k, keras.Model):  # a nested model copied its own weights
             b.set_weights(k.get_weights())

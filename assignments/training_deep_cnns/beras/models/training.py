@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import utils
+from .. import losses, optimizers, utils
+from .. import metrics as metrics_module
 from ..core.ops import reduce_mean
 from ..core.tensor import GradientTape
 from .progress import History, ProgressBar, _callback
@@ -74,13 +75,10 @@ class Training:
         self.stop_training = False
         self.history = None
         self._metric_ids, self._metrics = [], None
-        from ..metrics import Mean
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = metrics_module.Mean(name="loss")
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         """Choose the optimizer, the loss and the metrics (names or objects, like Keras)."""
-        from .. import losses, optimizers
-        from .. import metrics as metrics_module
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         if metrics is None:
@@ -107,9 +105,8 @@ class Training:
 
     def _compiled_metrics(self, y, y_pred):
         """The metric objects, resolved at the first batch (like Keras, 'accuracy' needs the shapes)."""
-        from .. import metrics
         if self._metrics is None:
-            self._metrics = [metrics.get_metric(m, y, y_pred) for m in self._metric_ids]
+            self._metrics = [metrics_module.get_metric(m, y, y_pred) for m in self._metric_ids]
         return self._metrics
 
     def reset_metrics(self):

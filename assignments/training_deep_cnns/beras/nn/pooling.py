@@ -245,6 +245,14 @@ def _pool_args(op, input, ksize, strides, padding, data_format, allow_explicit):
     # TF ignores a depth stride when the window does not pool over depth
     ksize, strides = (k[1], k[2]), (s[1], s[2])
     out_hw, pads = output_shape_and_pads(shape, ksize, strides, (1, 1), padding)
+    padded = tuple(size + before + after for size, (before, after) in zip(shape[1:3], pads))
+    if op.startswith("max") and (padded[0] < ksize[0] or padded[1] < ksize[1]):
+        # TF's MaxPool shape function raises here (pooling_ops_test.testMaxPoolInvalidFilterSize), and its
+        # default (oneDNN) CPU kernel aborts or crashes; only avg_pool2d and conv2d give TF's empty output
+        raise ValueError(f"{op}: the {ksize[0]}x{ksize[1]} window (ksize={k}) is larger than the "
+                         f"{'padded ' if padding != 'VALID' else ''}input's {padded[0]}x{padded[1]} (input shape "
+                         f"{shape}, padding={padding!r}) (TF raises too: 'Negative dimension size'). Use a smaller "
+                         f"window or padding='SAME'")
     return dict(ksize=ksize, strides=strides, pads=pads, out_hw=out_hw)
 
 

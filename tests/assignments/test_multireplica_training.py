@@ -21,6 +21,9 @@ import sys
 import textwrap
 from pathlib import Path
 from tests import ROOT
+import pytest
+
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
 
 TRAINING = ROOT / "solutions" / "cnn_architectures" / "training.py"
 

@@ -21,6 +21,8 @@ from nbclient.util import run_sync
 from autograder.hidden import collect
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 SOURCE = ROOT / "solutions" / "beras_cnn"
 RELEASE = ROOT / "assignments" / "beras_cnn"
 HIDDEN = SOURCE / "hidden_tests.py"

@@ -18,6 +18,8 @@ from nbclient import NotebookClient
 from autograder.hidden import HiddenTestFailure, LocalStudent, Score, collect, guarded
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 NAME = "cnn_architectures"
 SOLUTION = ROOT / "solutions" / NAME
 NOTEBOOK_CAP_SECONDS = 300

@@ -129,6 +129,7 @@ def test_full_session_sets_mixed_precision_and_xla_and_restores_the_policy():
     assert "LossScale" in type(model.optimizer).__name__
 
 
+@pytest.mark.slow
 def test_full_profile_trains_on_cpu_with_mixed_precision_and_xla():
     full = training.select_profile("full")
     data = tiny_data()
@@ -152,6 +153,7 @@ def test_several_gpus_choose_mirrored_strategy(monkeypatch):
     assert training.choose_strategy() == "mirrored"
 
 
+@pytest.mark.slow
 def test_training_under_a_real_mirrored_strategy_on_cpu():
     smoke = training.select_profile("smoke")
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
@@ -253,6 +255,7 @@ def test_digits_are_the_same_as_beras_datasets():
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_training_py_and_the_notebook_do_not_need_beras(tmp_path):
     """cnn_architectures is independent of beras: training.py and the notebook's setup cell run with
     beras unimportable (so grading it never puts a beras next to the student's code)."""

@@ -4,6 +4,9 @@ import os
 
 from autograder.demo import demo, demo_assignments
 from tests.hostile.toy import make_course
+import pytest
+
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
 
 
 def test_demo_grades_what_the_manifests_ask_for(tmp_path, capsys):

@@ -3,6 +3,9 @@ import os
 import subprocess
 import sys
 from tests import ROOT
+import pytest
+
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
 
 
 

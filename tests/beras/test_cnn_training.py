@@ -4,6 +4,9 @@ import numpy as np
 import beras
 from beras.datasets import load_digits
 from beras.examples.cnn import build_cnn, build_resnet
+import pytest
+
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
 
 
 def test_beras_cnn_reaches_97_percent_on_the_digits():

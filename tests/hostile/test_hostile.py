@@ -17,6 +17,8 @@ from tests.hostile.cases import CASES, network, read_secrets
 from tests.hostile.toy import make_course
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000"]
 
 

@@ -7,6 +7,9 @@ import shutil
 import subprocess
 import sys
 from tests import ROOT
+import pytest
+
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
 
 DOC = os.path.join(ROOT, "docs", "authoring.md")
 

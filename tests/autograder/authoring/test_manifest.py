@@ -70,6 +70,7 @@ def test_profiles_come_from_the_manifest(monkeypatch):
     assert isinstance(lim, Limits) and lim.cell_timeout == 7 and lim.memory_mb == 0 and lim.total_timeout == 14400
 
 
+@pytest.mark.slow
 def test_flattened_upload_is_put_back(tmp_path):
     course = make_course(str(tmp_path / "course"))
     sub = cases._edit(os.path.join(course, "assignments", "toy"), str(tmp_path / "flat"),

@@ -51,6 +51,7 @@ def releases(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_release_is_deterministic(releases):
     first, second = (snapshot(r) for r in releases)
     assert sorted(first) == sorted(second)
@@ -58,6 +59,7 @@ def test_release_is_deterministic(releases):
     assert not differing, f"releasing twice gave different bytes in {differing}"
 
 
+@pytest.mark.slow
 def test_committed_assignments_equal_a_fresh_release(releases):
     fresh, committed = snapshot(releases[0]), snapshot(ASSIGNMENTS)
     for name in NAMES:
@@ -70,6 +72,7 @@ def test_committed_assignments_equal_a_fresh_release(releases):
         assert not stale, f"assignments/{name} is stale (run `make release`): {stale} differ"
 
 
+@pytest.mark.slow
 def test_release_writes_the_grader_bundles(releases):
     """Each release also writes build/grader/NAME (outside assignments/): the same bytes twice, no
     solution marker, the notebook's grade cells and the hidden tests in it."""
@@ -83,6 +86,7 @@ def test_release_writes_the_grader_bundles(releases):
     assert not any(f.startswith("build") for f in snapshot(releases[0]))
 
 
+@pytest.mark.slow
 def test_release_layout(releases):
     files = snapshot(releases[0])
     for name in NAMES:

@@ -27,6 +27,8 @@ import pytest
 from autograder.colab_check import DRIVER, uv
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 ASSIGNMENTS = Path(os.environ.get("RELEASE_TEST_ASSIGNMENTS") or ROOT / "assignments")
 NAMES = sorted(p.name for p in (ROOT / "solutions").iterdir()
                if (p / f"{p.name}.ipynb").is_file() and (ASSIGNMENTS / p.name / "requirements.txt").is_file())

@@ -78,6 +78,7 @@ def _check_cells(root, name):
     assert f'"{name}"' in student_kit.setup_cell(name).source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REAL)
 def test_real_releases_get_the_cells_and_submit_py(real_root, name):
     _check_cells(real_root, name)
@@ -293,6 +294,7 @@ def test_submit_checks_the_run_order(tmp_path, toy):
     assert "ran top to bottom: no" in out and "ran out of order" in out and "ready to hand in" not in out
 
 
+@pytest.mark.slow
 def test_submit_runs_the_notebook_and_its_zip_grades_like_the_folder(tmp_path, toy):
     """The toy reference, never run: submit.py runs a copy (outputs in the zip, the file untouched);
     the zip and the folder both grade 10/10; the untouched release's zip grades 0."""
@@ -323,6 +325,7 @@ def test_submit_runs_the_notebook_and_its_zip_grades_like_the_folder(tmp_path, t
     assert scores["release zip"]["score"] == 0
 
 
+@pytest.mark.slow
 def test_submit_cell_runs_submit_py(tmp_path, toy):
     """The cell checks the saved notebook and zips it, in seconds: it never starts the notebook again
     (a Run All reaches it), it says how to get a run instead."""

@@ -14,6 +14,8 @@ from autograder.submission import find_assignment
 from tests.hostile import cases
 from tests.hostile.toy import make_course
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):

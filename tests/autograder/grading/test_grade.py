@@ -16,6 +16,8 @@ from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 

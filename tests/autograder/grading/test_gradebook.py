@@ -15,6 +15,8 @@ import pytest
 from tests.hostile.toy import make_course, reference_submission
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 BIN = os.path.dirname(sys.executable)
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
 LIMITS = ["--cell-timeout", "60", "--call-timeout", "30", "--timeout", "300"]

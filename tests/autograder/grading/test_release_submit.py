@@ -15,6 +15,9 @@ import zipfile
 import nbformat
 
 from autograder.submission import find_assignment
+import pytest
+
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
 
 NAME = "beras_cnn"
 

@@ -18,6 +18,8 @@ from autograder.submission import find_assignment
 from tests.hostile.toy import make_course, reference_submission
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 LIMITS = ["--cell-timeout", "90", "--call-timeout", "30", "--timeout", "300"]
 SLOW = 45   # seconds the slow submission's first solution cell sleeps

@@ -13,6 +13,8 @@ import pytest
 from tests.hostile.toy import make_course, reference_submission
 from tests import ROOT
 
+pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+
 
 # What each student writes into the toy's two solution cells ("square", "cube") and beras/ops.py.
 HONEST = {

@@ -144,6 +144,7 @@ def framework_cases(tmp_path_factory):
     return {k: grade(v, "toy", str(base / "out" / k), "smoke", SLOW, root=course) for k, v in subs.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["computed_name", "sys_modules", "handed_in"])
 def test_tensorflow_in_beras_loses_the_whole_part(framework_cases, name):
     res = framework_cases[name]
@@ -159,6 +160,7 @@ def test_tensorflow_in_beras_loses_the_whole_part(framework_cases, name):
         assert "grader's own check" in t["notebook: test_double"]["output"]
 
 
+@pytest.mark.slow
 def test_hidden_results_after_the_due_date(framework_cases):
     res = framework_cases["computed_name"]
     hidden = [t for t in res["tests"] if "hidden" in t["tags"]]
@@ -222,6 +224,7 @@ def check_double(student):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("square, points", [
     (SQUARE_OK, 2),                                                               # NumPy: kept
     ("import tensorflow as tf\n\ndef square(x):\n    return float(tf.square(tf.constant(x)).numpy())", 0),

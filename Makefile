@@ -12,7 +12,7 @@ export KERAS_BACKEND := tensorflow
 # TF's C++ runtime prints two lines on import before any log setting applies: drop just those.
 QUIET  := grep --line-buffered -v -e 'absl::InitializeLog' -e 'cudart_stub.cc'
 
-.PHONY: demo test lint bench release venv clean
+.PHONY: demo test check lint bench release venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ demo: $(STAMP)
 
 test: lint
 	@set -o pipefail; TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider -n 2 --durations=25 tests 2>&1 | $(QUIET)
+
+# The fast tier: every unit, parity and hostile-unit test; nothing end to end (`slow`), no graded real
+# batch (`real`), nothing that needs root (`root`). Under 3 minutes on 2 cores.
+check: lint
+	@set -o pipefail; TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -p no:cacheprovider -n 2 --durations=10 \
+		-m "not slow and not real and not root" tests 2>&1 | $(QUIET)
 
 # pyflakes + bugbear (ruff) and dead code (vulture); exceptions are listed, with reasons, in pyproject.toml
 lint: $(STAMP)

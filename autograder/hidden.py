@@ -207,7 +207,7 @@ def rel_error(got, expected):
     The same formula as ``beras.gradcheck.rel_error`` (the library's one definition, which
     ``beras.testing`` imports), restated here on purpose: the grader never imports ``beras``
     (the Gradescope zip ships no instructor beras, and a trusted comparison must not run library
-    code that a submission ships under the same name). tests/test_gradcheck.py checks the two agree."""
+    code that a submission ships under the same name). tests/beras/test_gradcheck.py checks the two agree."""
     a, b = np.asarray(got, np.float64), np.asarray(expected, np.float64)
     if a.size == 0:
         return 0.0

@@ -5,11 +5,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import ast  # noqa: E402
+import functools  # noqa: E402
 import random  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
+
+from tests import ROOT  # noqa: E402
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, derandomize=True,
@@ -31,27 +35,45 @@ def real(tmp_path_factory):
     return grade_real(tmp_path_factory.mktemp("real"))
 
 
-# --- running in parallel (`make test`: pytest-xdist, two workers) ------------------------------------
-# One scope per test module, so a module's expensive module-scoped fixture (a graded batch, a notebook
-# run) is made once, on one worker; the modules that read the session's real batch (fixture `real`)
-# share one scope, so it is graded once. Scopes start heaviest first (measured, `--durations`), so the
-# two workers finish together. (xdist's own `--dist loadgroup` marks do nothing under pytest 9: it
-# renames `item._nodeid`, which pytest 9 no longer reads; hence a scheduler of our own.)
-REAL_USERS = ("test_grade", "test_release_submit", "test_notebook_cnn_architectures")
-HEAVY_FIRST = ("real", "test_release_leaks", "test_isolation", "test_hostile", "test_gradebook", "test_resume",
-               "test_notebook_beras_cnn", "test_package", "test_trusted", "test_release_selfcontained",
-               "test_multireplica_training", "test_authoring", "test_calibrate", "test_release_student_kit")
+# --- tiers and parallel runs ------------------------------------------------------------------------
+# Markers (registered in pyproject.toml): `slow` (a module's pytestmark: end to end, a grader or notebook
+# runs), `real` (added here to every test that takes the session's `real` fixture), `root` (the sandbox's
+# uid / namespace modes). `make check` runs `-m "not slow and not real and not root"`; `make test` all.
+#
+# `make test` runs on two pytest-xdist workers. One scope per test module, so a module's expensive
+# module-scoped fixture (a graded batch, a notebook run) is made once, on one worker; every module that
+# takes the `real` fixture shares one scope, so the session's real batch is graded once. (xdist's own
+# `--dist loadgroup` marks do nothing under pytest 9: it renames `item._nodeid`, which pytest 9 no longer
+# reads; hence a scheduler of our own.) The controller does not collect, so it finds the modules that
+# take `real` from their source (any function with a parameter named `real`), not from a list of names.
+# Scopes start heaviest first (real, then slow, then the rest), so the two workers finish together.
+
+
+@functools.cache
+def _takes_real(path):
+    try:
+        tree = ast.parse(open(path).read())
+    except (OSError, SyntaxError):
+        return False
+    return any(isinstance(n, ast.FunctionDef) and any(a.arg == "real" for a in n.args.args) for n in ast.walk(tree))
 
 
 def _scope(nodeid):
-    module = os.path.splitext(os.path.basename(nodeid.split("::", 1)[0]))[0]
-    return "real" if module in REAL_USERS else module
+    module = nodeid.split("::", 1)[0]
+    return "real" if _takes_real(os.path.join(ROOT, module)) else module
 
 
+def _weight(item):
+    return 0 if item.get_closest_marker("real") else 1 if item.get_closest_marker("slow") else 2
+
+
+@pytest.hookimpl(tryfirst=True)   # before `-m` selects: the markers this hook adds count
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "real" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real)
     if config.getoption("numprocesses", None) or os.environ.get("PYTEST_XDIST_WORKER"):
-        rank = {g: i for i, g in enumerate(HEAVY_FIRST)}
-        items.sort(key=lambda it: rank.get(_scope(it.nodeid), len(rank)))   # stable: file order within a scope
+        items.sort(key=_weight)   # stable: file order within a weight
 
 
 def pytest_xdist_make_scheduler(config, log):

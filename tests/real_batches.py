@@ -5,7 +5,7 @@ Dropout that calls TensorFlow. Three grade-all batches run in parallel, balanced
 as those finish. tests/conftest.py exposes
 the result as the session fixture ``real``; test_grade checks the scores and messages, the notebook
 tests check the reference notebooks' own outputs as the grader ran them. beras_cnn's reference and release
-are handed in as the zips their own submit.py writes (tests/test_release_submit.py checks those)."""
+are handed in as the zips their own submit.py writes (tests/autograder/grading/test_release_submit.py checks those)."""
 import os
 import shutil
 import subprocess
@@ -15,8 +15,8 @@ import nbformat
 
 from autograder.reference import reference_submission, release_submission
 from autograder.submission import find_assignment
+from tests import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 DISK_SEARCH = """

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import nbformat
+from tests import ROOT
 
 POINTS = {"test_square": 2, "test_cube": 2, "test_double": 1}   # + hidden 2 + 3 = 10
 
@@ -91,7 +92,7 @@ package = "beras"
 forbidden = ["tensorflow", "keras", "tf_keras", "torch", "jax"]
 """
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROJECT = str(ROOT)
 
 
 def make_course(root):

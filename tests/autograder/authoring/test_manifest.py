@@ -1,0 +1,85 @@
+"""An assignment is data: solutions/NAME/assignment.toml drives release, grading, packaging and the demo.
+
+- no code of the toolkit names an assignment (a grep over autograder/ and the Makefile);
+- a manifest with an unknown key, visibility or profile says what is valid;
+- the profile `auto` picks comes from the manifest (an assignment without a full profile never trains
+  on a GPU recipe; one that needs CIFAR-10 says it is missing);
+- a flattened (Gradescope multi-file) upload of the stencil files is put back in place.
+"""
+import os
+import re
+
+import pytest
+
+from autograder.grade import grade, profile_limits, resolve_profile
+from autograder.manifest import ManifestError, parse
+from autograder.sandbox import Limits
+from autograder.submission import GraderError, find_assignment
+from tests.hostile import cases
+from tests.hostile.toy import BERAS_OPS, make_course
+from tests import ROOT
+
+
+
+def test_no_code_names_an_assignment():
+    names = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / "assignment.toml").is_file())
+    assert len(names) >= 2
+    files = sorted((ROOT / "autograder").rglob("*.py")) + [ROOT / "Makefile"]
+    found = [f"{f.relative_to(ROOT)}:{i}: {line.strip()}" for f in files
+             for i, line in enumerate(f.read_text().splitlines(), 1)
+             for n in names if re.search(rf"\b{n}\b", line)]
+    assert not found, "\n".join(found)
+
+
+def test_every_assignment_has_a_manifest():
+    for p in (ROOT / "solutions").iterdir():
+        if (p / f"{p.name}.ipynb").is_file():
+            m = find_assignment(p.name).manifest
+            assert m.title and "smoke" in m.profiles and m.visibility == "after_due_date"
+
+
+def test_real_manifests():
+    beras, arch = find_assignment("beras_cnn").manifest, find_assignment("cnn_architectures").manifest
+    assert beras.stencil == "beras" and "tensorflow" in beras.forbidden and "full" not in beras.profiles
+    assert arch.stencil is None and arch.profiles["full"].gpu and arch.profiles["full"].data == ("cifar10",)
+    assert arch.profiles["full"].limits["memory_mb"] == 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("titel = 'x'", "unknown key(s) titel; valid keys: demo, demo_cost, hidden, profiles, requirements, stencil, title"),
+    ("[hidden]\nvisibility = 'later'", "unknown visibility 'later'; valid: hidden, after_due_date"),
+    ("[stencil]\nforbidden = ['torch']", "`package` (the folder of the course root students complete) is missing"),
+    ("[profiles.smoke]\ncell_timout = 3", "unknown key(s) cell_timout; valid keys: call_timeout, cell_timeout"),
+    ("title = ", "not valid TOML"),
+])
+def test_bad_manifest_says_what_is_valid(text, message):
+    with pytest.raises(ManifestError, match=re.escape(message)):
+        parse("x", text)
+
+
+def test_profiles_come_from_the_manifest(monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", "/nonexistent")
+    beras, arch = find_assignment("beras_cnn").manifest, find_assignment("cnn_architectures").manifest
+    assert resolve_profile("auto", beras) == ("smoke", "smoke (auto: the assignment has no full profile)")
+    with pytest.raises(GraderError, match="unknown profile 'full'; valid profiles: auto, smoke"):
+        resolve_profile("full", beras)
+    prof, why = resolve_profile("auto", arch)
+    assert prof == "smoke" and "cifar10 not found in TFDS_DATA_DIR" in why
+    assert resolve_profile("full", arch)[0] == "full"
+    lim = profile_limits(find_assignment("cnn_architectures"), "full", {"cell_timeout": 7})
+    assert isinstance(lim, Limits) and lim.cell_timeout == 7 and lim.memory_mb == 0 and lim.total_timeout == 14400
+
+
+@pytest.mark.slow
+def test_flattened_upload_is_put_back(tmp_path):
+    course = make_course(str(tmp_path / "course"))
+    sub = cases._edit(os.path.join(course, "assignments", "toy"), str(tmp_path / "flat"),
+                      {"square": cases.SQUARE_OK, "cube": cases.CUBE_OK})
+    import shutil
+    shutil.rmtree(os.path.join(sub, "beras"))
+    with open(os.path.join(sub, "ops.py"), "w") as f:      # Gradescope flattened beras/ops.py
+        f.write(BERAS_OPS)
+    res = grade(sub, "toy", str(tmp_path / "out"), "smoke",
+                Limits(cell_timeout=30, call_timeout=30, total_timeout=200, memory_mb=3000), root=course)
+    assert res["score"] == 10, [(t["name"], t["output"]) for t in res["tests"]]
+    assert "ops.py -> beras/ops.py" in res["output"]

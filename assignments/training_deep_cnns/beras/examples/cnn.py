@@ -12,7 +12,7 @@ The ResNet: stem Conv2D 3x3 (16); three *pre-activation* residual blocks (He et 
             GlobalAveragePooling2D -> Dense(10) logits.
 These are library examples, deliberately not the assignments' graded architectures (beras_cnn's Part 4
 asks for max pooling; cnn_architectures grades the original post-activation block): the release test
-(tests/test_release_leaks.py) checks that nothing shipped passes a graded part's checks.
+(tests/autograder/authoring/test_release_leaks.py) checks that nothing shipped passes a graded part's checks.
 Both: sparse categorical cross-entropy from logits, Adam, accuracy. Names of every layer, weight and
 argument are Keras's, so each builder is one piece of code run against ``beras`` or ``keras``.
 """

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.colab_check import DRIVER, uv
+from autograder.authoring.colab_check import DRIVER, uv
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = Path(os.environ.get("RELEASE_TEST_ASSIGNMENTS") or ROOT / "assignments")

@@ -14,7 +14,7 @@ import zipfile
 
 import nbformat
 
-from autograder.submission import find_assignment
+from autograder.authoring.spec import find_assignment
 
 NAME = "beras_cnn"
 

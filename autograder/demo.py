@@ -60,7 +60,7 @@ def table(name, by_kind):
 
 def demo(out=None, jobs=2, with_side_by_side=True, with_release=True, root=None):
     from .grading.batch import _grade_one
-    from .reference import reference_submission, release_submission
+    from .authoring.reference import reference_submission, release_submission
     root = root or PROJECT_ROOT
     out = out or os.path.join(root, "build", "demo")
     t0 = time.monotonic()
@@ -69,7 +69,7 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True, root=None)
         side_by_side()
     if with_release:
         _section("2. release every assignment (nbgrader generate_assignment + stencils + grader bundles)")
-        from .release import release
+        from .authoring.release import release
         for dest in release(root=root):
             print(f"released {dest}")
     _section("3. grade the reference solutions and the untouched releases (smoke profile, offline)")

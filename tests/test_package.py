@@ -30,7 +30,7 @@ import nbformat
 import pytest
 import yaml
 
-from autograder.authoring import bundle
+from autograder.authoring import bundle, regions
 from autograder.authoring.package import package
 from autograder.authoring.reference import reference_submission, release_submission
 from autograder.authoring.regions import clear_solutions
@@ -111,7 +111,7 @@ def secret_lines(root=ROOT):
         lines.update(_regions(py.read_text()))
     public = set()
     for release in sorted((Path(root) / "assignments").iterdir()):
-        package, keep, _ = bundle.ownership(root, release.name)
+        package, keep, _ = regions.ownership(root, release.name)
         for rel, text in _texts(release).items():
             instructor = Path(root) / rel if package and rel.split("/")[0] == package else None
             if keep and instructor is not None and instructor.is_file():
@@ -122,12 +122,12 @@ def secret_lines(root=ROOT):
 
 def solved_lines(name, root=ROOT):
     """The lines of the stencil regions ``name``'s release ships solved (the manifest's [stencil] solved)."""
-    package, keep, _ = bundle.ownership(root, name)
+    package, keep, _ = regions.ownership(root, name)
     lines = set()
     for py in sorted((Path(root) / package).rglob("*.py")) if keep else []:
         text = py.read_text()
         all_lines = text.split("\n")
-        for owner, begin, end in bundle._regions(text):
+        for owner, begin, end in regions._regions(text):
             if owner in keep:
                 lines.update(line.strip() for line in all_lines[begin + 1:end])
     return lines

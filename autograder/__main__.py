@@ -1,6 +1,6 @@
 """Command line: `autograder COMMAND` / `python -m autograder COMMAND`.
 
-    release [NAME...] [--no-calibrate]         regenerate assignments/ (autograder.release), then calibrate
+    release [NAME...] [--no-calibrate]         regenerate assignments/ (autograder.authoring.release), then calibrate
     calibrate [NAME...]                        record the reference's time per cell / hidden test (limits)
     new NAME [--stencil PACKAGE]               scaffold a small, complete assignment (docs/authoring.md)
     reference NAME --out DIR                   the reference submission of NAME (instructor notebook + package)
@@ -107,67 +107,67 @@ def limits_from(args, profile=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["release"]:   # release.py owns its arguments: [NAME...] [--root DIR] [--no-calibrate]
-        from .release import main as release_main
+        from .authoring.release import main as release_main
         if "--root" not in argv:
-            from .submission import default_root
+            from .authoring.spec import default_root
             argv = argv + ["--root", default_root()]
         calibrate = "--no-calibrate" not in argv
         argv = [a for a in argv if a != "--no-calibrate"]
         status = release_main(argv[1:])
         if calibrate and not status:   # record the reference's timings where they are missing or stale
-            from .calibrate import calibrate_stale
+            from .grading.calibrate import calibrate_stale
             i = argv.index("--root")
             calibrate_stale([a for a in argv[1:i] + argv[i + 2:] if not a.startswith("-")] or None, argv[i + 1])
         return status
     args = _parser().parse_args(argv)
-    from .submission import GraderError
+    from .errors import GraderError
     try:
         if args.command == "grade":
-            from .grade import grade
+            from .grading.grade import grade
             res = grade(args.submission, args.assignment, args.out, args.profile,
                         limits_from(args, args.profile), root=args.root)
             print(f"{res['score']:g} / {res['extra_data']['max_score']:g}  ->  {os.path.join(args.out, 'results.json')}")
             return 0
         if args.command == "grade-all":
-            from .batch import grade_all
+            from .grading.batch import grade_all
             grade_all(args.submissions, args.assignment, args.out, jobs=args.jobs, shard=args.shard,
                       profile=args.profile, limits=limits_from(args, args.profile), root=args.root,
                       gradebook=not args.no_gradebook, resume=not args.no_resume, timestamps=args.timestamps,
                       gradebook_path=args.gradebook, duedate=args.duedate, nbgrader_config=args.nbgrader_config)
             return 0
         if args.command == "merge":
-            from .batch import merge_files
+            from .grading.batch import merge_files
             merge_files(args.csvs, args.out)
             return 0
         if args.command == "similarity":
-            from .similarity import similarity
+            from .grading.similarity import similarity
             similarity(args.submissions, args.assignment, args.out, root=args.root, threshold=args.threshold)
             return 0
         if args.command == "package":
-            from .package import package
+            from .authoring.package import package
             package(args.name, args.out, root=args.root, shards=args.shards)
             return 0
         if args.command == "new":
-            from .scaffold import new
-            from .submission import default_root
+            from .authoring.scaffold import new
+            from .authoring.spec import default_root
             for path in new(args.name, os.path.abspath(args.root or default_root()), args.stencil, args.title):
                 print(f"wrote {path}")
             print(f"next: autograder release {args.name}   (then grade its reference: docs/authoring.md)")
             return 0
         if args.command == "reference":
-            from .reference import reference_submission
-            from .submission import find_assignment
+            from .authoring.reference import reference_submission
+            from .authoring.spec import find_assignment
             print(f"wrote {reference_submission(find_assignment(args.name, args.root), os.path.abspath(args.out))}")
             return 0
         if args.command == "calibrate":
-            from .calibrate import calibrate
-            from .submission import valid_assignments
+            from .grading.calibrate import calibrate
+            from .authoring.spec import valid_assignments
             for name in args.names or valid_assignments(args.root):
                 calibrate(name, args.root)
             return 0
         if args.command == "summary":
             import json
-            from .package import summary_markdown
+            from .authoring.package import summary_markdown
             try:
                 with open(args.results) as f:
                     print(summary_markdown(json.load(f)))

@@ -13,13 +13,13 @@ import os
 import shutil
 import time
 
-from .sandbox import PROJECT_ROOT
+from .paths import PROJECT_ROOT
 
 
 
 def demo_assignments(root=None):
     """The assignments whose manifest says ``demo = true``, dearest to grade first."""
-    from .submission import find_assignment, valid_assignments
+    from .authoring.spec import find_assignment, valid_assignments
     found = [find_assignment(n, root) for n in valid_assignments(root)]
     return [a for a in sorted(found, key=lambda a: (-a.manifest.demo_cost, a.name)) if a.manifest.demo]
 
@@ -59,8 +59,8 @@ def table(name, by_kind):
 
 
 def demo(out=None, jobs=2, with_side_by_side=True, with_release=True, root=None):
-    from .batch import _grade_one
-    from .reference import reference_submission, release_submission
+    from .grading.batch import _grade_one
+    from .authoring.reference import reference_submission, release_submission
     root = root or PROJECT_ROOT
     out = out or os.path.join(root, "build", "demo")
     t0 = time.monotonic()
@@ -69,7 +69,7 @@ def demo(out=None, jobs=2, with_side_by_side=True, with_release=True, root=None)
         side_by_side()
     if with_release:
         _section("2. release every assignment (nbgrader generate_assignment + stencils + grader bundles)")
-        from .release import release
+        from .authoring.release import release
         for dest in release(root=root):
             print(f"released {dest}")
     _section("3. grade the reference solutions and the untouched releases (smoke profile, offline)")

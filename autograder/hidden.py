@@ -50,7 +50,7 @@ that define the graded functions (locked cells come from the instructor source).
 
 :class:`LocalStudent` runs the same calls in-process (both use ``autograder/calls.py``), for
 instructors writing and testing hidden tests against the reference solution. The grader uses a sandboxed
-implementation (``autograder.sandbox``).
+implementation (``autograder.isolation.sandbox``).
 """
 from __future__ import annotations
 

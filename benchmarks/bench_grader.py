@@ -32,8 +32,8 @@ def overhead(results):
 
 def main(real=True, batch_size=6):
     sys.path.insert(0, ROOT)
-    from autograder.reference import reference_submission
-    from autograder.submission import find_assignment
+    from autograder.authoring.reference import reference_submission
+    from autograder.authoring.spec import find_assignment
     from tests.hostile.toy import make_course
     from tests.hostile.toy import reference_submission as toy_reference
     tmp = tempfile.mkdtemp(prefix="bench-grader-")

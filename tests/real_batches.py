@@ -13,8 +13,8 @@ import sys
 
 import nbformat
 
-from autograder.reference import reference_submission, release_submission
-from autograder.submission import find_assignment
+from autograder.authoring.reference import reference_submission, release_submission
+from autograder.authoring.spec import find_assignment
 from tests import ROOT
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

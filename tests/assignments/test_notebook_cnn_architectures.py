@@ -136,13 +136,13 @@ def test_solution_notebook_runs_and_every_grade_cell_passes(real):
 # The untouched release, run as the grader runs it (errors allowed)
 # ---------------------------------------------------------------------------------------------
 def released_folder(tmp_path):
-    """assignments/NAME when released, else a fresh release (autograder.release) in a temp root."""
+    """assignments/NAME when released, else a fresh release (autograder.authoring.release) in a temp root."""
     released = ROOT / "assignments" / NAME
     if (released / f"{NAME}.ipynb").exists():
         dest = tmp_path / "release"
         shutil.copytree(released, dest)
         return dest
-    from autograder.release import release_one
+    from autograder.authoring.release import release_one
     root = tmp_path / "root"
     shutil.copytree(SOLUTION, root / "solutions" / NAME, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")

@@ -15,11 +15,11 @@ HERE = os.path.dirname(autograder.__file__)
 
 
 def test_the_worker_defines_none_of_the_calls_itself():
-    with open(os.path.join(HERE, "worker.py")) as f:
+    with open(os.path.join(HERE, "isolation", "worker.py")) as f:
         defined = {n.name for n in ast.walk(ast.parse(f.read())) if isinstance(n, ast.FunctionDef)}
     assert not defined & {"resolve", "vjp", "probe"}
-    with open(os.path.join(HERE, "student.py")) as f:
-        assert '("wire.py", "calls.py", "worker.py")' in f.read()      # the payload carries calls.py
+    with open(os.path.join(HERE, "grading", "student.py")) as f:
+        assert '("wire.py", "calls.py", "isolation/worker.py")' in f.read()      # the payload carries calls.py
 
 
 def test_calls_is_self_contained():
@@ -48,7 +48,7 @@ def test_one_launch_config():
     payload file), in the grader-only boot dir."""
     import json
 
-    from autograder.sandbox import Limits, Sandbox
+    from autograder.isolation.sandbox import Limits, Sandbox
     sandbox = Sandbox(Limits())
     try:
         job = {"cells": [], "forbidden": ["tensorflow"], "skip": [], "package": "beras"}

@@ -12,7 +12,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.sandbox import guarantees, isolation_mode
+from autograder.isolation.sandbox import guarantees, isolation_mode
 from tests.hostile.cases import CASES, network, read_secrets
 from tests.hostile.toy import make_course
 from tests import ROOT

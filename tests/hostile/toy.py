@@ -98,7 +98,7 @@ PROJECT = str(ROOT)
 def make_course(root):
     """Write root/{beras, solutions/toy} and release it with the real release path (nbgrader's
     generate_assignment, the stencil, the grader bundle) into root/assignments/toy; return root."""
-    from autograder.release import release
+    from autograder.authoring.release import release
     os.makedirs(os.path.join(root, "beras"), exist_ok=True)
     with open(os.path.join(root, "beras", "__init__.py"), "w") as f:
         f.write("from .ops import double\n")

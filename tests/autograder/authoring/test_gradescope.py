@@ -1,6 +1,6 @@
 """Gradescope, fully: the image's setup, run_autograder, and what students read in results.json.
 
-- The lock (autograder/locks/requirements.txt, shipped as the zip's requirements.txt) pins every
+- The lock (autograder/authoring/locks/requirements.txt, shipped as the zip's requirements.txt) pins every
   package, transitive ones included (uv itself with hashes), agrees with pyproject.toml's runtime pins, and
   regenerates byte for byte (uv pip compile against PyPI, cut at LOCK_EXCLUDE_NEWER); `package`
   refuses a stale lock.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import package as pk
-from autograder.feedback import feedback_html, gradescope_format, md_escape
-from autograder.submission import GraderError
+from autograder.authoring import package as pk
+from autograder.results.feedback import feedback_html, gradescope_format, md_escape
+from autograder.errors import GraderError
 from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
 from tests import ROOT
@@ -170,9 +170,10 @@ def _home(tmp_path, requirements, grader=None):
     if grader is None:
         shutil.copytree(ROOT / "autograder", src / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
     else:
-        (src / "autograder").mkdir()
+        (src / "autograder" / "grading").mkdir(parents=True)
         (src / "autograder" / "__init__.py").write_text("")
-        (src / "autograder" / "grade.py").write_text(grader)
+        (src / "autograder" / "grading" / "__init__.py").write_text("")
+        (src / "autograder" / "grading" / "grade.py").write_text(grader)
     return home
 
 
@@ -329,7 +330,7 @@ def test_zip_ships_the_locks_and_the_venv_scripts(toy_zip):
         assert z.read("requirements.txt").decode() == Path(pk.LOCK_FILE).read_text()
         assert z.read("uv-requirements.txt").decode() == Path(pk.UV_LOCK_FILE).read_text()
         assert z.read("setup.sh").decode() == pk.setup_sh() and "@UV@" not in pk.setup_sh()
-        assert not [n for n in z.namelist() if n.startswith("autograder/locks/")]
+        assert not [n for n in z.namelist() if n.startswith("autograder/authoring/locks/")]
         assert 'PY=/autograder/venv/bin/python' in z.read("run_autograder").decode()
         # the lock adds little to a zip (no wheel hashes): under 4 KB compressed
         assert z.getinfo("requirements.txt").compress_size < 4096

@@ -11,10 +11,11 @@ import re
 
 import pytest
 
-from autograder.grade import grade, profile_limits, resolve_profile
-from autograder.manifest import ManifestError, parse
-from autograder.sandbox import Limits
-from autograder.submission import GraderError, find_assignment
+from autograder.grading.grade import grade, profile_limits, resolve_profile
+from autograder.authoring.manifest import ManifestError, parse
+from autograder.isolation.sandbox import Limits
+from autograder.authoring.spec import find_assignment
+from autograder.errors import GraderError
 from tests.hostile import cases
 from tests.hostile.toy import BERAS_OPS, make_course
 from tests import ROOT

@@ -30,11 +30,12 @@ import nbformat
 import pytest
 import yaml
 
-from autograder import bundle
-from autograder.package import package
-from autograder.reference import reference_submission, release_submission
-from autograder.release import clear_solutions
-from autograder.submission import GraderError, find_assignment
+from autograder.authoring import bundle, regions
+from autograder.authoring.package import package
+from autograder.authoring.reference import reference_submission, release_submission
+from autograder.authoring.regions import clear_solutions
+from autograder.authoring.spec import find_assignment
+from autograder.errors import GraderError
 from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
 from tests import ROOT
@@ -112,7 +113,7 @@ def secret_lines(root=ROOT):
         lines.update(_regions(py.read_text()))
     public = set()
     for release in sorted((Path(root) / "assignments").iterdir()):
-        package, keep, _ = bundle.ownership(root, release.name)
+        package, keep, _ = regions.ownership(root, release.name)
         for rel, text in _texts(release).items():
             instructor = Path(root) / rel if package and rel.split("/")[0] == package else None
             if keep and instructor is not None and instructor.is_file():
@@ -123,12 +124,12 @@ def secret_lines(root=ROOT):
 
 def solved_lines(name, root=ROOT):
     """The lines of the stencil regions ``name``'s release ships solved (the manifest's [stencil] solved)."""
-    package, keep, _ = bundle.ownership(root, name)
+    package, keep, _ = regions.ownership(root, name)
     lines = set()
     for py in sorted((Path(root) / package).rglob("*.py")) if keep else []:
         text = py.read_text()
         all_lines = text.split("\n")
-        for owner, begin, end in bundle._regions(text):
+        for owner, begin, end in regions._regions(text):
             if owner in keep:
                 lines.update(line.strip() for line in all_lines[begin + 1:end])
     return lines
@@ -173,12 +174,12 @@ def test_bundle_holds_no_solution_line(name, secrets):
 
 
 def test_bundle_keeps_every_locked_and_grade_cell():
-    from autograder import student_kit
-    from autograder.notebook import grade_id, is_grade, is_locked, is_solution
+    from autograder.authoring import student_kit
+    from autograder.grading.notebook import grade_id, is_grade, is_locked, is_solution
     for name in NAMES:
         a = find_assignment(name)
         source, cleared = (nbformat.read(p, as_version=4) for p in (a.solution_nb, a.source_nb))
-        # the release's setup and submit cells (autograder.student_kit) are added around the source's
+        # the release's setup and submit cells (autograder.authoring.student_kit) are added around the source's
         kit = (student_kit.SETUP_ID, student_kit.SUBMIT_ID)
         assert sorted(grade_id(c) for c in cleared.cells if grade_id(c) in kit) == sorted(kit)
         cleared.cells = [c for c in cleared.cells if grade_id(c) not in kit]
@@ -223,7 +224,7 @@ def test_bundle_is_deterministic_and_rebuilt_when_stale(tmp_path):
 
 def test_assemble_copies_nothing_of_the_instructor(tmp_path):
     """cnn_architectures has no stencil: the scratch copy gets the release assets, no beras at all."""
-    from autograder.submission import assemble
+    from autograder.grading.submission import assemble
     a = find_assignment("cnn_architectures")
     sub = release_submission(a, str(tmp_path / "sub"))
     work = tmp_path / "work"
@@ -254,7 +255,7 @@ def packages(tmp_path_factory):
 def test_package_holds_no_solution(name, packages, secrets):
     p = packages[name]
     names = set(p["names"])
-    for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/__main__.py", "autograder/bundle.py",
+    for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/__main__.py", "autograder/authoring/bundle.py",
                  f"build/grader/{name}/bundle.json", f"build/grader/{name}/{name}.ipynb",
                  f"build/grader/{name}/hidden_tests.py", f"assignments/{name}/{name}.ipynb"):
         assert must in names, must
@@ -460,7 +461,7 @@ def _scores(res):
 def test_packaged_toy_course_grades_like_the_course_root(tmp_path):
     """A packaged course has no solutions/ and no instructor beras: the shipped bundle is enough, and the
     reference and the untouched release score exactly as graded from the course root."""
-    from autograder.grade import grade
+    from autograder.grading.grade import grade
     course = make_course(str(tmp_path / "course"))
     zpath, _, _ = package("toy", str(tmp_path / "toy.zip"), root=course, log=lambda *_: None)
     shipped = tmp_path / "shipped"

@@ -1,4 +1,4 @@
-"""The one-command release (autograder.release): deterministic, complete, and leak-free.
+"""The one-command release (autograder.authoring.release): deterministic, complete, and leak-free.
 
 - releasing twice gives byte-identical folders, and the committed assignments/ equals a fresh
   release (so nobody forgets `make release`);
@@ -19,8 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.bundle import BundleError, _regions, marked_files, ownership, unmark
-from autograder.release import clear_solutions, make_stencil, release
+from autograder.authoring.regions import _regions, clear_solutions, marked_files, ownership, unmark
+from autograder.authoring.release import make_stencil, release
+from autograder.errors import BundleError
 from tests import ROOT
 
 SOLUTIONS = ROOT / "solutions"

@@ -1,7 +1,7 @@
-"""autograder.colab_check (run by hand: it installs TensorFlow): its plan and argument handling, fast."""
+"""autograder.authoring.colab_check (run by hand: it installs TensorFlow): its plan and argument handling, fast."""
 import pytest
 
-from autograder import colab_check as cc
+from autograder.authoring import colab_check as cc
 
 REQS = """# beras_cnn: ...
 numpy>=2.0.2,<2.5

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.colab_check import DRIVER, uv
+from autograder.authoring.colab_check import DRIVER, uv
 from tests import ROOT
 
 pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`

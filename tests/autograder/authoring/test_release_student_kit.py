@@ -1,4 +1,4 @@
-"""The student kit every release gets (autograder/student_kit): the setup cell, the submit cell and submit.py.
+"""The student kit every release gets (autograder/authoring/student_kit): the setup cell, the submit cell and submit.py.
 
 - every released notebook (the real ones and a new one: the toy course) starts with the setup cell and
   ends with the submit cell, and the grader bundle holds the same cells (the grader restores them);
@@ -22,9 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import student_kit
-from autograder.release import COLAB_VERSIONS, release, student_requirement
-from autograder.restore import restore_cells
+from autograder.authoring import student_kit
+from autograder.authoring.release import COLAB_VERSIONS, release, student_requirement
+from autograder.grading.notebook.restore import restore_cells
 from tests import ROOT
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_EXECUTION", "COURSE_SUBMIT_RUN")}
@@ -238,8 +238,8 @@ def zip_names(path):
 
 
 def toy_reference(toy, dest):
-    from autograder.reference import reference_submission
-    from autograder.submission import find_assignment
+    from autograder.authoring.reference import reference_submission
+    from autograder.authoring.spec import find_assignment
     return Path(reference_submission(find_assignment("toy", str(toy)), str(dest)))
 
 
@@ -349,7 +349,7 @@ def test_requirements_are_ranges_from_colab_to_the_course_pin(real_root):
     import tomllib
     pins = {d.split("==")[0].lower(): d.split("==")[1]
             for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    from autograder.colab_check import in_range, parse_requirement
+    from autograder.authoring.colab_check import in_range, parse_requirement
     for name in REAL:
         lines = (real_root / "assignments" / name / "requirements.txt").read_text().splitlines()
         reqs = dict(parse_requirement(line) for line in lines if parse_requirement(line))

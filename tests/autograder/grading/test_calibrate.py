@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from autograder import grade as grade_mod
-from autograder.calibrate import calibrate, calibration_path, is_fresh
-from autograder.grade import PROFILE_LIMITS, grade
-from autograder.submission import find_assignment
+from autograder.grading import grade as grade_mod
+from autograder.grading.calibrate import calibrate, calibration_path, is_fresh
+from autograder.grading.grade import PROFILE_LIMITS, grade
+from autograder.authoring.spec import find_assignment
 from tests.hostile import cases
 from tests.hostile.toy import make_course
 

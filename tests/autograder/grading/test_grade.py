@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from autograder.reference import release_submission
-from autograder.submission import find_assignment
+from autograder.authoring.reference import release_submission
+from autograder.authoring.spec import find_assignment
 from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
 from tests import ROOT

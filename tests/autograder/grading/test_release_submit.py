@@ -14,7 +14,7 @@ import zipfile
 
 import nbformat
 
-from autograder.submission import find_assignment
+from autograder.authoring.spec import find_assignment
 import pytest
 
 pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`

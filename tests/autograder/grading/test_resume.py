@@ -13,8 +13,8 @@ import time
 import nbformat
 import pytest
 
-from autograder import batch
-from autograder.submission import find_assignment
+from autograder.grading import batch
+from autograder.authoring.spec import find_assignment
 from tests.hostile.toy import make_course, reference_submission
 from tests import ROOT
 

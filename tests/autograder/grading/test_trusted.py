@@ -16,10 +16,10 @@ import types
 import nbformat
 import pytest
 
-from autograder.grade import grade
+from autograder.grading.grade import grade
 from autograder.hidden import collect, guarded, hidden_test, trusted_check
-from autograder.notebook import grade_id, is_grade
-from autograder.sandbox import Limits
+from autograder.grading.notebook import grade_id, is_grade
+from autograder.isolation.sandbox import Limits
 from tests.hostile import cases
 from tests.hostile.cases import SQUARE_OK
 from tests.hostile.toy import BERAS_OPS, make_course, reference_submission
@@ -189,7 +189,7 @@ def test_beras_cnn_training_check_uses_the_notebooks_digits():
 # call_isolated: a notebook function run on its own, where no framework was imported
 # ---------------------------------------------------------------------------------------------
 def test_definitions_reads_a_function_its_helpers_and_imports_from_the_text():
-    from autograder.cells import definitions
+    from autograder.grading.notebook.cells import definitions
     cells = [{"source": "import numpy as np\nimport tensorflow as tf\nimport os, sys\nSCALE = 3"},
              {"source": "def helper(x):\n    return np.asarray(x) * SCALE\n\ndef unused():\n    return tf.ones(1)"},
              {"source": "def f(x):\n    return helper(x) + 1"},

@@ -34,7 +34,7 @@ import time
 import nbformat
 import pytest
 
-from autograder.sandbox import guarantees, isolation_mode
+from autograder.isolation.sandbox import guarantees, isolation_mode
 from tests.hostile.cases import CASES, _edit, network, read_secrets, search_disk
 from tests.hostile.toy import make_course
 from tests import ROOT
@@ -427,7 +427,7 @@ def test_killed_grade_all_leaves_no_process(kill_course, uid_project, mode):
 def test_protect_paths_mirrors_hide_and_keep(tmp_path):
     """uid mode's on-disk rule: hidden dirs owner-only; on the way to a kept path traverse-only,
     everything else there owner-only; kept paths, symlinks' targets and shared dirs untouched."""
-    from autograder.sandbox import protect_paths
+    from autograder.isolation.sandbox import protect_paths
     proj = tmp_path / "proj"
     for d in ("proj/.venv/bin", "proj/solutions", "proj/.git", "other/secret", "target"):
         (tmp_path / d).mkdir(parents=True)
@@ -459,7 +459,7 @@ def test_supervisor_watch_sees_a_process_end(monkeypatch, pidfds):
     polling fallback (kernels before 5.3): alive -> not gone; killed (even unreaped) -> gone."""
     import importlib.util
     import select
-    spec = importlib.util.spec_from_file_location("_boot_under_test", os.path.join(ROOT, "autograder", "_boot.py"))
+    spec = importlib.util.spec_from_file_location("_boot_under_test", os.path.join(ROOT, "autograder", "isolation", "_boot.py"))
     boot = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(boot)
     if not pidfds:
@@ -484,7 +484,7 @@ def test_namespaces_cover_every_top_level_dir_but_the_system(tmp_path):
     """A second copy of the course outside the project (another checkout in /srv, an old root file
     system, a mounted drive) is out of the student's reach in "namespaces" mode: every top-level
     directory but the system's is an empty tmpfs there, the kept paths excepted."""
-    from autograder.sandbox import SYSTEM, Limits, Sandbox, outside_system
+    from autograder.isolation.sandbox import SYSTEM, Limits, Sandbox, outside_system
     top = next(d for d in ("/srv", "/opt", "/media", "/mnt") if os.path.isdir(d) and not os.path.islink(d))
     other = tempfile.mkdtemp(prefix="ag-second-checkout-", dir=top)
     try:
@@ -524,7 +524,7 @@ def test_kill_uid_returns_once_the_uids_processes_are_reaped():
     waits until /proc shows none of the uid (here a zombie the test reaps 0.5 s later)."""
     import threading
 
-    from autograder.sandbox import _pids, _proc_uid, kill_uid
+    from autograder.isolation.sandbox import _pids, _proc_uid, kill_uid
     uid = 61000 + os.getpid() % 1000
     r, w = os.pipe()
     child = os.fork()

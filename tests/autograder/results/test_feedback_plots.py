@@ -13,8 +13,8 @@ import types
 
 import numpy as np
 
-from autograder.feedback import feedback_html, gradescope_format
-from autograder.grade import _record_plots, _verdict
+from autograder.results.feedback import feedback_html, gradescope_format
+from autograder.grading.grade import _record_plots, _verdict
 from autograder.hidden import HiddenTest, HiddenTestFailure, Score, filter_tiles, series
 
 

@@ -62,7 +62,7 @@ class Manifest:
     title: str = ""
     stencil: str | None = None       # package copied next to the notebook as a stencil
     forbidden: tuple = ()            # frameworks the stencil must not compute with
-    solved: tuple = ()               # assignments whose stencil regions ship solved (autograder.bundle)
+    solved: tuple = ()               # assignments whose stencil regions ship solved (autograder.authoring.bundle)
     visibility: str = "after_due_date"
     exclude_requirements: tuple = ()
     demo: bool = True

@@ -1,5 +1,5 @@
 """Running a restored notebook in the sandboxed kernel, cell by cell, with the grader's injected
-tamper checks (see :mod:`autograder.score` for how their verdicts cost points); a timeout or a dead
+tamper checks (see :mod:`autograder.grading.notebook.score` for how their verdicts cost points); a timeout or a dead
 kernel is recorded on its cell, the kernel restarted and the run goes on."""
 from __future__ import annotations
 

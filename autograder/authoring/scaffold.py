@@ -14,7 +14,7 @@ import re
 
 import nbformat
 
-from .submission import GraderError
+from ..errors import GraderError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # nbgrader's markers, spelled out only here (this file ships in the grader's package: no marker lines in it)
@@ -93,7 +93,7 @@ def center(x):
     @END@
 '''
 
-MANIFEST = '''# The manifest of {name}: release, grade, package and demo read it (autograder/manifest.py).
+MANIFEST = '''# The manifest of {name}: release, grade, package and demo read it (autograder/authoring/manifest.py).
 title = "{title}"
 demo = false            # true: `make demo` grades its reference and untouched release too
 demo_cost = 1

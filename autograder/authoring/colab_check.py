@@ -1,7 +1,7 @@
-"""A Colab-like stack, checked by hand: ``python -m autograder.colab_check [NAME...]``.
+"""A Colab-like stack, checked by hand: ``python -m autograder.authoring.colab_check [NAME...]``.
 
 The release's requirements.txt are ranges whose lower bounds are the versions Google Colab ships
-(autograder.release.COLAB_VERSIONS). This builds a throwaway virtualenv (with ``uv``) holding exactly
+(autograder.authoring.release.COLAB_VERSIONS). This builds a throwaway virtualenv (with ``uv``) holding exactly
 those lower bounds (``--pin PKG==VERSION`` to try another, e.g. ``--pin tensorflow==2.20.0``), writes each
 assignment's reference submission (``autograder reference``, with the release's setup and submit
 cells), and runs its notebook top to bottom in that environment, from its folder, as a student would
@@ -24,7 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from ..paths import PROJECT_ROOT
+
+ROOT = Path(PROJECT_ROOT)
 
 # runs inside the Colab-like venv: one notebook, top to bottom, errors allowed; a JSON line per cell
 DRIVER = r"""
@@ -120,7 +122,7 @@ def assignments(names=None, root=ROOT):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m autograder.colab_check", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m autograder.authoring.colab_check", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help="assignments (default: every released one)")
     p.add_argument("--pin", action="append", default=[], metavar="PKG==VERSION",
                    help="install this version instead of the requirement's lower bound (repeatable)")

@@ -1,6 +1,6 @@
 """Sandbox bootstrap: the first code that runs in a student process (kernel or hidden-test worker).
 
-Run as ``python -I _boot.py CONFIG`` by :mod:`autograder.sandbox`, in the grader thread that keeps
+Run as ``python -I _boot.py CONFIG`` by :mod:`autograder.isolation.sandbox`, in the grader thread that keeps
 the process. Standard library only, self-contained (the project is not importable in the sandbox).
 
 1. It arms a parent-death signal (SIGKILL) and checks that the grader is still its parent.

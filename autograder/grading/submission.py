@@ -1,16 +1,16 @@
-"""Submission steps: find the assignment, unpack a submission safely, assemble the scratch copy,
-scan the student's beras for forbidden frameworks."""
+"""Submission steps: unpack a submission safely, assemble the scratch copy, scan the student's beras for
+forbidden frameworks. (The assignment itself, :class:`Assignment` and :func:`find_assignment`, is
+authoring's: autograder.authoring.spec; re-exported here for the pipeline's ``subm.`` names.)"""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import os
 import shutil
 import stat
 import zipfile
 
-from . import bundle
-from .sandbox import PROJECT_ROOT
+from ..authoring.spec import Assignment, find_assignment, valid_assignments  # noqa: F401 - subm.find_assignment, ...
+from ..errors import GraderError  # noqa: F401 - subm.GraderError
 
 FORBIDDEN = ("tensorflow", "keras", "torch", "tf_keras", "jax")
 MAX_FILES = 2000
@@ -18,116 +18,8 @@ MAX_TOTAL_BYTES = 200 * 2**20
 MAX_FILE_BYTES = 100 * 2**20
 
 
-class GraderError(Exception):
-    """The grader itself cannot run (unknown assignment, unreadable instructor source)."""
-
-
 class SubmissionError(Exception):
     """The submission cannot be graded at all (corrupt zip, ...); reported in results.json."""
-
-
-@dataclasses.dataclass
-class Assignment:
-    """An assignment of a course root. What grading reads comes from the release (``assignments/``)
-    and the solution-free grader bundle (``build/grader/<name>/``, see autograder.bundle); the
-    instructor-only paths (``solutions/``, the instructor's beras) are for making references and bundles."""
-    name: str
-    root: str
-
-    @property
-    def release_dir(self):
-        return os.path.join(self.root, "assignments", self.name)
-
-    @property
-    def bundle_dir(self):
-        return bundle.bundle_dir(self.root, self.name)
-
-    @property
-    def notebook(self):
-        return f"{self.name}.ipynb"
-
-    @property
-    def source_nb(self):
-        """The instructor notebook with every solution region cleared (locked/grade cells, metadata)."""
-        return os.path.join(self.bundle_dir, self.notebook)
-
-    @property
-    def release_nb(self):
-        return os.path.join(self.release_dir, self.notebook)
-
-    @property
-    def hidden_tests(self):
-        return os.path.join(self.bundle_dir, "hidden_tests.py")
-
-    @property
-    def marked_files(self):
-        """Files of the stencil package that students write (from the bundle's manifest)."""
-        return list(bundle.read_manifest(self.root, self.name).get("marked_files", []))
-
-    @property
-    def manifest(self):
-        """The assignment's manifest (autograder.manifest), from the bundle (or the sources)."""
-        from .manifest import load
-        folder = self.bundle_dir if os.path.isdir(self.bundle_dir) else self.source_dir
-        return load(folder, self.name)
-
-    @property
-    def stencil(self):
-        """The package students complete (e.g. "beras"), or None."""
-        return self.manifest.stencil
-
-    @property
-    def has_stencil(self):
-        return self.stencil is not None
-
-    # instructor-only (never read while grading)
-    @property
-    def source_dir(self):
-        return bundle.solution_dir(self.root, self.name)
-
-    @property
-    def solution_nb(self):
-        return os.path.join(self.source_dir, self.notebook)
-
-    @property
-    def instructor_beras(self):
-        """The instructor's complete stencil package (e.g. <root>/beras), or None without a stencil."""
-        return os.path.join(self.root, self.stencil) if self.stencil else None
-
-
-def valid_assignments(root=None):
-    """Assignments of the course root: a source under solutions/ or a shipped grader bundle."""
-    root = root or default_root()
-    sol = os.path.join(root, "solutions")
-    names = set(bundle.bundle_names(root))
-    if os.path.isdir(sol):
-        names |= {d for d in os.listdir(sol) if os.path.isfile(os.path.join(sol, d, f"{d}.ipynb"))}
-    return sorted(names)
-
-
-def default_root():
-    return os.environ.get("AUTOGRADER_ROOT") or PROJECT_ROOT
-
-
-def find_assignment(name, root=None) -> Assignment:
-    """The assignment ``name`` of the course root, with its grader bundle built (or rebuilt when its
-    sources changed) from solutions/, or the shipped one when the course has no solutions/."""
-    root = os.path.abspath(root or default_root())
-    valid = valid_assignments(root)
-    if name not in valid:
-        raise GraderError(f"unknown assignment {name!r}; valid assignments: {', '.join(valid) or '(none found)'}"
-                          f" (under {os.path.join(root, 'solutions')} or {bundle.bundles_root(root)})")
-    a = Assignment(name, root)
-    if not os.access(a.release_nb, os.R_OK):
-        raise GraderError(f"cannot read the release {a.release_nb} (run `autograder release` first?)")
-    try:
-        bundle.ensure(root, name)
-    except bundle.BundleError as e:
-        raise GraderError(str(e)) from None
-    for path in (a.source_nb, os.path.join(a.bundle_dir, bundle.MANIFEST)):
-        if not os.access(path, os.R_OK):
-            raise GraderError(f"cannot read the grader bundle file {path} (run `autograder release` first?)")
-    return a
 
 
 # ---------------------------------------------------------------------------------------------

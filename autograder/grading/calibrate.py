@@ -17,7 +17,7 @@ import time
 
 from . import submission as subm
 from .grade import PROFILE_LIMITS, calibration_fingerprint, grade
-from .reference import reference_submission
+from ..authoring.reference import reference_submission
 
 PROFILE = "smoke"
 

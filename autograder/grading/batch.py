@@ -28,7 +28,8 @@ import zipfile
 from datetime import datetime, timezone
 
 from . import submission as subm
-from .sandbox import die_with_parent
+from ..isolation.sandbox import die_with_parent
+from ..paths import AUTOGRADER_DIR
 
 SKIP = {".DS_Store", "__MACOSX", "Thumbs.db"}
 
@@ -140,7 +141,7 @@ def grader_version(a, profile="auto", limits=None):
     bundle's digest (build/grader/NAME/bundle.json: notebook, hidden tests, stencil), the profile
     and limits asked for."""
     h = hashlib.sha256()
-    pkg = os.path.dirname(os.path.abspath(__file__))
+    pkg = AUTOGRADER_DIR   # the whole package, every room
     for dirpath, dirnames, files in os.walk(pkg):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for name in sorted(files):
@@ -428,7 +429,7 @@ def _with_outputs(nb, res, nb_name):
 def _comments(source_nb, res, nb_name):
     """{solution cell: comment}: the results of the grade cells that follow it (up to the next
     solution cell), so formgrader and the feedback show the autograder's word beside the answer."""
-    from .cells import is_written_answer
+    from .notebook.cells import is_written_answer
     by_gid = {_test_key(nb_name, t)[1]: t for t in res.get("tests", [])}
     out, current = {}, None
     for cell in source_nb.cells:

@@ -27,8 +27,8 @@ import numpy as np
 sys.modules.setdefault("rfc3987_syntax", None)
 
 from . import submission as subm
-from .manifest import PROFILE_DEFAULTS
-from .sandbox import Limits, Sandbox, guarantees, isolation_mode
+from ..authoring.manifest import PROFILE_DEFAULTS
+from ..isolation.sandbox import Limits, Sandbox, guarantees, isolation_mode
 from .student import UNINSPECTABLE, Student
 
 PROFILE_LIMITS = {name: Limits(**limits) for name, limits in PROFILE_DEFAULTS.items()}   # without a manifest
@@ -134,7 +134,7 @@ def resolve_profile(requested, manifest=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# Limits calibrated on the reference solution (autograder/calibrate.py writes calibration.json)
+# Limits calibrated on the reference solution (autograder/grading/calibrate.py writes calibration.json)
 # ---------------------------------------------------------------------------------------------
 CAL_MULTIPLE = 10.0      # a student's cell or hidden test may take this many times the reference's ...
 CAL_FLOOR = 20.0         # ... plus this many seconds (machines differ: Gradescope's are slower)
@@ -315,7 +315,7 @@ def manual_row(cell, output=None):
 def load_hidden_tests(path, visibility=None):
     """Import hidden_tests.py (trusted, grader side only) as a private module; ``visibility``: the
     manifest's default for hidden-test results."""
-    from .hidden import collect
+    from ..hidden import collect
     name = f"_hidden_tests_{abs(hash(path))}"
     if name in sys.modules:
         return sys.modules[name], collect(sys.modules[name], visibility)
@@ -428,7 +428,7 @@ def _record_plots(g, test, curves, images):
 
 
 def _verdict(verdict, test, g):
-    from .hidden import Score
+    from ..hidden import Score
     if verdict is None or verdict is True:
         return 1.0, "passed"
     if verdict is False:
@@ -517,7 +517,7 @@ def results_json(g: Grading, elapsed):
                        "test_seconds": {k: round(v, 3) for k, v in g.test_seconds.items()}},
     }
     # Gradescope shows students results.json only: markdown messages, each test's curves in its output
-    from .feedback import gradescope_format
+    from ..results.feedback import gradescope_format
     return gradescope_format(results, g.curves, lines, g.images)
 
 
@@ -549,7 +549,7 @@ def write_results(g: Grading, results):
     with open(tmp, "w") as f:
         json.dump(results, f, indent=2)
     os.replace(tmp, os.path.join(g.out, "results.json"))
-    from .feedback import feedback_html
+    from ..results.feedback import feedback_html
     try:
         html = feedback_html(results, g.curves, g.images)
     except Exception as e:  # noqa: BLE001

@@ -3,7 +3,7 @@ assignment, the instructor's complete beras in place of the stencil) and the unt
 import os
 import shutil
 
-from .submission import Assignment
+from .spec import Assignment
 
 
 def reference_submission(a: Assignment, dest):

@@ -70,10 +70,10 @@ import sys
 import tempfile
 import time
 
+from ..paths import PROJECT_ROOT
 from ._boot import _kill_uid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROJECT_ROOT = os.path.dirname(HERE)
 SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/home")   # world-shared dirs: hidden by mounts, never chmod'ed
 
 
@@ -356,7 +356,7 @@ def _proc_uid(pid):
 
 
 def kill_uid(uid, gid, wait=5.0):
-    """SIGKILL every process of ``uid`` (:func:`autograder._boot._kill_uid`, which the sandbox's supervisor
+    """SIGKILL every process of ``uid`` (:func:`autograder.isolation._boot._kill_uid`, which the sandbox's supervisor
     uses too; as root only), then wait up to ``wait`` s until none is left in /proc: a killed fork bomb's
     processes count against the uid's RLIMIT_NPROC until they are reaped, and would starve the kernel
     restarted next (no thread for its output)."""

@@ -2,7 +2,7 @@
 call / vjp / probe.
 
 Each worker (``worker.py``, with ``wire.py``'s codec sent ahead of it) runs inside a
-:class:`autograder.sandbox.Sandbox`; every comparison happens in the grader, on the plain data it
+:class:`autograder.isolation.sandbox.Sandbox`; every comparison happens in the grader, on the plain data it
 returns. Two workers per submission:
 
 - "notebook": imports the student's package (if any) and runs the notebook's ``grader-namespace``
@@ -25,9 +25,10 @@ import signal
 import subprocess
 import time
 
-from .hidden import HiddenTestFailure
-from .sandbox import HERE, Sandbox
-from .wire import decode, encode
+from ..hidden import HiddenTestFailure
+from ..isolation.sandbox import Sandbox
+from ..paths import AUTOGRADER_DIR
+from ..wire import decode, encode
 
 
 def describe_exit(returncode):
@@ -165,8 +166,8 @@ class Worker:
     # -- process management --------------------------------------------------------------------
     def _start(self):
         src = ""
-        for part in ("wire.py", "calls.py", "worker.py"):  # the worker can't import this package:
-            with open(os.path.join(HERE, part)) as f:          # send the codec's and the calls' source
+        for part in ("wire.py", "calls.py", "isolation/worker.py"):  # the worker can't import this package:
+            with open(os.path.join(AUTOGRADER_DIR, part)) as f:          # send the codec's and the calls' source
                 src += f.read() + "\n"
         job = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
                "package": self.package}
@@ -360,10 +361,10 @@ class Student:
     def call_isolated(self, name, *args, **kwargs):
         """Call notebook function ``name`` in a process where no other notebook code ran and no framework
         was imported: its definition (and the helpers and imports it uses) is read by the grader from the
-        notebook's text (:func:`autograder.cells.definitions`) and run in a fresh worker of its own (the
+        notebook's text (:func:`autograder.grading.notebook.cells.definitions`) and run in a fresh worker of its own (the
         student's package importable, nothing else), which the framework rule watches. For a part that must be computed without TensorFlow in a notebook that
         imports TensorFlow for its checks (e.g. a naive loop convolution)."""
-        from .cells import definitions
+        from .notebook.cells import definitions
         self.calls.append(name)
         src = definitions(self.notebook.cells, name)
         if src is None:

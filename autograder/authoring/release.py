@@ -5,15 +5,15 @@ For every assignment folder under ``solutions/`` (or the ``names`` given):
 1. the student notebook, made by nbgrader's own ``generate_assignment`` in a throwaway course
    directory (``source/<name>/`` -> ``release/<name>/``; the gradebook stays in the temp dir);
 2. the assets: every file of ``solutions/<name>/`` except the grader-only ``hidden_tests.py``,
-   ``calibration.json`` (the reference's timings, autograder.calibrate) and ``assignment.toml`` (the
-   manifest, autograder.manifest), ``__pycache__`` and ``.ipynb_checkpoints``;
+   ``calibration.json`` (the reference's timings, autograder.grading.calibrate) and ``assignment.toml`` (the
+   manifest, autograder.authoring.manifest), ``__pycache__`` and ``.ipynb_checkpoints``;
 3. for an assignment whose manifest names a ``[stencil] package``: a stencil copy of that package in which every
    ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region is replaced by nbgrader's own code stub
    (``ClearSolutions._replace_solution_region``, no second parser), except the regions of the earlier
-   assignments the manifest's ``[stencil] solved`` lists (autograder.bundle.ownership);
+   assignments the manifest's ``[stencil] solved`` lists (autograder.authoring.regions.ownership);
 4. a student ``README.md`` (unless the solution folder ships its own) and ``requirements.txt``
    pinned exactly like ``pyproject.toml`` (minus the manifest's ``[requirements] exclude``);
-5. the grader bundle ``build/grader/<name>/`` (instructor-only, see autograder.bundle): the notebook
+5. the grader bundle ``build/grader/<name>/`` (instructor-only, see autograder.authoring.bundle): the notebook
    with its solution regions cleared by the same ClearSolutions, the hidden tests, the other assets
    and the list of files students write; grading reads it instead of ``solutions/`` and ``beras/``.
 
@@ -34,8 +34,8 @@ from pathlib import Path
 import nbformat
 
 from . import student_kit
-from .bundle import CODE_STUB
 from .manifest import load as load_manifest
+from .regions import CODE_STUB, _clearer, clear_solutions
 
 # grader-only files of solutions/<name>/ (they go into the grader bundle, never to students)
 GRADER_ONLY = {"hidden_tests.py", "calibration.json", "assignment.toml"}
@@ -45,7 +45,7 @@ STENCIL_EXCLUDE = {"__pycache__", ".ipynb_checkpoints"}
 NOT_FOR_STUDENTS = {"nbgrader", "psutil", "copydetect"}
 # The versions Google Colab's runtime ships: the lower bound of the student's requirement (the upper
 # bound is the next minor version after the course's own pin), so Colab's preinstalled stack is used as
-# it is. `python -m autograder.colab_check` runs both notebooks' visible checks on exactly these.
+# it is. `python -m autograder.authoring.colab_check` runs both notebooks' visible checks on exactly these.
 # A package not listed here keeps the course's exact pin.
 COLAB_VERSIONS = {
     "numpy": "2.0.2",
@@ -88,7 +88,7 @@ def release_one(name, root):
         source = course / "source" / name
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
         student_kit.inject_file(source / f"{name}.ipynb", name)    # the setup and submit cells
-        from .bundle import ownership
+        from .regions import ownership
         package, keep, _ = ownership(root, name)
         if package:
             make_stencil(root / package, source / package, keep)
@@ -96,7 +96,7 @@ def release_one(name, root):
         built = course / "release" / name
         normalize_notebooks(built)
         if not (built / "README.md").exists():
-            from .bundle import marked_files
+            from .regions import marked_files
             (built / "README.md").write_text(student_readme(name, built, package, marked_files(root, name)[1]))
         (built / "requirements.txt").write_text(requirements(root, name))
         write_submit_script(root, name, built, package)
@@ -167,30 +167,13 @@ def normalize_notebooks(folder):
 
 
 # ---------------------------------------------------------------------------------------------
-# The stencil: marked regions -> nbgrader's stub, via nbgrader's own ClearSolutions
+# The stencil: marked regions -> nbgrader's stub (regions.clear_solutions)
 # ---------------------------------------------------------------------------------------------
-def _clearer():
-    from nbgrader.preprocessors import ClearSolutions
-    return ClearSolutions(code_stub={"python": CODE_STUB})
-
-
-def clear_solutions(text, clearer=None):
-    """``text`` with each ``### BEGIN SOLUTION``..``### END SOLUTION`` region replaced by the stub.
-
-    Returns ``(new_text, replaced)``. Uses nbgrader's ``ClearSolutions._replace_solution_region`` on a
-    code cell made from the text, so the stencil and the notebooks are cleared by the same code.
-    """
-    clearer = clearer or _clearer()
-    cell = nbformat.v4.new_code_cell(text)
-    replaced = clearer._replace_solution_region(cell, "python")
-    return cell.source, replaced
-
-
 def make_stencil(package_dir, dest, keep=()):
     """Copy ``package_dir`` to ``dest`` with every solution region of its .py files stubbed out, except
     the regions owned by ``keep`` (earlier assignments listed in the manifest's ``[stencil] solved``,
-    see autograder.bundle.ownership): those ship solved."""
-    from .bundle import unmark
+    see autograder.authoring.regions.ownership): those ship solved."""
+    from .regions import unmark
     package_dir, dest = Path(package_dir), Path(dest)
     clearer = _clearer()
     for path in sorted(package_dir.rglob("*")):
@@ -225,9 +208,9 @@ def copy_tree(src, dest, exclude):
 
 
 def write_submit_script(root, name, built, package):
-    """``submit.py`` in the release folder (autograder/student_kit/submit.py, filled in): it knows the
+    """``submit.py`` in the release folder (autograder/authoring/student_kit/submit.py, filled in): it knows the
     files students write (the grader bundle's list) and every file of the release."""
-    from .bundle import marked_files
+    from .regions import marked_files
     _, marked = marked_files(root, name) if package else (None, [])
     files = {p.relative_to(built).as_posix() for p in Path(built).rglob("*")
              if p.is_file() and "__pycache__" not in p.parts} | {"submit.py"}
@@ -386,7 +369,7 @@ everything else in this folder, so don't rename files.
 
 
 def student_readme(name, folder, package=None, marked=()):
-    """The release's README; ``marked``: the stencil files students write (autograder.bundle.marked_files)."""
+    """The release's README; ``marked``: the stencil files students write (autograder.authoring.regions.marked_files)."""
     folder = Path(folder)
     if package:
         stubbed = {p.relative_to(folder / package).as_posix() for p in (folder / package).rglob("*.py")

@@ -49,6 +49,13 @@ def _scope(nodeid):
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:   # on the report too (it crosses from an xdist worker): see pytest_terminal_summary
+        mark = item.get_closest_marker("isolation")
+        if mark is not None:
+            params = getattr(item, "callspec", None)
+            params = params.params if params else {}
+            mode = mark.kwargs.get("mode") or params.get("mode") or params.get("batch") or "?"
+            item.user_properties.append(("isolation", (list(mark.args), mode)))
     if config.getoption("numprocesses", None) or os.environ.get("PYTEST_XDIST_WORKER"):
         rank = {g: i for i, g in enumerate(HEAVY_FIRST)}
         items.sort(key=lambda it: rank.get(_scope(it.nodeid), len(rank)))   # stable: file order within a scope
@@ -61,3 +68,37 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid):
             return _scope(nodeid)
     return ModuleScopes(config, log)
+
+
+# --- isolation guarantees this machine could not test ------------------------------------------------
+# tests/test_isolation.py marks each test with the guarantees it checks (`isolation`) and skips it only
+# for what it needs (root, a working unshare, setpriv). A guarantee whose tests were skipped is listed at
+# the end of the run with the reason, so a run elsewhere never passes over them without a word.
+def pytest_configure(config):
+    config.addinivalue_line("markers", "isolation(*guarantees, mode=None): the sandbox guarantees a test checks "
+                                       "(mode: its 'mode' / 'batch' parameter unless given)")
+
+
+_untested_now = {}   # {(guarantee, mode, reason): [tests]}, from the skipped reports (xdist: in the controller)
+
+
+def pytest_runtest_logreport(report):
+    if not report.skipped:
+        return
+    props = dict(report.user_properties)
+    if "isolation" not in props:
+        return
+    names, mode = props["isolation"]
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    test = report.nodeid.split("::", 1)[-1]
+    for name in names:
+        _untested_now.setdefault((name, mode, reason), []).append(test)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _untested_now or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    terminalreporter.section("isolation guarantees untested on this machine")
+    for (name, mode, reason), tests in sorted(_untested_now.items()):
+        terminalreporter.write_line(f"{name} in {mode} mode: {reason}  ({', '.join(sorted(set(tests)))})")

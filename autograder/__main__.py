@@ -13,7 +13,9 @@
     demo                                       the instructor's pipeline on the embedded default
 
 Exit status: 0 when grading finished (whatever the score), 2 when the grader itself cannot run
-(unknown assignment, unreadable instructor source, bad arguments).
+(unknown assignment, unreadable instructor source, bad arguments), 3 when grade-all finished but
+some submissions could not be graded because of the grader (its process died, a module it needs
+does not import): they are named in the summary, left out of the scores, and graded by the next run.
 """
 from __future__ import annotations
 
@@ -129,12 +131,12 @@ def main(argv=None):
             print(f"{res['score']:g} / {res['extra_data']['max_score']:g}  ->  {os.path.join(args.out, 'results.json')}")
             return 0
         if args.command == "grade-all":
-            from .grading.batch import grade_all
-            grade_all(args.submissions, args.assignment, args.out, jobs=args.jobs, shard=args.shard,
+            from .grading.batch import EXIT_GRADER_FAILED, grade_all, grader_failures
+            results = grade_all(args.submissions, args.assignment, args.out, jobs=args.jobs, shard=args.shard,
                       profile=args.profile, limits=limits_from(args, args.profile), root=args.root,
                       gradebook=not args.no_gradebook, resume=not args.no_resume, timestamps=args.timestamps,
                       gradebook_path=args.gradebook, duedate=args.duedate, nbgrader_config=args.nbgrader_config)
-            return 0
+            return EXIT_GRADER_FAILED if grader_failures(results) else 0
         if args.command == "merge":
             from .grading.batch import merge_files
             merge_files(args.csvs, args.out)

@@ -37,8 +37,9 @@ def real(tmp_path_factory):
 
 # --- tiers and parallel runs ------------------------------------------------------------------------
 # Markers (registered in pyproject.toml): `slow` (a module's pytestmark: end to end, a grader or notebook
-# runs), `real` (added here to every test that takes the session's `real` fixture), `root` (the sandbox's
-# uid / namespace modes). `make check` runs `-m "not slow and not real and not root"`; `make test` all.
+# runs), `real` (added here to every test that takes the session's `real` fixture), `root` (added here to
+# every `isolation` test: the sandbox's modes, emulated as root). `make check` runs
+# `-m "not slow and not real and not root"`; `make test` runs everything.
 #
 # `make test` runs on two pytest-xdist workers. One scope per test module, so a module's expensive
 # module-scoped fixture (a graded batch, a notebook run) is made once, on one worker; every module that
@@ -72,6 +73,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "real" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real)
+        # the isolation guarantees a test checks, on its report too (it crosses from an xdist worker):
+        # see pytest_terminal_summary
+        mark = item.get_closest_marker("isolation")
+        if mark is not None:   # every test of a sandbox guarantee needs root (to emulate the modes)
+            item.add_marker(pytest.mark.root)
+            params = getattr(item, "callspec", None)
+            params = params.params if params else {}
+            mode = mark.kwargs.get("mode") or params.get("mode") or params.get("batch") or "?"
+            item.user_properties.append(("isolation", (list(mark.args), mode)))
     if config.getoption("numprocesses", None) or os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=_weight)   # stable: file order within a weight
 
@@ -83,3 +93,32 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid):
             return _scope(nodeid)
     return ModuleScopes(config, log)
+
+
+# --- isolation guarantees this machine could not test ------------------------------------------------
+# tests/test_isolation.py marks each test with the guarantees it checks (`isolation`) and skips it only
+# for what it needs (root, a working unshare, setpriv). A guarantee whose tests were skipped is listed at
+# the end of the run with the reason, so a run elsewhere never passes over them without a word.
+_untested_now = {}   # {(guarantee, mode, reason): [tests]}, from the skipped reports (xdist: in the controller)
+
+
+def pytest_runtest_logreport(report):
+    if not report.skipped:
+        return
+    props = dict(report.user_properties)
+    if "isolation" not in props:
+        return
+    names, mode = props["isolation"]
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    test = report.nodeid.split("::", 1)[-1]
+    for name in names:
+        _untested_now.setdefault((name, mode, reason), []).append(test)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _untested_now or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    terminalreporter.section("isolation guarantees untested on this machine")
+    for (name, mode, reason), tests in sorted(_untested_now.items()):
+        terminalreporter.write_line(f"{name} in {mode} mode: {reason}  ({', '.join(sorted(set(tests)))})")

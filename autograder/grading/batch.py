@@ -10,7 +10,9 @@ SQLite gradebook: ``nbgrader export``, ``generate_feedback`` and formgrader read
 Resumable: each student's outputs are written to ``DIR/.partial/<student>`` and moved into place
 with ``batch.json`` (the submission's content hash and the grader's version); a rerun skips the
 students whose ``batch.json`` matches and regrades the rest, so a killed batch loses at most the
-submissions in flight.
+submissions in flight. A submission the grader itself failed on (its process died, a module it needs
+does not import) gets a results.json saying so and no ``batch.json``: it is not in scores.csv or the
+gradebook, the summary names it, grade-all exits with status 3, and the next run grades it.
 """
 from __future__ import annotations
 
@@ -69,31 +71,55 @@ def in_shard(sid, index, count):
 
 PARTIAL = ".partial"      # DIR/.partial/<student>: a submission being graded (never read as a result)
 STAMP = "batch.json"      # DIR/<student>/batch.json: what these results were graded from
+GRADER_FAILED = "grader_failed"   # results.json extra_data key: the grader failed, not the submission
+EXIT_GRADER_FAILED = 3    # grade-all's exit status when some submissions could not be graded (see __main__)
+
+
+def grader_failure(error, seconds=0.0, detail=""):
+    """The results.json of a submission the grader could not grade (the grader process died, a module
+    it needs does not import, ...): no score of the student's, never stamped (a rerun grades it), left
+    out of scores.csv and the gradebook, named in grade-all's summary (exit status 3)."""
+    return {"score": 0.0, "execution_time": round(seconds, 2), "tests": [],
+            "output": f"not graded: the grader failed (not this submission): {error}",
+            "extra_data": {"max_score": 0.0, GRADER_FAILED: error, **({"error": detail} if detail else {})}}
+
+
+def grader_failures(results):
+    """{student: what failed} for the results that are grader failures (:func:`grader_failure`)."""
+    return {sid: res["extra_data"][GRADER_FAILED] for sid, res in results.items()
+            if res.get("extra_data", {}).get(GRADER_FAILED)}
 
 
 def _grade_one(sid, path, assignment, out_dir, profile, limits, root, stamp=None):
     """Grade into DIR/.partial/<sid>, then move the whole folder to DIR/<sid> (results.json,
-    feedback, graded notebook and ``batch.json`` appear together or not at all)."""
-    from .grade import grade
+    feedback, graded notebook and ``batch.json`` appear together or not at all). ``grade`` handles
+    whatever the submission does; an exception out of it (or out of importing it) is the grader's
+    own failure: recorded as :func:`grader_failure`, without ``batch.json``."""
     t0 = time.monotonic()
     dest = os.path.join(out_dir, sid)
     work = os.path.join(out_dir, PARTIAL, sid)
     shutil.rmtree(work, ignore_errors=True)       # left by a killed run
     os.makedirs(os.path.dirname(work), exist_ok=True)
     try:
+        from .grade import grade
         res = grade(path, assignment, work, profile, limits, root=root)
     except Exception as e:  # noqa: BLE001 - never stop the batch
-        res = {"score": 0.0, "execution_time": round(time.monotonic() - t0, 2), "tests": [],
-               "output": f"the grader failed on this submission: {type(e).__name__}: {e}",
-               "extra_data": {"max_score": 0.0, "error": traceback.format_exc(limit=4)}}
-        os.makedirs(work, exist_ok=True)
-        with open(os.path.join(work, "results.json"), "w") as f:
-            json.dump(res, f, indent=2)
+        res = grader_failure(f"{type(e).__name__}: {e}", time.monotonic() - t0, traceback.format_exc(limit=4))
+        _write_failure(work, res)
+        stamp = None                              # not a result: a rerun grades it again
     if stamp is not None:
         with open(os.path.join(work, STAMP), "w") as f:
             json.dump(stamp, f, indent=1)
     _move_into_place(work, dest)
     return sid, res
+
+
+def _write_failure(work, res):
+    """A grader failure's results.json alone in ``work`` (whatever a failed grade left there goes)."""
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(res, f, indent=2)
 
 
 def _move_into_place(work, dest):
@@ -220,34 +246,41 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
                     broken.append(futures[fut])
                     continue
                 results[sid] = res
-                log(f"{sid}: {res['score']:g} / {res.get('extra_data', {}).get('max_score', 0):g}")
+                if sid not in grader_failures({sid: res}):    # failures: listed in the summary
+                    log(f"{sid}: {res['score']:g} / {res.get('extra_data', {}).get('max_score', 0):g}")
     for sid, p in broken:   # casualties of a dead pool: once more, alone; then recorded as failed
         try:
             sid, res = _grade_in_subprocess(sid, p, a, out, profile, limits, root, stamps[sid])
         except Exception as e:  # noqa: BLE001
-            res = {"score": 0.0, "tests": [], "output": f"the grader process died: {type(e).__name__}: {e}",
-                   "extra_data": {"max_score": 0.0}}
-            os.makedirs(os.path.join(out, sid), exist_ok=True)
-            if os.path.exists(os.path.join(out, sid, STAMP)):
-                os.remove(os.path.join(out, sid, STAMP))     # not a result to resume from
-            with open(os.path.join(out, sid, "results.json"), "w") as f:
-                json.dump(res, f, indent=2)
+            res = grader_failure(f"the grader process died: {type(e).__name__}: {e}")
+            work = os.path.join(out, PARTIAL, sid)
+            _write_failure(work, res)
+            _move_into_place(work, os.path.join(out, sid))     # no batch.json: not a result to resume from
+        if sid not in grader_failures({sid: res}):
+            log(f"{sid}: {res['score']:g} / {res.get('extra_data', {}).get('max_score', 0):g}")
         results[sid] = res
     try:
         os.rmdir(os.path.join(out, PARTIAL))       # empty unless another run is grading here
     except OSError:
         pass
+    failed = grader_failures(results)
+    graded = {sid: res for sid, res in results.items() if sid not in failed}
     name = "scores.csv" if count == 1 else f"scores-{index}-of-{count}.csv"
-    write_csv(results, os.path.join(out, name))
+    write_csv(graded, os.path.join(out, name))
     if gradebook:
         paths = dict(list_submissions(submissions))
-        stamps_at = {sid: ts_override.get(sid) or submission_timestamp(paths[sid]) for sid in results if sid in paths}
+        stamps_at = {sid: ts_override.get(sid) or submission_timestamp(paths[sid]) for sid in graded if sid in paths}
         try:
-            write_gradebook(results, a, gradebook_path or os.path.join(out, "gradebook.db"), out_dir=out,
+            write_gradebook(graded, a, gradebook_path or os.path.join(out, "gradebook.db"), out_dir=out,
                             timestamps=stamps_at, duedate=duedate, nbgrader_config=nbgrader_config)
         except Exception as e:  # noqa: BLE001 - the CSV is the primary output
             log(f"gradebook not written: {type(e).__name__}: {e}")
-    log(f"graded {len(results)} submission(s) in {time.monotonic() - t0:.1f} s -> {os.path.join(out, name)}")
+    log(f"graded {len(graded)} submission(s) in {time.monotonic() - t0:.1f} s -> {os.path.join(out, name)}")
+    if failed:
+        log(f"NOT GRADED: {len(failed)} submission(s), because the grader failed (not the submissions); "
+            f"left out of {name} and the gradebook, graded again by the next run:")
+        for sid, error in sorted(failed.items()):
+            log(f"  {sid}: {error.splitlines()[0][:300] if error else ''}")
     return results
 
 

@@ -572,7 +572,7 @@ def grade(submission, assignment, out, profile="auto", limits: Limits | dict | N
           calibrated=True):
     """Grade one submission; returns the results dict (also written to ``out``). ``limits``: a
     :class:`Limits`, or {field: value} overrides of the manifest profile's limits. Raises GraderError
-    only when the grader itself cannot run."""
+    only when the grader itself cannot run, ImportError when a module the grader needs does not import."""
     t0 = time.monotonic()
     a = subm.find_assignment(assignment, root) if isinstance(assignment, str) else assignment
     prof, reason = resolve_profile(profile, a.manifest)
@@ -590,8 +590,8 @@ def grade(submission, assignment, out, profile="auto", limits: Limits | dict | N
             ts = time.monotonic()
             try:
                 step(g)
-            except subm.GraderError:
-                raise
+            except (subm.GraderError, ImportError):   # the grader cannot run, or its own environment is
+                raise                                   # broken: the grader's failure, not the submission's
             except Exception as e:  # noqa: BLE001 - a grader step failing on odd input
                 g.messages.append(f"grading step {step.__name__[5:]} failed: {type(e).__name__}: {e}")
                 g.messages.append(traceback.format_exc(limit=3)[-800:])

@@ -34,6 +34,22 @@ def no_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))   # no ~/tensorflow_datasets
 
 
+@pytest.fixture
+def gpus(monkeypatch):
+    """``gpus(n)``: TensorFlow's device list (tf.config.list_physical_devices, what visible_gpus asks)
+    shows the host's CPU and ``n`` GPUs, whatever this machine has."""
+    real = tf.config.list_physical_devices
+
+    def pretend(n):
+        fake = [tf.config.PhysicalDevice(name=f"/physical_device:GPU:{i}", device_type="GPU") for i in range(n)]
+
+        def list_physical_devices(device_type=None):
+            cpus = list(real("CPU")) if device_type in (None, "CPU") else []
+            return cpus + (fake if device_type in (None, "GPU") else [])
+        monkeypatch.setattr(tf.config, "list_physical_devices", list_physical_devices)
+    return pretend
+
+
 def prepared_cifar10(root):
     """A directory laid out like a prepared TFDS CIFAR-10 (what cifar10_available looks for)."""
     version = Path(root) / "cifar10" / "3.0.2"
@@ -65,42 +81,52 @@ def test_unknown_profile_lists_the_valid_ones():
         training.select_profile("fast")
 
 
-def test_auto_is_smoke_on_this_cpu_machine(no_env):
+def test_auto_is_smoke_without_a_gpu(no_env, gpus):
+    gpus(0)
+    assert training.visible_gpus() == []
     p = training.select_profile("auto")
     assert p.name == "smoke" and p.dataset == "digits"
     assert "no GPU is visible" in p.reason and "CIFAR-10 is not prepared" in p.reason
     assert not p.mixed_precision and not p.jit_compile
 
 
-def test_auto_is_full_with_a_gpu_and_the_data(no_env, monkeypatch, tmp_path):
-    monkeypatch.setattr(training, "visible_gpus", lambda: ["GPU:0"])
+def test_auto_is_full_with_a_gpu_and_the_data(no_env, gpus, tmp_path):
+    gpus(1)
     data_dir = prepared_cifar10(tmp_path / "data")
     p = training.select_profile("auto", data_dir=data_dir)
     assert p.name == "full" and p.dataset == "cifar10" and p.data_dir == data_dir
     assert "1 GPU(s) visible" in p.reason and data_dir in p.reason
+    assert p.mixed_precision and p.jit_compile                         # the GPU path's switches
 
 
-def test_auto_needs_both_gpu_and_data(no_env, monkeypatch, tmp_path):
+def test_auto_needs_both_gpu_and_data(no_env, gpus, tmp_path):
+    gpus(0)
     data_dir = prepared_cifar10(tmp_path / "data")
     p = training.select_profile("auto", data_dir=data_dir)            # data, no GPU
     assert p.name == "smoke" and p.reason == "no GPU is visible"
-    monkeypatch.setattr(training, "visible_gpus", lambda: ["GPU:0", "GPU:1"])
+    assert not p.mixed_precision and not p.jit_compile
+    gpus(2)
     p = training.select_profile("auto", data_dir=str(tmp_path / "empty"))   # GPU, no data
     assert p.name == "smoke" and "CIFAR-10 is not prepared in" in p.reason and "GPU" not in p.reason
 
 
 @pytest.mark.parametrize("var", ["BERAS_DATA_DIR", "TFDS_DATA_DIR"])
-def test_data_dir_from_the_environment(no_env, monkeypatch, tmp_path, var):
-    monkeypatch.setattr(training, "visible_gpus", lambda: ["GPU:0"])
+def test_data_dir_from_the_environment(no_env, gpus, monkeypatch, tmp_path, var):
+    gpus(1)
     monkeypatch.setenv(var, prepared_cifar10(tmp_path / var))
     p = training.select_profile("auto")
     assert p.name == "full" and p.data_dir == str(tmp_path / var)
 
 
-def test_explicit_requests(no_env):
+def test_explicit_requests(no_env, gpus):
+    gpus(0)
     assert training.select_profile("smoke").reason == "requested"
     full = training.select_profile("full")
     assert full.name == "full" and "no GPU is visible" in full.reason
+    gpus(1)
+    assert training.select_profile("smoke").reason == "requested"     # smoke even with a GPU
+    full = training.select_profile("full")
+    assert full.name == "full" and full.reason == "requested" and full.mixed_precision and full.jit_compile
 
 
 def test_full_recipe_is_the_resnet_paper_recipe():

@@ -395,17 +395,27 @@ def test_depth_pooling_rejects_what_tf_rejects(ksize, strides, words):
 
 # ---------------------------------------------------------------------------------- batch blocks
 @pytest.mark.parametrize("op", ["conv s1", "conv s2", "max 3x3/2 SAME", "avg 2x2/2 VALID", "avg 3x3/1 SAME"])
-def test_large_batches_run_in_blocks_on_two_threads_with_the_same_results(monkeypatch, op):
-    """A batch above ~1 MB of work is cut into blocks (beras.nn.conv.by_blocks) run on two threads: the
-    values and gradients equal those of the images one at a time (dw: their sum), and both threads ran."""
-    import threading
-
+def test_large_batches_run_in_blocks_with_the_same_results(monkeypatch, op):
+    """A batch above ~1 MB of work is cut into blocks as beras.nn.conv.images_per_block says, every block
+    is handed to run_blocks (the two-thread runner) and computed exactly once, and the values and
+    gradients equal those of the images one at a time (dw: their sum). Which thread ran which block is
+    the scheduler's business: test_run_blocks_runs_two_jobs_at_once checks that two can run at once."""
     from beras.nn import conv as conv_mod
-    threads, run_blocks = set(), conv_mod.run_blocks
+    from beras.nn import pooling as pool_mod
+    calls, by_blocks, run_blocks = [], conv_mod.by_blocks, conv_mod.run_blocks
 
-    def spy(job, count):
-        return run_blocks(lambda i: threads.add(threading.get_ident()) or job(i), count)
-    monkeypatch.setattr(conv_mod, "run_blocks", spy)
+    def by_blocks_spy(n, per_image, job, target=conv_mod.BLOCK_BYTES):
+        call = {"n": n, "per_image": per_image, "target": target, "rows": [], "dispatched": []}
+        calls.append(call)
+        return by_blocks(n, per_image, lambda rows: call["rows"].append(rows.indices(n)[:2]) or job(rows),
+                         target)
+
+    def run_blocks_spy(job, count):
+        calls[-1]["dispatched"].append(count)
+        return run_blocks(job, count)
+    monkeypatch.setattr(conv_mod, "by_blocks", by_blocks_spy)      # conv2d_forward / conv2d_backward
+    monkeypatch.setattr(pool_mod, "by_blocks", by_blocks_spy)      # the pooling kernels (imported by name)
+    monkeypatch.setattr(conv_mod, "run_blocks", run_blocks_spy)    # what by_blocks hands the blocks to
     rng = np.random.default_rng(3)
     x = rng.standard_normal((24, 32, 32, 16))
     w = rng.standard_normal((3, 3, 16, 8))
@@ -426,12 +436,37 @@ def test_large_batches_run_in_blocks_on_two_threads_with_the_same_results(monkey
             loss = beras.reduce_sum(out * g_out)
         dx, dw = tape.gradient(loss, xs, unconnected_gradients="zero")
         return out.numpy(), dx.numpy(), dw.numpy()
+    calls.clear()
     out, dx, dw = value_and_grads(x, upstream)
-    assert len(threads) == 2
+    assert len(calls) >= 2, calls                  # the forward and the backward kernel went by blocks
+    cut = 0
+    for call in calls:                             # each as the rule says (a small one: the whole batch)
+        step = conv_mod.images_per_block(call["n"], call["per_image"], call["target"])
+        blocks = [(i, min(i + step, call["n"])) for i in range(0, call["n"], step)]
+        assert call["n"] == len(x), call                          # the whole batch
+        assert call["dispatched"] == [len(blocks)], call          # one run_blocks of every block
+        assert sorted(call["rows"]) == blocks, call               # each block computed exactly once
+        cut += len(blocks) > 1
+    assert cut, calls                              # above ~1 MB of work: cut into blocks
     one = [value_and_grads(x[i:i + 1], upstream[i:i + 1]) for i in range(len(x))]
     np.testing.assert_allclose(out, np.concatenate([o[0] for o in one]), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(dx, np.concatenate([o[1] for o in one]), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(dw, sum(o[2] for o in one), rtol=1e-12, atol=1e-11)
+
+
+def test_run_blocks_runs_two_jobs_at_once():
+    """run_blocks computes on two threads at once: two jobs that each wait for the other (a barrier)
+    both finish. On one thread the first would wait forever: the barrier's timeout fails the test."""
+    import threading
+
+    from beras.nn.conv import run_blocks
+    barrier = threading.Barrier(2, timeout=60)
+
+    def job(i):
+        barrier.wait()                  # BrokenBarrierError after 60 s if the other job never starts
+        return i * i
+    assert run_blocks(job, 2) == [0, 1]
+    assert run_blocks(lambda i: i + 1, 5) == [1, 2, 3, 4, 5]       # results in index order
 
 
 def test_float32_kernels_compute_in_float32():

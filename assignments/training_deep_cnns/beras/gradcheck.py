@@ -14,7 +14,9 @@ digits for finite differences to be trusted beyond ~1e-3.
 
 ``beras.gradcheck(f, inputs)`` (or ``beras.gradcheck.gradcheck``) returns just the numerical
 gradients, ``beras.gradcheck.tape_gradients(f, inputs)`` the output and the tape's gradients;
-``beras.gradcheck.rel_error(a, b)`` is the relative error used everywhere in the tests.
+``beras.gradcheck.rel_error(a, b)`` is the relative error used everywhere in the tests, and
+``beras.gradcheck.agree(a, b, tol)`` the verdict (relative error below ``tol``, or every entry within an
+absolute floor where all values are ~0).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from .core.tensor import GradientTape, Tensor, constant
 
-__all__ = ["gradcheck", "check_gradients", "rel_error", "tape_gradients"]
+__all__ = ["gradcheck", "check_gradients", "rel_error", "agree", "tape_gradients"]
 
 
 def rel_error(a, b):
@@ -40,6 +42,19 @@ def rel_error(a, b):
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b)) / max(1e-8, np.max(np.abs(a) + np.abs(b))))
+
+
+GAP_FLOOR = 1e-8   # check_gradients: below this, finite differences' own noise (h = 1e-6 in float64)
+
+
+def agree(a, b, tol, floor=GAP_FLOOR):
+    """``(ok, relative error, largest absolute gap)``: ``a`` and ``b`` agree when :func:`rel_error` is
+    below ``tol`` or every entry differs by less than ``floor``. Where every value is ~0 the relative
+    error compares noise with noise (``rel_error(0, 3e-8)`` is 1): then only the absolute gap means
+    something. ``floor``: the noise of the computation (default: finite differences' in float64)."""
+    err = rel_error(a, b)
+    gap = float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0))
+    return err < tol or gap < floor, err, gap
 
 
 def _leaves(out):
@@ -139,11 +154,10 @@ def check_gradients(f, inputs, h=None, upstream=None, tol=1e-6, verbose=True):
             errors.append(None)
             continue
         dense = np.zeros_like(n) if a is None else a
-        err = rel_error(dense, n)
+        ok, err, _gap = agree(dense, n, tol)   # all ~0 (gap < 1e-8): below finite differences' own noise
         errors.append(err)
         if verbose:
-            tiny = np.max(np.abs(dense - n), initial=0) < 1e-8  # all ~0: below finite differences' own noise
-            verdict = "OK" if err < tol or tiny else "CHECK YOUR BACKWARD PASS"
+            verdict = "OK" if ok else "CHECK YOUR BACKWARD PASS"
             note = " (the tape says unconnected: None)" if a is None else ""
             print(f"input {i} {tuple(np.shape(x))}: relative error {err:.1e}  {verdict}{note}")
     return errors[0] if single else errors

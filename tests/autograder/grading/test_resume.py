@@ -2,6 +2,7 @@
 the students already graded are kept (their results files untouched), a changed submission and the
 one in flight are graded, scores.csv and the gradebook are complete."""
 import csv
+import glob
 import json
 import os
 import shutil
@@ -23,12 +24,13 @@ pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out o
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 LIMITS = ["--cell-timeout", "90", "--call-timeout", "30", "--timeout", "300"]
 SLOW = 45   # seconds the slow submission's first solution cell sleeps
+STARTED = "slow-cell-started"   # the file the slow cell writes into its working dir (the scratch copy) first
 
 
-def grade_all(subs, out, course, jobs, **kw):
+def grade_all(subs, out, course, jobs, env=ENV, **kw):
     return subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(subs), "--assignment", "toy",
                              "--out", str(out), "--root", course, "--profile", "smoke", "--jobs", str(jobs), *LIMITS],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, **kw)
 
 
 def slow_submission(course, dest):
@@ -37,8 +39,51 @@ def slow_submission(course, dest):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "square":
-            cell.source = f"import time\ntime.sleep({SLOW})\n" + cell.source
+            cell.source = f"import pathlib, time\npathlib.Path({STARTED!r}).touch()\ntime.sleep({SLOW})\n" + cell.source
     nbformat.write(nb, path)
+
+
+def wait_for(condition, timeout, what, proc=None):
+    """Poll ``condition()`` until it is true; fail with ``what`` after ``timeout`` s (or when ``proc``,
+    the batch, ends first)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the batch ended before {what}: {proc.communicate()}")
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(0.2)
+
+
+def _stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()     # [state, ppid, ...]; [19]: start time
+
+
+def descendants(pid):
+    """{pid: start time} of every process below ``pid`` (its grader processes and their sandboxes)."""
+    kids = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = _stat_fields(p)
+        except (OSError, IndexError):
+            continue
+        kids.setdefault(int(fields[1]), []).append((int(p), fields[19]))
+    found, todo = {}, [pid]
+    while todo:
+        for child, start in kids.get(todo.pop(), []):
+            if child not in found:
+                found[child] = start
+                todo.append(child)
+    return found
+
+
+def alive(pid, start):
+    try:
+        fields = _stat_fields(pid)
+    except (OSError, IndexError):
+        return False
+    return fields[19] == start and fields[0] != "Z"
 
 
 def stat(path):
@@ -53,20 +98,20 @@ def test_killed_batch_resumes(tmp_path):
     shutil.copytree(os.path.join(course, "assignments", "toy"), subs / "a2")      # a2: the release, 0 points
     slow_submission(course, str(subs / "zslow"))
     out = tmp_path / "out"
-    proc = grade_all(subs, out, course, jobs=1)      # in order: a1, a2, then zslow
-    deadline = time.monotonic() + 400
+    scratch = tmp_path / "scratch"                   # the graders' scratch copies (TMPDIR), to see the marker
+    scratch.mkdir()
+    proc = grade_all(subs, out, course, jobs=1, env=dict(ENV, TMPDIR=str(scratch)))   # in order: a1, a2, zslow
     try:
-        while time.monotonic() < deadline:
-            if all(os.path.isfile(out / sid / "batch.json") for sid in ("a1", "a2")):
-                time.sleep(5)                     # zslow started (one job, in order); it sleeps for SLOW s
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.5)
-        else:
-            pytest.fail("the batch did not reach the slow submission in time")
+        wait_for(lambda: glob.glob(str(scratch / "autograder-*" / "sub-*" / "work" / STARTED)), 400,
+                 "the slow submission's cell started", proc)
+        assert all(os.path.isfile(out / sid / "batch.json") for sid in ("a1", "a2"))
         assert proc.poll() is None and not os.path.exists(out / "zslow")
-        proc.send_signal(signal.SIGKILL)          # mid-batch: zslow is being graded
+        graders = descendants(proc.pid)
+        proc.send_signal(signal.SIGKILL)          # mid-batch: zslow's cell sleeps for SLOW s
         proc.wait(timeout=30)
+        # the killed batch's pool workers and sandboxes die with it (parent-death signal)
+        wait_for(lambda: not any(alive(p, t) for p, t in graders.items()), 30,
+                 "every process of the killed batch was gone")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -77,7 +122,6 @@ def test_killed_batch_resumes(tmp_path):
     # a2 resubmits meanwhile, now complete (content changed: regraded); a1 is unchanged (kept)
     shutil.rmtree(subs / "a2")
     reference_submission(course, str(subs / "a2"))
-    time.sleep(2)     # the killed batch's pool workers die with it (parent-death signal)
     t0 = time.monotonic()
     proc = grade_all(subs, out, course, jobs=2)
     stdout, stderr = proc.communicate(timeout=600)
@@ -124,3 +168,58 @@ def test_what_decides_a_rerun(tmp_path):
     with open(manifest, "w") as f:
         json.dump(data, f)
     assert batch.grader_version(a, "smoke", None) != v
+
+
+def test_a_grader_that_cannot_import_fails_loudly(tmp_path):
+    """The grader's own environment broken (numpy does not import in the grader processes, as when the
+    virtualenv is out of reach): no submission is stamped as graded, scores.csv has no rows, the summary
+    names every submission and why, grade-all exits 3. The next run, environment fixed, grades them all."""
+    course = make_course(str(tmp_path / "course"))
+    subs = tmp_path / "subs"
+    reference_submission(course, str(subs / "a1"))
+    shutil.copytree(os.path.join(course, "assignments", "toy"), subs / "a2")      # a2: the release, 0 points
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "numpy.py").write_text("raise ModuleNotFoundError(\"No module named 'numpy'\", name='numpy')\n")
+    out = tmp_path / "out"
+    proc = grade_all(subs, out, course, jobs=2, env=dict(ENV, PYTHONPATH=str(broken)))
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == batch.EXIT_GRADER_FAILED == 3, (stdout, stderr[-3000:])
+    assert "graded 0 submission(s)" in stdout, stdout
+    assert "NOT GRADED: 2 submission(s), because the grader failed" in stdout, stdout
+    for sid in ("a1", "a2"):
+        assert f"  {sid}: ModuleNotFoundError: No module named 'numpy'" in stdout, stdout
+        res = json.loads((out / sid / "results.json").read_text())
+        assert res["extra_data"][batch.GRADER_FAILED] == "ModuleNotFoundError: No module named 'numpy'"
+        assert res["output"].startswith("not graded: the grader failed (not this submission)")
+        assert not os.path.exists(out / sid / "batch.json")               # never a finished result
+    with open(out / "scores.csv") as f:
+        assert list(csv.DictReader(f)) == []
+    proc = grade_all(subs, out, course, jobs=2)                           # the environment fixed
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "resuming" not in stdout and "NOT GRADED" not in stdout, stdout
+    assert "a1: 10 / 10" in stdout and "a2: 0 / 10" in stdout and "graded 2 submission(s)" in stdout, stdout
+    with open(out / "scores.csv") as f:
+        assert {r["student"]: r["score"] for r in csv.DictReader(f)} == {"a1": "10", "a2": "0"}
+    for sid in ("a1", "a2"):
+        assert os.path.isfile(out / sid / "batch.json")
+
+
+def test_grader_failures_are_never_stamped(tmp_path, monkeypatch):
+    """In the grader process: an exception out of grade() (here an ImportError in a grading step, which
+    grade() no longer files as the submission's problem) is a grader failure: no batch.json, even when
+    the batch gave a stamp."""
+    import autograder.grading.grade as grade_mod
+    course = make_course(str(tmp_path / "course"))
+    sub = reference_submission(course, str(tmp_path / "a1"))
+
+    def broken_step(g):
+        import autograder_missing_dependency  # noqa: F401
+    monkeypatch.setattr(grade_mod, "STEPS", [grade_mod.STEPS[0], broken_step, *grade_mod.STEPS[1:]])
+    a = find_assignment("toy", course)
+    out = tmp_path / "out"
+    sid, res = batch._grade_one("a1", sub, a, str(out), "smoke", None, course, stamp={"submission": "x", "grader": "y"})
+    assert batch.grader_failures({sid: res}) == {"a1": "ModuleNotFoundError: No module named 'autograder_missing_dependency'"}
+    assert sorted(os.listdir(out / "a1")) == ["results.json"]
+    assert batch._finished(str(out), "a1", {"submission": "x", "grader": "y"}) is None

@@ -10,9 +10,11 @@ emulated by running the grader (a subprocess) in a private mount namespace made 
   (``sandbox.protect_paths``) keep the student's uid out.
 - "rlimits": ``setpriv --reuid 65534`` (no root at all).
 
-In both, the harness replaces /root by a private tmpfs holding only the Python installation (so the
-grader's changes to its home never touch the real one) and /tmp by a private tmpfs (so what student
-code leaves there is checked, then thrown away, without racing other tests).
+In both, the harness replaces /root by a private tmpfs (so the grader's changes to its home never touch
+the real one) and /tmp by a private tmpfs (so what student code leaves there is checked, then thrown
+away, without racing other tests), binding back over them what lives there and must stay: the Python
+installation, this checkout and its virtualenv (``kept_through_wrap``: a checkout under /tmp or /root
+works as well as one anywhere else).
 
 Each mode grades the hostile corpus (tests/hostile/cases.py) in one grade-all batch and checks the
 scores, the messages, and the guarantees results.json reports; "namespaces" is covered by
@@ -42,30 +44,63 @@ from tests import ROOT
 LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000"]
 FAKE = '"score": 1000'
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or isolation_mode() != "namespaces" or not shutil.which("setpriv"),
-    reason="emulating the three modes needs root with CAP_SYS_ADMIN and setpriv")
 
-# Runs "$@" in a private mount namespace: /root = tmpfs holding only the Python installation (if it
-# lives there), /tmp = tmpfs; then as root without CAP_SYS_ADMIN ("uid") or as uid 65534 ("rlimits").
+
+def _namespaces_missing():
+    """Why "namespaces" mode (root with a working unshare) is not available here, or None."""
+    if os.geteuid() != 0:
+        return "not root"
+    if isolation_mode() != "namespaces":
+        return "root without a working unshare (no CAP_SYS_ADMIN)"
+    return None
+
+
+def _emulation_missing():
+    """Why the harness cannot emulate "uid" / "rlimits" here (it needs a private mount namespace, setpriv)."""
+    return _namespaces_missing() or (None if shutil.which("setpriv") else "setpriv is missing")
+
+
+# Each test skips only for what it needs, and names the guarantees it checks (mark `isolation`): the
+# terminal summary (tests/conftest.py) lists those that went untested on this machine, and why.
+NAMESPACES = pytest.mark.skipif(_namespaces_missing() is not None, reason=f"{_namespaces_missing()}")
+EMULATED = pytest.mark.skipif(_emulation_missing() is not None, reason=f"{_emulation_missing()}")
+EVERY = ("network_closed", "secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
+         "resource_limits")
+MODES = {"namespaces": NAMESPACES, "uid": EMULATED, "rlimits": EMULATED}
+
+
+def modes(*names):
+    return [pytest.param(m, marks=MODES[m]) for m in names]
+
+
+# Runs "$@" in a private mount namespace: /root = tmpfs, /tmp = tmpfs, with what must stay where it is
+# bound back (KEEP, colon-separated: the Python installation, this checkout and its virtualenv, when
+# they live under /root or /tmp); then as root without CAP_SYS_ADMIN ("uid") or as uid 65534 ("rlimits").
 # With a LISTING path, it runs the command as a child and then lists the world-writable dirs.
-WRAP = r'''
+WRAP = r"""
 set -e
-PYHOME=$1; MODE=$2; WHERE=$3; LISTING=$4; shift 4
+umask 022
+MODE=$1; WHERE=$2; LISTING=$3; KEEP=$4; shift 4
 # Docker's default capability set (no CAP_SYS_ADMIN, no CAP_SYS_PTRACE)
 DOCKER_CAPS=-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write
-case "$PYHOME" in
-  /root/*)
-    STASH=$(mktemp -d /var/tmp/ag-stash-XXXXXX)
-    mount --rbind "$PYHOME" "$STASH"
-    if [ "$MODE" = uid ]; then mount -t tmpfs -o mode=700 tmpfs /root; else mount -t tmpfs -o mode=711 tmpfs /root; fi
-    mkdir -p "$PYHOME"
-    mount --move "$STASH" "$PYHOME"
-    rmdir "$STASH" ;;
-  *)
-    mount -t tmpfs -o mode=700 tmpfs /root ;;
-esac
+STASHED=""; ROOT_MODE=700
+IFS=:
+for P in $KEEP; do
+  S=$(mktemp -d /var/tmp/ag-stash-XXXXXX)
+  mount --rbind "$P" "$S"
+  STASHED="$STASHED$P:$S:"
+  # "rlimits" (uid 65534) must traverse /root to what is kept there; "uid" opens the way itself
+  case "$P" in /root/*) if [ "$MODE" = rlimits ]; then ROOT_MODE=711; fi ;; esac
+done
+unset IFS
+mount -t tmpfs -o mode=$ROOT_MODE tmpfs /root
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+while [ -n "$STASHED" ]; do
+  P=${STASHED%%:*}; STASHED=${STASHED#*:}; S=${STASHED%%:*}; STASHED=${STASHED#*:}
+  mkdir -p "$P"
+  mount --move "$S" "$P"
+  rmdir "$S"
+done
 cd "$WHERE"
 if [ "$MODE" = uid ]; then
   set -- setpriv --bounding-set "$DOCKER_CAPS" --inh-caps -all -- "$@"
@@ -77,14 +112,23 @@ set +e
 "$@"; rc=$?
 ls -lnA /tmp /var/tmp /dev/shm > "$LISTING" 2>&1
 exit $rc
-'''
+"""
+HIDDEN_BY_WRAP = ("/root", "/tmp")
+
+
+def kept_through_wrap():
+    """What the emulation binds back over its fresh /root and /tmp: the Python installation, this
+    checkout (tests, the grader, and usually its .venv) and the virtualenv, wherever this checkout is."""
+    paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, ROOT)}
+    under = [p for p in paths if any(p.startswith(h + "/") for h in HIDDEN_BY_WRAP)]
+    return sorted(p for p in under if not any(p != q and p.startswith(q + "/") for q in under))
 
 
 def wrapped(mode, cmd, where, listing=""):
     if mode == "namespaces":
         return cmd
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", WRAP, "wrap",
-            sys.base_prefix, mode, where, listing, *cmd]
+            mode, where, listing, ":".join(kept_through_wrap()), *cmd]
 
 
 def _project_copy(base):
@@ -125,7 +169,7 @@ def _grader(mode, uid_project):
     return uid_project if mode == "uid" else (ROOT, sys.executable)
 
 
-@pytest.fixture(scope="module", params=["uid", "rlimits"])
+@pytest.fixture(scope="module", params=modes("uid", "rlimits"))
 def batch(request, uid_project):
     mode = request.param
     base = tempfile.mkdtemp(prefix=f"ag-iso-{mode}-", dir="/var/tmp")
@@ -207,6 +251,7 @@ def _text(res):
     return res["output"] + "\n" + "\n".join(t["output"] for t in res["tests"])
 
 
+@pytest.mark.isolation("reported_guarantees")
 def test_batch_ran_in_the_mode(batch):
     assert batch["proc"].returncode == 0, batch["proc"].stderr[-3000:]
     print(f"{batch['mode']}: the hostile batch took {batch['seconds']:.0f} s")
@@ -216,6 +261,7 @@ def test_batch_ran_in_the_mode(batch):
         assert res["extra_data"]["guarantees"] == guarantees(batch["mode"]), name
 
 
+@pytest.mark.isolation(*EVERY)
 def test_every_case_scores_its_honest_points(batch):
     wrong = {}
     for name, case in CASES.items():
@@ -229,6 +275,7 @@ def test_every_case_scores_its_honest_points(batch):
     assert not wrong, wrong
 
 
+@pytest.mark.isolation("reported_guarantees")
 def test_reported_guarantees(batch):
     res = _results(batch, "read_secrets")
     g = res["extra_data"]["guarantees"]
@@ -244,6 +291,7 @@ def test_reported_guarantees(batch):
         assert "secrets_unreadable" in res["output"].split("not guaranteed:")[1]
 
 
+@pytest.mark.isolation("network_closed")
 def test_network_attack_refused(batch):
     # no network namespace in either mode: the socket guard refuses (best effort, as reported)
     assert batch["connected"] is None
@@ -251,6 +299,7 @@ def test_network_attack_refused(batch):
     assert "CONNECTED" not in text and "network access is disabled" in text
 
 
+@pytest.mark.isolation("secrets_unreadable")
 def test_secrets(batch):
     text = _outputs(batch, "read_secrets")
     if batch["mode"] == "rlimits":   # documented as not held (test_reported_guarantees): it reads them
@@ -266,6 +315,7 @@ def test_secrets(batch):
         assert "def hidden_square" not in res and "assert_close(student.call" not in res
 
 
+@pytest.mark.isolation("grader_unwritable")
 def test_grader_output_and_code(batch):
     res = _results(batch, "fake_results")
     assert res["score"] == 0            # whatever it wrote, the grader's results.json is the grader's
@@ -375,7 +425,8 @@ def _spinner(base, course, name, token):
     return sub
 
 
-@pytest.mark.parametrize("mode", ["namespaces", "uid", "rlimits"])
+@pytest.mark.isolation("processes_tied")
+@pytest.mark.parametrize("mode", modes("namespaces", "uid", "rlimits"))
 def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     base, course = kill_course
     proj, python = _grader(mode, uid_project)
@@ -399,7 +450,8 @@ def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     assert took < 5
 
 
-@pytest.mark.parametrize("mode", ["namespaces", "uid"])
+@pytest.mark.isolation("processes_tied")
+@pytest.mark.parametrize("mode", modes("namespaces", "uid"))
 def test_killed_grade_all_leaves_no_process(kill_course, uid_project, mode):
     base, course = kill_course
     proj, python = _grader(mode, uid_project)
@@ -480,6 +532,8 @@ def test_supervisor_watch_sees_a_process_end(monkeypatch, pidfds):
         child.wait()
 
 
+@NAMESPACES
+@pytest.mark.isolation("secrets_unreadable", mode="namespaces")
 def test_namespaces_cover_every_top_level_dir_but_the_system(tmp_path):
     """A second copy of the course outside the project (another checkout in /srv, an old root file
     system, a mounted drive) is out of the student's reach in "namespaces" mode: every top-level
@@ -518,7 +572,8 @@ def test_namespaces_cover_every_top_level_dir_but_the_system(tmp_path):
             assert set(entries) <= ({"mount"} if t == "/run" else set()), (t, entries)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="kill_uid drops to another uid: root only (the uid mode's grader)")
+@pytest.mark.skipif(os.geteuid() != 0, reason="not root (kill_uid drops to another uid, as the uid mode's grader)")
+@pytest.mark.isolation("separate_uid", mode="namespaces+uid")
 def test_kill_uid_returns_once_the_uids_processes_are_reaped():
     """A killed fork bomb's processes hold the uid's RLIMIT_NPROC until reaped: kill_uid kills them and
     waits until /proc shows none of the uid (here a zombie the test reaps 0.5 s later)."""
@@ -551,3 +606,45 @@ def test_kill_uid_returns_once_the_uids_processes_are_reaped():
     reaper.join()
     assert reaped and returned >= reaped[0]
     assert not any(_proc_uid(p) == uid for p in _pids())
+
+
+@EMULATED
+@pytest.mark.isolation("secrets_unreadable", "separate_uid", mode="uid")
+def test_uid_mode_grades_again_after_earlier_runs(uid_project):
+    """uid mode changes file modes (protect_paths) and leaves them changed: two more batches in a row on
+    one course with the same grader copy (already used by the other uid tests of this module) grade as
+    the first did: the reference in full, the release and read_secrets 0, every secret still unreadable."""
+    proj, python = uid_project
+    from tests.hostile.toy import reference_submission
+    base = tempfile.mkdtemp(prefix="ag-iso-again-", dir="/var/tmp")
+    os.chmod(base, 0o755)
+    try:
+        course = make_course(os.path.join(base, "course"))
+        release = os.path.join(course, "assignments", "toy")
+        subs = os.path.join(base, "subs")
+        secrets = [os.path.join(course, "solutions", "toy", "hidden_tests.py"),
+                   os.path.join(course, "build", "grader", "toy", "hidden_tests.py")]
+        reference_submission(course, os.path.join(subs, "reference"))
+        shutil.copytree(release, os.path.join(subs, "release"))
+        read_secrets(release, os.path.join(subs, "read_secrets"), secrets)
+        _world_readable(base)
+        for run in (1, 2):           # the second on the modes the first left (nothing made readable again)
+            out = os.path.join(base, f"out{run}")
+            cmd = [python, "-m", "autograder", "grade-all", subs, "--assignment", "toy", "--out", out,
+                   "--root", course, "--profile", "smoke", "--jobs", "2", "--no-gradebook", *LIMITS]
+            proc = subprocess.run(wrapped("uid", cmd, proj), capture_output=True, text=True,
+                                  env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+            assert proc.returncode == 0, (run, proc.stdout[-2000:], proc.stderr[-3000:])
+            got = {}
+            for sid in ("reference", "release", "read_secrets"):
+                with open(os.path.join(out, sid, "results.json")) as f:
+                    res = json.load(f)
+                assert res["extra_data"]["isolation"] == "uid", (run, sid, res["output"])
+                got[sid] = res["score"]
+            assert got == {"reference": 10, "release": 0, "read_secrets": 0}, (run, got)
+            text = _outputs({"out": out}, "read_secrets")
+            for path in secrets:
+                assert f"cannot read {path} PermissionError" in text, (run, text[:2000])
+            assert "LEAK" not in text, run
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

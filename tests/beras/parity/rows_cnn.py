@@ -146,8 +146,11 @@ ROWS = [
         lambda d: _positive_variance(image_inputs(extra=lambda c, f: [(1, 1, 1, c)] * 2)(d), 2)),
     Row("batch_normalization/training-moments-nhwc", _bn_train(beras.nn, [0, 1, 2]), _bn_train(tf.nn, [0, 1, 2]),
         image_inputs(batch=(2, 3), extra=lambda c, f: [(c,), (c,)])),
+    # A batch of 2 normalizes to about +-1 whatever x is: its x-gradient, ~variance_epsilon / |x1 - x2|^3, is
+    # smaller than float32's rounding of the O(1 / |x1 - x2|) terms that cancel into it (both libraries are
+    # ~1e-4 off the float64 gradient there), so float32 draws 3 or more rows; float64 keeps the batch of 2.
     Row("batch_normalization/training-moments-2d", _bn_train(beras.nn, [0]), _bn_train(tf.nn, [0]),
-        lambda d: st.tuples(st.integers(2, 8), st.integers(1, 5)).flatmap(
+        lambda d: st.tuples(st.integers(2 if d == "float64" else 3, 8), st.integers(1, 5)).flatmap(
             lambda t: seeded(d, st.just(t), st.just(t[1:]), st.just(t[1:])))),
 ]
 

@@ -93,7 +93,8 @@ def fn_row(name, b_fn, k_fn, inputs, **kw):
     return Row(f"losses.{name}", lambda t, p: b_fn(t, p, **kw), lambda t, p: k_fn(t, p, **kw), inputs)
 
 
-def class_row(name, b_cls, k_cls, inputs, dtypes=("float64", "float32"), keras_dtype=True, weighted=False, **kw):
+def class_row(name, b_cls, k_cls, inputs, dtypes=("float64", "float32"), keras_dtype=True, weighted=False, scale=1.0,
+              **kw):
     """A Loss class row; the Keras twin computes in the inputs' dtype (see the module docstring)."""
     def k(t, p, *w):
         extra = {"dtype": p.dtype.name} if keras_dtype else {}
@@ -105,7 +106,7 @@ def class_row(name, b_cls, k_cls, inputs, dtypes=("float64", "float32"), keras_d
             return xs + [np.linspace(0.5, 2.0, int(np.prod(shape))).reshape(shape).astype(d)]
         return inputs(d).map(add_weights)
     return Row(f"losses.{name}", lambda t, p, *w: b_cls(**kw)(t, p, *w), k,
-               inputs_w if weighted else inputs, dtypes=dtypes)
+               inputs_w if weighted else inputs, dtypes=dtypes, scale=scale)
 
 
 def metric_row(name, b_fn, k_fn, inputs, **kw):
@@ -182,19 +183,20 @@ ROWS = [
     class_row("BinaryCrossentropy/keras-default-dtype", B.BinaryCrossentropy, K.BinaryCrossentropy,
               elementwise("probs", 2), dtypes=("float32",), keras_dtype=False),
     # ---- Keras's softmax/sigmoid activations hand their logits to the cross-entropies (no clipping):
-    # logits scaled by 10 so that some probabilities fall below the 1e-7 clip
+    # logits scaled by 10 so that some probabilities fall below the 1e-7 clip. The gradient w.r.t. the
+    # unscaled logits is 10 x (p - y): 10 x the rounding of O(1) probabilities where p ~ y (scale=10)
     class_row("CategoricalCrossentropy/softmax-activation",
               lambda **kw: lambda t, p: B.CategoricalCrossentropy(**kw)(t, beras.activations.softmax(p * 10.0)),
               lambda **kw: lambda t, p: K.CategoricalCrossentropy(**kw)(t, keras.activations.softmax(p * 10.0)),
-              classification("one-hot", "logits")),
+              classification("one-hot", "logits"), scale=10.0),
     class_row("SparseCategoricalCrossentropy/softmax-activation",
               lambda **kw: lambda t, p: B.SparseCategoricalCrossentropy(**kw)(t, beras.activations.softmax(p * 10.0)),
               lambda **kw: lambda t, p: K.SparseCategoricalCrossentropy(**kw)(t, keras.activations.softmax(p * 10.0)),
-              SPARSE_LOGITS),
+              SPARSE_LOGITS, scale=10.0),
     class_row("BinaryCrossentropy/sigmoid-activation",
               lambda **kw: lambda t, p: B.BinaryCrossentropy(**kw)(t, beras.activations.sigmoid(p * 10.0)),
               lambda **kw: lambda t, p: K.BinaryCrossentropy(**kw)(t, keras.activations.sigmoid(p * 10.0)),
-              elementwise("logits", 2, binary=True)),
+              elementwise("logits", 2, binary=True), scale=10.0),
     # ---- metric functions (per-sample 0/1 values, float32 like Keras, no gradient)
     metric_row("accuracy", beras.metrics.accuracy, keras_accuracy,
                lambda d: elementwise("regression")(d).map(lambda xs: [np.round(x) for x in xs])),

@@ -16,6 +16,8 @@ class Row:
     grad:   compare gradients w.r.t. every input (sum of outputs, as tf.GradientTape does)
     dtypes: which float dtypes to run
     tol:    {dtype name: relative tolerance} overrides (CS231n relative error) — keep tight
+    scale:  size of the terms that cancel where a result is ~0 (default O(1)): the comparison's absolute
+            floor is ``scale`` x the dtype's rounding unit (tests/test_parity.py, FLOOR)
     """
     name: str
     beras: Callable
@@ -24,6 +26,7 @@ class Row:
     grad: bool = True
     dtypes: tuple = ("float64", "float32")
     tol: dict = field(default_factory=dict)
+    scale: float = 1.0
 
 
 def _collect():

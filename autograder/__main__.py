@@ -131,7 +131,8 @@ def main(argv=None):
             print(f"{res['score']:g} / {res['extra_data']['max_score']:g}  ->  {os.path.join(args.out, 'results.json')}")
             return 0
         if args.command == "grade-all":
-            from .grading.batch import EXIT_GRADER_FAILED, grade_all, grader_failures
+            from .grading.batch import grade_all
+            from .grading.resume import EXIT_GRADER_FAILED, grader_failures
             results = grade_all(args.submissions, args.assignment, args.out, jobs=args.jobs, shard=args.shard,
                       profile=args.profile, limits=limits_from(args, args.profile), root=args.root,
                       gradebook=not args.no_gradebook, resume=not args.no_resume, timestamps=args.timestamps,

@@ -3,7 +3,7 @@ workflows written beside it.
 
 Zip layout (Gradescope unpacks it to /autograder/source; nothing in it holds a solution)::
 
-    setup.sh  run_autograder      the image's setup (uv -> CPython 3.11 venv in /autograder/venv) and the run
+    setup.sh  run_autograder      the image's setup (uv -> CPython PYTHON_VERSION venv in /autograder/venv) and the run
     requirements.txt              the lock: every package the grader needs, transitive ones included,
                                   exact versions (autograder/authoring/locks/, `--lock` regenerates it)
     uv-requirements.txt           uv itself, pinned with hashes
@@ -16,6 +16,8 @@ No ``solutions/`` and no instructor ``beras/``: the grader finds NAME through th
 ``run_autograder`` grades /autograder/submission offline in the smoke profile (Gradescope has no GPU)
 with the venv's Python and writes /autograder/results/results.json (markdown messages for students:
 autograder.results.feedback.gradescope_format).
+
+The scripts and workflows are templates (``templates/``) filled by :func:`render`.
 
 The workflows (``FILE.student.yml`` and ``FILE.instructor.yml``):
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import zipfile
 
@@ -57,130 +60,27 @@ LOCK_FILE = os.path.join(LOCK_DIR, "requirements.txt")
 UV_LOCK_FILE = os.path.join(LOCK_DIR, "uv-requirements.txt")
 NOT_FOR_GRADING = {"copydetect"}     # runtime dependencies of instructor-only commands (similarity)
 
-SETUP_SH = r"""#!/usr/bin/env bash
-# Gradescope: runs once, as root, when the autograder image is built (the network is available only here).
-# Works on Gradescope's Ubuntu base images as they are: 22.04 ships Python 3.10 (too old for the
-# pins) and 24.04 refuses a system-wide pip (PEP 668). So nothing is installed into the system
-# Python: uv @UV@ (hash-checked, installed with `pip --target`, which PEP 668 allows) provides CPython
-# @PY@ (the image's own if it has one, else a standalone build it downloads) and the venv
-# $AUTOGRADER_HOME/venv, into which it installs requirements.txt as it is (--no-deps): every package,
-# transitive ones included, at an exact version; `uv pip check` then proves nothing is missing.
-# Any failure stops here with a message.
-set -euo pipefail
-AG="${AUTOGRADER_HOME:-/autograder}"
-SRC="$AG/source"
-VENV="$AG/venv"
-TOOLS="$AG/uv"
-export UV_PYTHON_INSTALL_DIR="$AG/python" UV_CACHE_DIR="$AG/uv-cache"
-say() { echo "setup.sh: $*"; }
-fail() {
-  echo "setup.sh: ERROR: $*" >&2
-  echo "setup.sh: ERROR: the autograder is not installed; run_autograder will report it on every submission." >&2
-  exit 1
-}
-
-say "apt-get: util-linux and mount (unshare, for the sandbox's namespaces)"
-if ! { apt-get update -qq && apt-get install -y -qq util-linux mount >/dev/null; }; then
-  say "warning: apt-get could not install util-linux/mount: the sandbox uses a weaker isolation mode"
-fi
-
-# 1. uv, at the pinned version
-UV=""
-if command -v uv >/dev/null 2>&1 && [ "$(uv --version 2>/dev/null | cut -d' ' -f2)" = "@UV@" ]; then
-  UV="$(command -v uv)"
-  say "using uv @UV@ found on PATH ($UV)"
-else
-  if ! python3 -m pip --version >/dev/null 2>&1; then
-    say "python3 has no pip: installing python3-pip with apt-get"
-    apt-get install -y -qq python3-pip >/dev/null 2>&1 \
-      || fail "python3 has no pip and apt-get could not install python3-pip: cannot fetch uv @UV@"
-  fi
-  say "installing uv @UV@ (hash-checked) into $TOOLS with pip --target (no system-wide install: PEP 668 allows it)"
-  rm -rf "$TOOLS"
-  python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check --require-hashes \
-      --target "$TOOLS" -r "$SRC/uv-requirements.txt" \
-    || fail "pip could not install uv @UV@ from $SRC/uv-requirements.txt (is PyPI reachable?)"
-  UV="$TOOLS/bin/uv"
-fi
-[ -x "$UV" ] || fail "no uv executable at $UV"
-
-# 2. CPython @PY@ and the venv
-say "creating $VENV with Python @PY@ (the base image has $(python3 -V 2>&1 || echo 'no python3'))"
-"$UV" venv --clear --python "@PY@" "$VENV" \
-  || fail "uv could not provide Python @PY@ for $VENV (it downloads a standalone CPython when the image has none: is the network reachable?)"
-
-# 3. the locked dependency set
-say "installing requirements.txt into $VENV (exact versions, nothing resolved beyond it)"
-"$UV" pip install --python "$VENV/bin/python" --no-deps -r "$SRC/requirements.txt" \
-  || fail "uv could not install the locked requirements (requirements.txt) into $VENV"
-"$UV" pip check --python "$VENV/bin/python" \
-  || fail "requirements.txt is not a complete set (uv pip check, above): regenerate it with --lock"
-
-# 4. check: the right Python, every locked package at its version, the grader importable
-"$VENV/bin/python" - "$SRC/requirements.txt" "@PY@" <<'PY' || fail "the venv does not match requirements.txt (above)"
-import importlib.metadata as md, re, sys
-want = tuple(int(x) for x in sys.argv[2].split("."))
-bad = [] if sys.version_info[:2] == want else [f"Python {sys.version.split()[0]} (wanted {sys.argv[2]})"]
-n = 0
-for line in open(sys.argv[1]):
-    m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
-    if m:
-        n += 1
-        try:
-            have = md.version(m[1])
-        except md.PackageNotFoundError:
-            have = "missing"
-        if have != m[2]:
-            bad.append(f"{m[1]}=={m[2]} (installed: {have})")
-if bad:
-    sys.exit("setup.sh: ERROR: not as locked: " + ", ".join(bad))
-print(f"setup.sh: {n} locked packages on Python {sys.version.split()[0]}")
-PY
-(cd "$SRC" && "$VENV/bin/python" -c "import autograder.grading.grade") \
-  || fail "the grader does not import with $VENV/bin/python"
-say "done: run_autograder grades with $VENV/bin/python"
-"""
-
-RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope: runs per submission, offline. Always leaves /autograder/results/results.json.
-set -uo pipefail
-cd /autograder/source
-PY=/autograder/venv/bin/python
-export AUTOGRADER_ROOT=/autograder/source TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0
-if [ -x "$PY" ]; then
-  "$PY" -m autograder grade /autograder/submission --assignment {name} \\
-      --out /autograder/results --profile smoke
-  status=$?
-  why="status $status"
-else
-  why="no $PY: setup.sh did not complete, see the autograder's build log"
-  echo "run_autograder: $why" >&2
-fi
-if [ ! -s /autograder/results/results.json ]; then
-  mkdir -p /autograder/results
-  echo '{{"score": 0, "output": "The autograder could not run ('"$why"'); please contact the staff.", "tests": []}}' \\
-    > /autograder/results/results.json
-fi
-exit 0
-"""
-
-
-def runtime_requirements(root=None):
-    """The exact pins the grader needs: pyproject.toml's runtime dependencies minus NOT_FOR_GRADING."""
+def pinned_dependencies(root=None):
+    """{lower-case name: "name==version"} of pyproject.toml's runtime dependencies, in its order, each
+    pinned exactly (the course root's pyproject.toml, else the grader's own)."""
     import tomllib
     path = os.path.join(root or "", "pyproject.toml")
     if root is None or not os.path.isfile(path):      # an unzipped package has none: the grader's own
         path = os.path.join(os.path.dirname(AUTOGRADER_DIR), "pyproject.toml")
     with open(path, "rb") as f:
         deps = tomllib.load(f)["project"]["dependencies"]
-    out = []
+    out = {}
     for d in deps:
         name, sep, version = d.partition("==")
         if not sep or not version.strip():
             raise GraderError(f"{path}: dependency {d!r} is not pinned with == (the lock needs exact pins)")
-        if name.strip().lower() not in NOT_FOR_GRADING:
-            out.append(f"{name.strip()}=={version.strip()}")
+        out[name.strip().lower()] = f"{name.strip()}=={version.strip()}"
     return out
+
+
+def runtime_requirements(root=None):
+    """The exact pins the grader needs: pyproject.toml's runtime dependencies minus NOT_FOR_GRADING."""
+    return [pin for name, pin in pinned_dependencies(root).items() if name not in NOT_FOR_GRADING]
 
 
 def compile_lock(requirements, out, python_version=PYTHON_VERSION, platform=PYTHON_PLATFORM, hashes=True,
@@ -232,14 +132,12 @@ def write_locks(root=None):
 
 def lock_pins(text):
     """{name: version} of every ``name==version`` line of a lock (names normalized)."""
-    import re
     return {re.sub(r"[-_.]+", "-", m[1]).lower(): m[2]
             for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", text, re.M)}
 
 
 def lock_mismatches(text, requirements):
     """What the lock ``text`` misses of ``requirements`` (exact pins): [] when consistent."""
-    import re
     pins = lock_pins(text)
     out = []
     for r in requirements:
@@ -257,248 +155,39 @@ def _read_lock(path):
         return f.read()
 
 
-# what the student workflow adds to the release's requirements.txt to run the notebook
-NOTEBOOK_RUNNER = ["nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]
+# what the student workflow adds to the release's requirements.txt to run the notebook (pyproject.toml's pins)
+NOTEBOOK_RUNNER = ("nbclient", "nbformat", "ipykernel")
 
 # ---------------------------------------------------------------------------------------------
-# (a) the student workflow: only what is already the student's
+# The scripts and workflows: templates/ (setup.sh, run_autograder, student.yml, instructor.yml and the
+# instructor's fetch_grader.yml step), each filled by render() from named values
 # ---------------------------------------------------------------------------------------------
-STUDENT_WORKFLOW = """# STUDENT repositories of @NAME@: save as .github/workflows/check.yml in each student's repository
-# (the repository holds the released assignments/@NAME@/ folder at its root).
-# On every push it runs only what is already the student's: the expected files are present and the
-# notebook is valid, the notebook runs top to bottom (nbclient) and its visible test cells are
-# reported in the job summary, and the submission zip is uploaded as an artifact. It downloads no
-# grader and no hidden test and needs no secret: hidden tests run in the instructor's grading
-# workflow (@NAME@.instructor.yml) or on Gradescope.
-name: check
-on:
-  push:
-  workflow_dispatch:
-permissions:
-  contents: read
-jobs:
-  check:
-    runs-on: ubuntu-latest
-    timeout-minutes: 60
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          persist-credentials: false
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - name: Expected files, valid notebook JSON
-        run: |
-          python - <<'PY'
-          import json, os, sys
-          expected = @EXPECTED@
-          missing = [f for f in expected if not os.path.isfile(f)]
-          if missing:
-              sys.exit(f"missing: {', '.join(missing)} (keep the released layout)")
-          try:
-              with open("@NAME@.ipynb", encoding="utf-8") as f:
-                  json.load(f)
-          except ValueError as e:
-              sys.exit(f"@NAME@.ipynb is not valid JSON: {e}")
-          print("found:", ", ".join(expected))
-          PY
-      - name: Install the assignment's requirements
-        run: python -m pip install --quiet -r requirements.txt @RUNNER@
-      - name: Run the notebook (visible checks)
-        env:
-          TF_CPP_MIN_LOG_LEVEL: "3"
-          COURSE_SUBMIT_RUN: "1"   # the notebook's submit cell stays idle (the last step packages)
-        run: |
-          python - <<'PY'
-          import os, sys
-          import nbformat
-          from nbclient import NotebookClient
-          nb = nbformat.read("@NAME@.ipynb", as_version=4)
-          nbformat.validate(nb)
-          NotebookClient(nb, timeout=1800, kernel_name="python3", allow_errors=True,
-                         resources={"metadata": {"path": os.getcwd()}}).execute()
-          os.makedirs(os.path.join(os.environ["RUNNER_TEMP"], "executed"), exist_ok=True)
-          nbformat.write(nb, os.path.join(os.environ["RUNNER_TEMP"], "executed", "@NAME@.ipynb"))
-          rows, got, total, failed = [], 0.0, 0.0, 0
-          for cell in nb.cells:
-              meta = cell.get("metadata", {}).get("nbgrader", {})
-              if cell.cell_type != "code" or not meta.get("grade"):
-                  continue
-              points = float(meta.get("points", 0))
-              errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-              total += points
-              if errors:
-                  failed += 1
-                  why = f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}"[:200]
-                  rows.append(f"| {meta.get('grade_id')} | 0 / {points:g} | {why.replace('|', '/')} |")
-              else:
-                  got += points
-                  rows.append(f"| {meta.get('grade_id')} | {points:g} / {points:g} | passed |")
-          lines = [f"## @NAME@: visible checks {got:g} / {total:g}", "",
-                   "Hidden tests are graded by the course staff.", "",
-                   "| check | points | result |", "| --- | --- | --- |", *rows]
-          with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
-              f.write("\\n".join(lines) + "\\n")
-          print("\\n".join(lines))
-          sys.exit(1 if failed else 0)
-          PY
-      - name: Package the submission
-        if: always()
-        run: |
-          if [ -f submit.py ]; then    # the release's submission step: the zip the grader reads
-            python submit.py --no-run --out "$RUNNER_TEMP/@NAME@-submission.zip"
-          else
-            git archive --format=zip -o "$RUNNER_TEMP/@NAME@-submission.zip" HEAD
-          fi
-      - uses: actions/upload-artifact@v4
-        if: always()
-        with:
-          name: @NAME@-submission
-          path: |
-            ${{ runner.temp }}/@NAME@-submission.zip
-            ${{ runner.temp }}/executed/@NAME@.ipynb
-          if-no-files-found: warn
-"""
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")     # never bash's ${...} nor GitHub's ${{ ... }}
 
-# ---------------------------------------------------------------------------------------------
-# (b) the instructor workflow: hidden tests, in the instructor's repository
-# ---------------------------------------------------------------------------------------------
-FETCH_GRADER = """      - name: Fetch the grader zip (this repository's secrets)
-        env:
-          AUTOGRADER_ZIP_B64: ${{ secrets.AUTOGRADER_ZIP_B64 }}
-          AUTOGRADER_ZIP_PASSPHRASE: ${{ secrets.AUTOGRADER_ZIP_PASSPHRASE }}
-          AUTOGRADER_ZIP_URL: ${{ secrets.AUTOGRADER_ZIP_URL }}
-          AUTOGRADER_ZIP_TOKEN: ${{ secrets.AUTOGRADER_ZIP_TOKEN }}
-        run: |
-          set -euo pipefail
-          zip="$RUNNER_TEMP/grader.zip"
-          if [ -n "$AUTOGRADER_ZIP_B64" ]; then
-            printf '%s' "$AUTOGRADER_ZIP_B64" | base64 -d > "$zip"
-          elif [ -f grader.zip.gpg ] && [ -n "$AUTOGRADER_ZIP_PASSPHRASE" ]; then
-            gpg --quiet --batch --yes --passphrase "$AUTOGRADER_ZIP_PASSPHRASE" --output "$zip" --decrypt grader.zip.gpg
-          elif [ -n "$AUTOGRADER_ZIP_URL" ]; then
-            auth=()
-            if [ -n "$AUTOGRADER_ZIP_TOKEN" ]; then auth=(-H "Authorization: Bearer $AUTOGRADER_ZIP_TOKEN"); fi
-            curl -fsSL "${auth[@]}" -o "$zip" "$AUTOGRADER_ZIP_URL"
-          else
-            echo "::error::set the secret AUTOGRADER_ZIP_B64, or commit grader.zip.gpg and set AUTOGRADER_ZIP_PASSPHRASE, or set AUTOGRADER_ZIP_URL"
-            exit 1
-          fi
-          mkdir -p "$RUNNER_TEMP/grader"
-          unzip -q "$zip" -d "$RUNNER_TEMP/grader"
-          rm -f "$zip"
-"""
 
-INSTRUCTOR_WORKFLOW = """# INSTRUCTOR grading of @NAME@ (the grade of record, with the hidden tests). Save as
-# .github/workflows/grade-@NAME@.yml in the instructor's PRIVATE grading repository, next to a file
-# roster.txt: one student repository per line, "owner/repo" optionally followed by a student id
-# (default: the repository name); blank lines and lines starting with # are skipped.
-# Repository secrets:
-#   ROSTER_TOKEN         a token that can read every repository of the roster (contents: read)
-# and the grader zip (`autograder package @NAME@ --out grader.zip`), the first of these that is set:
-#   AUTOGRADER_ZIP_B64   the zip, base64-encoded (secrets hold at most 48 KB: small zips only);
-#   AUTOGRADER_ZIP_PASSPHRASE  with grader.zip.gpg committed in this repository
-#                        (`gpg --symmetric --cipher-algo AES256 grader.zip`; GitHub's way to keep a
-#                        larger secret);
-#   AUTOGRADER_ZIP_URL   a private download URL of the zip (+ AUTOGRADER_ZIP_TOKEN, a bearer token
-#                        for it, if the URL needs one).
-# Run it from the Actions tab (workflow_dispatch): @SHARDS@ jobs each grade one deterministic shard with
-# `autograder grade-all --shard I/@SHARDS@` (student code sandboxed as root); the merge job joins the
-# shard CSVs with `autograder merge` into scores.csv. Every student's results.json and feedback.html
-# are in the shard artifacts.
-name: grade-@NAME@
-on:
-  workflow_dispatch:
-    inputs:
-      ref:
-        description: "branch or tag of each student repository to grade (empty: its default branch)"
-        required: false
-        default: ""
-permissions:
-  contents: read
-concurrency:
-  group: grade-@NAME@
-jobs:
-  grade:
-    name: grade shard ${{ matrix.shard }} of @SHARDS@
-    runs-on: ubuntu-latest
-    timeout-minutes: 350
-    strategy:
-      fail-fast: false
-      matrix:
-        shard: @MATRIX@
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          persist-credentials: false
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-@FETCH@      - name: Install the grader's requirements
-        run: python -m pip install --quiet -r "$RUNNER_TEMP/grader/requirements.txt"
-      - name: Check out the roster's repositories
-        env:
-          ROSTER_TOKEN: ${{ secrets.ROSTER_TOKEN }}
-          REF: ${{ inputs.ref }}
-        run: |
-          set -euo pipefail
-          subs="$RUNNER_TEMP/submissions"
-          mkdir -p "$subs" "$RUNNER_TEMP/out"
-          auth="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$ROSTER_TOKEN" | base64 -w0)"
-          branch=()
-          if [ -n "$REF" ]; then branch=(--branch "$REF"); fi
-          grep -v -E '^[[:space:]]*(#|$)' roster.txt | while read -r repo sid _; do
-            sid="${sid:-${repo##*/}}"
-            if git -c "http.extraheader=$auth" clone --quiet --depth 1 "${branch[@]}" \\
-                "${GITHUB_SERVER_URL:-https://github.com}/$repo.git" "$subs/$sid"; then
-              printf '%s\\t%s\\t%s\\n' "$sid" "$repo" "$(git -C "$subs/$sid" rev-parse HEAD)" >> "$RUNNER_TEMP/out/commits.tsv"
-              rm -rf "$subs/$sid/.git"
-            else
-              echo "::warning::could not clone $repo"
-            fi
-          done
-      - name: Grade shard ${{ matrix.shard }} of @SHARDS@
-        env:
-          SHARD: ${{ matrix.shard }}
-        run: |
-          cd "$RUNNER_TEMP/grader"
-          sudo -E env "PATH=$PATH" AUTOGRADER_ROOT="$RUNNER_TEMP/grader" python -m autograder grade-all \\
-            "$RUNNER_TEMP/submissions" --assignment @NAME@ --out "$RUNNER_TEMP/out" \\
-            --shard "$SHARD/@SHARDS@" --profile auto --jobs 2 --no-gradebook
-      - uses: actions/upload-artifact@v4
-        if: always()
-        with:
-          name: shard-${{ matrix.shard }}
-          path: ${{ runner.temp }}/out
-  merge:
-    needs: grade
-    if: always()
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          persist-credentials: false
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-@FETCH@      - uses: actions/download-artifact@v4
-        with:
-          pattern: shard-*
-          path: ${{ runner.temp }}/shards
-      - name: Merge the shard CSVs
-        run: |
-          cd "$RUNNER_TEMP/grader"
-          python -m autograder merge "$RUNNER_TEMP"/shards/shard-*/scores-*-of-@SHARDS@.csv --out "$RUNNER_TEMP/scores.csv"
-          { echo "## @NAME@: scores"; echo; echo '```'; cat "$RUNNER_TEMP/scores.csv"; echo '```'; } >> "$GITHUB_STEP_SUMMARY"
-      - uses: actions/upload-artifact@v4
-        with:
-          name: scores-@NAME@
-          path: ${{ runner.temp }}/scores.csv
-"""
+def render(template, **values):
+    """The file ``templates/<template>`` with each ``@NAME@`` replaced by ``values["NAME"]``, in one pass
+    (a value is never scanned for placeholders). A placeholder without a value, or a value the template
+    has no placeholder for, is an error naming it."""
+    with open(os.path.join(TEMPLATES, template), encoding="utf-8", newline="") as f:
+        text = f.read()
+    found = set(PLACEHOLDER.findall(text))
+    unknown = sorted(found - set(values))
+    if unknown:
+        raise GraderError(f"template {template}: no value for {', '.join(f'@{n}@' for n in unknown)}")
+    unused = sorted(set(values) - found)
+    if unused:
+        raise GraderError(f"template {template}: no placeholder @{unused[0]}@ for the value {unused[0]}")
+    return PLACEHOLDER.sub(lambda m: str(values[m[1]]), text)
 
 
 def setup_sh():
-    return SETUP_SH.replace("@UV@", UV_VERSION).replace("@PY@", PYTHON_VERSION)
+    return render("setup.sh", UV_VERSION=UV_VERSION, PYTHON_VERSION=PYTHON_VERSION)
+
+
+def run_autograder(name):
+    return render("run_autograder", NAME=name)
 
 
 def expected_files(a):
@@ -510,17 +199,17 @@ def expected_files(a):
 
 
 def student_workflow(a):
-    return (STUDENT_WORKFLOW.replace("@EXPECTED@", json.dumps(expected_files(a)))
-            .replace("@RUNNER@", " ".join(NOTEBOOK_RUNNER)).replace("@NAME@", a.name))
+    pins = pinned_dependencies(a.root)
+    return render("student.yml", NAME=a.name, EXPECTED=json.dumps(expected_files(a)),
+                  RUNNER=" ".join(pins[name] for name in NOTEBOOK_RUNNER), PYTHON_VERSION=PYTHON_VERSION)
 
 
 def instructor_workflow(a, shards=DEFAULT_SHARDS):
     shards = int(shards)
     if shards < 1:
         raise GraderError(f"--shards must be at least 1, got {shards}")
-    return (INSTRUCTOR_WORKFLOW.replace("@FETCH@", FETCH_GRADER)
-            .replace("@MATRIX@", json.dumps(list(range(1, shards + 1))))
-            .replace("@SHARDS@", str(shards)).replace("@NAME@", a.name))
+    return render("instructor.yml", NAME=a.name, SHARDS=shards, MATRIX=json.dumps(list(range(1, shards + 1))),
+                  PYTHON_VERSION=PYTHON_VERSION, FETCH=render("fetch_grader.yml").removesuffix("\n"))
 
 
 def _info(arcname, executable=False):
@@ -559,7 +248,7 @@ def package(name, out, root=None, shards=DEFAULT_SHARDS, log=print):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         _add_text(zf, "setup.sh", setup_sh(), executable=True)
-        _add_text(zf, "run_autograder", RUN_AUTOGRADER.format(name=name), executable=True)
+        _add_text(zf, "run_autograder", run_autograder(name), executable=True)
         _add_text(zf, "requirements.txt", _read_lock(LOCK_FILE))
         _add_text(zf, "uv-requirements.txt", _read_lock(UV_LOCK_FILE))
         _add_tree(zf, AUTOGRADER_DIR, "autograder", skip=("authoring/locks",))   # shipped at the root

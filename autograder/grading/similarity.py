@@ -29,7 +29,7 @@ import nbformat
 
 from . import notebook as nbk
 from . import submission as subm
-from .batch import list_submissions
+from .listing import list_submissions
 
 MIN_THRESHOLD = 0.5
 NOISE_T, GUARANTEE_T = 15, 20      # copydetect's k-gram sizes in tokens-as-characters (its defaults: 25, 30)

@@ -14,7 +14,7 @@ import time
 import nbformat
 import pytest
 
-from autograder.grading import batch
+from autograder.grading import batch, resume
 from autograder.authoring.spec import find_assignment
 from tests.hostile.toy import make_course, reference_submission
 from tests import ROOT
@@ -141,7 +141,7 @@ def test_killed_batch_resumes(tmp_path):
         assert {s.student.id: s.score for s in gb.find_assignment("toy").submissions} == \
                {k: float(v) for k, v in rows.items()}
     stamp = json.loads((out / "zslow" / "batch.json").read_text())
-    assert stamp["submission"] == batch.submission_hash(str(subs / "zslow"))
+    assert stamp["submission"] == resume.submission_hash(str(subs / "zslow"))
 
 
 def test_what_decides_a_rerun(tmp_path):
@@ -152,22 +152,22 @@ def test_what_decides_a_rerun(tmp_path):
     one = reference_submission(course, str(tmp_path / "one"))
     two = shutil.copytree(one, tmp_path / "two")
     os.utime(os.path.join(two, "toy.ipynb"), (1, 1))
-    assert batch.submission_hash(one) == batch.submission_hash(str(two))
+    assert resume.submission_hash(one) == resume.submission_hash(str(two))
     with open(os.path.join(two, "beras", "ops.py"), "a") as f:
         f.write("# changed\n")
-    assert batch.submission_hash(one) != batch.submission_hash(str(two))
+    assert resume.submission_hash(one) != resume.submission_hash(str(two))
     shutil.make_archive(str(tmp_path / "one"), "zip", one)
-    assert batch.submission_hash(str(tmp_path / "one.zip")) != batch.submission_hash(one)
-    v = batch.grader_version(a, "smoke", None)
-    assert v == batch.grader_version(a, "smoke", None)
-    assert v != batch.grader_version(a, "smoke", {"cell_timeout": 5}) != batch.grader_version(a, "full", None)
+    assert resume.submission_hash(str(tmp_path / "one.zip")) != resume.submission_hash(one)
+    v = resume.grader_version(a, "smoke", None)
+    assert v == resume.grader_version(a, "smoke", None)
+    assert v != resume.grader_version(a, "smoke", {"cell_timeout": 5}) != resume.grader_version(a, "full", None)
     manifest = os.path.join(a.bundle_dir, "bundle.json")
     with open(manifest) as f:
         data = json.load(f)
     data["digest"] = "0" * 64            # e.g. the hidden tests changed and the bundle was rebuilt
     with open(manifest, "w") as f:
         json.dump(data, f)
-    assert batch.grader_version(a, "smoke", None) != v
+    assert resume.grader_version(a, "smoke", None) != v
 
 
 def test_a_grader_that_cannot_import_fails_loudly(tmp_path):
@@ -184,13 +184,13 @@ def test_a_grader_that_cannot_import_fails_loudly(tmp_path):
     out = tmp_path / "out"
     proc = grade_all(subs, out, course, jobs=2, env=dict(ENV, PYTHONPATH=str(broken)))
     stdout, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == batch.EXIT_GRADER_FAILED == 3, (stdout, stderr[-3000:])
+    assert proc.returncode == resume.EXIT_GRADER_FAILED == 3, (stdout, stderr[-3000:])
     assert "graded 0 submission(s)" in stdout, stdout
     assert "NOT GRADED: 2 submission(s), because the grader failed" in stdout, stdout
     for sid in ("a1", "a2"):
         assert f"  {sid}: ModuleNotFoundError: No module named 'numpy'" in stdout, stdout
         res = json.loads((out / sid / "results.json").read_text())
-        assert res["extra_data"][batch.GRADER_FAILED] == "ModuleNotFoundError: No module named 'numpy'"
+        assert res["extra_data"][resume.GRADER_FAILED] == "ModuleNotFoundError: No module named 'numpy'"
         assert res["output"].startswith("not graded: the grader failed (not this submission)")
         assert not os.path.exists(out / sid / "batch.json")               # never a finished result
     with open(out / "scores.csv") as f:
@@ -220,6 +220,6 @@ def test_grader_failures_are_never_stamped(tmp_path, monkeypatch):
     a = find_assignment("toy", course)
     out = tmp_path / "out"
     sid, res = batch._grade_one("a1", sub, a, str(out), "smoke", None, course, stamp={"submission": "x", "grader": "y"})
-    assert batch.grader_failures({sid: res}) == {"a1": "ModuleNotFoundError: No module named 'autograder_missing_dependency'"}
+    assert resume.grader_failures({sid: res}) == {"a1": "ModuleNotFoundError: No module named 'autograder_missing_dependency'"}
     assert sorted(os.listdir(out / "a1")) == ["results.json"]
-    assert batch._finished(str(out), "a1", {"submission": "x", "grader": "y"}) is None
+    assert resume._finished(str(out), "a1", {"submission": "x", "grader": "y"}) is None

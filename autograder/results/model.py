@@ -19,6 +19,7 @@ class TestResult:
     later; its points are ``extra_data["manual_points"]``). ``text`` is the plain message; ``curves``
     ({label: values}) and ``images`` ({title: tiles}) are the test's own, ``curve_figure`` (every curve in one
     plot) and ``image_figures`` (one per grid) their PNGs."""
+    __test__ = False    # not a pytest test class
     name: str
     number: str
     text: str = ""

@@ -170,10 +170,10 @@ def main(argv=None):
             return 0
         if args.command == "summary":
             import json
-            from .authoring.package import summary_markdown
+            from .results import to_summary_markdown
             try:
                 with open(args.results) as f:
-                    print(summary_markdown(json.load(f)))
+                    print(to_summary_markdown(json.load(f)))
             except (OSError, ValueError) as e:
                 print(f"## Autograder\n\nno results: {e}")
             return 0

@@ -15,7 +15,7 @@ Zip layout (Gradescope unpacks it to /autograder/source; nothing in it holds a s
 No ``solutions/`` and no instructor ``beras/``: the grader finds NAME through the shipped bundle.
 ``run_autograder`` grades /autograder/submission offline in the smoke profile (Gradescope has no GPU)
 with the venv's Python and writes /autograder/results/results.json (markdown messages for students:
-autograder.results.feedback.gradescope_format).
+autograder.results.to_gradescope).
 
 The scripts and workflows are templates (``templates/``) filled by :func:`render`.
 
@@ -274,19 +274,6 @@ def package(name, out, root=None, shards=DEFAULT_SHARDS, log=print):
         f"  AUTOGRADER_ZIP_B64 (base64; this zip {fits} in a 48 KB secret), or grader.zip.gpg +\n"
         f"  AUTOGRADER_ZIP_PASSPHRASE, or AUTOGRADER_ZIP_URL (see the workflow's header).")
     return out, student, instructor
-
-
-def summary_markdown(results):
-    """A markdown score table (for $GITHUB_STEP_SUMMARY)."""
-    from ..results.feedback import score_text
-    lines = [f"## Autograder: {results.get('score', 0):g} / {results.get('extra_data', {}).get('max_score', 0):g}",
-             "", "| Test | Score | Message |", "| --- | --- | --- |"]
-    for t in results.get("tests", []):
-        plain = (t.get("extra_data") or {}).get("text", t.get("output", ""))     # not the markdown
-        msg = str(plain).replace("\n", " ").replace("|", "\\|")[:200]
-        lines.append(f"| {t['name']} | {score_text(t)} | {msg} |")
-    lines += ["", "```", str(results.get("extra_data", {}).get("output_text", results.get("output", "")))[:3000], "```"]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

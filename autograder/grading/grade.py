@@ -56,16 +56,16 @@ class Test:
     ok: bool = True                 # a hidden test / check: did it pass in full
     manual_points: float = 0.0      # a written answer (kind "manual"): points a person gives later
 
-    def as_json(self, number):
+    def as_result(self, number):
+        """This row for :func:`autograder.results.make_results` (scores rounded as results.json shows them)."""
+        from ..results import TestResult
         if self.kind == "manual":   # no score yet: Gradescope shows the row without one
-            return {"name": self.name, "number": str(number), "output": self.output, "visibility": self.visibility,
-                    "tags": ["manual"], "extra_data": {"grade_id": self.grade_id, "manual_points": self.manual_points,
-                                                       "pending_manual_grading": True}}
-        return {"name": self.name, "number": str(number), "score": round(self.score, 4),
-                "max_score": round(self.max_score, 4),
-                "status": "passed" if self.score >= self.max_score - 1e-9 else "failed",
-                "output": self.output, "visibility": self.visibility,
-                "tags": [self.kind], "extra_data": {"grade_id": self.grade_id, **({"part": self.part} if self.part else {})}}
+            return TestResult(self.name, str(number), self.output, visibility=self.visibility, tags=("manual",),
+                              extra_data={"grade_id": self.grade_id, "manual_points": self.manual_points,
+                                          "pending_manual_grading": True})
+        return TestResult(self.name, str(number), self.output, round(self.score, 4), round(self.max_score, 4),
+                          self.score >= self.max_score - 1e-9, self.visibility, (self.kind,),
+                          {"grade_id": self.grade_id, **({"part": self.part} if self.part else {})})
 
 
 @dataclasses.dataclass
@@ -475,7 +475,9 @@ def step_apply_policies(g: Grading):
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
-def results_json(g: Grading, elapsed):
+def make_results(g: Grading, elapsed):
+    """The grading's :class:`autograder.results.Results` (its figures drawn here, once)."""
+    from ..results import make_results as results_of
     tests = list(g.tests)
     if g.fatal:
         tests = _zero_tests(g)
@@ -499,26 +501,15 @@ def results_json(g: Grading, elapsed):
                  + (f" (not guaranteed: {', '.join(held['best_effort'] + held['not_held'])})"
                     if held["best_effort"] or held["not_held"] else "") + ".")
     lines += g.messages
-    results = {
-        "score": round(score, 4),
-        "execution_time": round(elapsed, 2),
-        "output": "\n".join(lines),
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": [t.as_json(i + 1) for i, t in enumerate(tests)],
-        "leaderboard": [{"name": k, "value": v} for k, v in sorted(g.leaderboard.items())],
-        "extra_data": {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
-                       "manual_points_pending": sum(t.manual_points for t in tests if t.kind == "manual"),
-                       "isolation": isolation_mode(), "guarantees": held, "timings": {k: round(v, 3) for k, v in g.timings.items()},
-                       "student_seconds": round(g.student_seconds, 3), "curves": g.curves, "images": g.images,
-                       "calibration": g.calibration.describe() if g.calibration else "none",
-                       "cell_seconds": {k: round(v, 3) for k, v in (getattr(g.run, "seconds", None) or {}).items()},
-                       "test_seconds": {k: round(v, 3) for k, v in g.test_seconds.items()}},
-    }
-    # Gradescope shows students results.json only: markdown messages, each test's curves in its output
-    from ..results.feedback import gradescope_format
-    return gradescope_format(results, g.curves, lines, g.images)
+    extra = {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
+             "manual_points_pending": sum(t.manual_points for t in tests if t.kind == "manual"),
+             "isolation": isolation_mode(), "guarantees": held, "timings": {k: round(v, 3) for k, v in g.timings.items()},
+             "student_seconds": round(g.student_seconds, 3), "curves": g.curves, "images": g.images,
+             "calibration": g.calibration.describe() if g.calibration else "none",
+             "cell_seconds": {k: round(v, 3) for k, v in (getattr(g.run, "seconds", None) or {}).items()},
+             "test_seconds": {k: round(v, 3) for k, v in g.test_seconds.items()}}
+    return results_of(round(score, 4), [t.as_result(i + 1) for i, t in enumerate(tests)], lines, extra,
+                      sorted(g.leaderboard.items()), round(elapsed, 2), g.curves, g.images)
 
 
 def _zero_tests(g: Grading):
@@ -544,14 +535,17 @@ def _zero_tests(g: Grading):
 
 
 def write_results(g: Grading, results):
+    """results.json and feedback.html, both rendered from ``results`` (a :class:`autograder.results.Results`),
+    and the graded notebook; returns results.json's content."""
+    from ..results import to_gradescope, to_html
+    data = to_gradescope(results)
     os.makedirs(g.out, exist_ok=True)
     tmp = os.path.join(g.out, ".results.json.tmp")
     with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump(data, f, indent=2)
     os.replace(tmp, os.path.join(g.out, "results.json"))
-    from ..results.feedback import feedback_html
     try:
-        html = feedback_html(results, g.curves, g.images)
+        html = to_html(results)
     except Exception as e:  # noqa: BLE001
         html = f"<html><body><pre>feedback could not be rendered: {e}</pre></body></html>"
     with open(os.path.join(g.out, "feedback.html"), "w") as f:
@@ -562,6 +556,7 @@ def write_results(g: Grading, results):
             nbformat.write(g.nb, os.path.join(g.out, f"{g.assignment.name}.graded.ipynb"))
         except Exception:  # noqa: BLE001
             pass
+    return data
 
 
 STEPS = [step_unpack, step_locate, step_restore_notebook, step_assemble, step_scan_frameworks,
@@ -601,9 +596,7 @@ def grade(submission, assignment, out, profile="auto", limits: Limits | dict | N
     finally:
         if g.sandbox is not None:
             g.sandbox.cleanup()
-    results = results_json(g, time.monotonic() - t0)
-    write_results(g, results)
-    return results
+    return write_results(g, make_results(g, time.monotonic() - t0))
 
 
 class _Background:

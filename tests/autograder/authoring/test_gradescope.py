@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from autograder.authoring import package as pk
-from autograder.results.feedback import feedback_html, gradescope_format, md_escape
+from autograder.results import Results, TestResult, make_results, to_gradescope, to_html, to_summary_markdown
+from autograder.results.render import md_escape
 from autograder.errors import GraderError
 from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
@@ -382,8 +383,15 @@ def _results():
 CURVES = {"training check: accuracy": [0.3, 0.5, 0.61], "training check: val_accuracy": [0.28, 0.47, 0.6]}
 
 
+def _made(res, curves=None, notes=None):
+    """``res`` (results.json-like, plain-text outputs) as the Results the grader would make."""
+    r = Results.from_json(res)
+    return make_results(r.score, r.tests, r.output_text.splitlines() if notes is None else notes, r.extra_data,
+                        r.leaderboard, curves=curves)
+
+
 def test_hidden_curve_stays_with_its_test():
-    res = gradescope_format(_results(), CURVES, notes=["Assignment a: 1 / 2 points ...", "two\nlines"])
+    res = to_gradescope(_made(_results(), CURVES, notes=["Assignment a: 1 / 2 points ...", "two\nlines"]))
     hidden, visible = res["tests"][1], res["tests"][0]
     m = re.search(r"!\[Training curve\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", hidden["output"])
     assert m and base64.b64decode(m[1]).startswith(b"\x89PNG\r\n\x1a\n")
@@ -403,19 +411,19 @@ def test_markdown_escapes_only_what_markdown_would_act_on():
     assert md_escape("ops.py -> beras/ops.py (network_closed)") == "ops.py -> beras/ops.py (network_closed)"
     assert md_escape("__init__.py *x* [a] <b> `c`") == "\\_\\_init\\_\\_.py \\*x\\* \\[a\\] \\<b> \\`c\\`"
     assert md_escape("# h") == "\\# h" and md_escape("3. y") == "3\\. y" and md_escape("- x") == "\\- x"
-    res = gradescope_format({"output": "", "tests": [{"name": "t", "output": "a\n```\nb"}]})
+    res = to_gradescope(make_results(0.0, [TestResult("t", "1", "a\n```\nb", 0.0, 1.0)], [], {}))
     assert res["tests"][0]["output"] == "a\n\n````\n```\nb\n````"        # a fence the text cannot close
 
 
 def test_feedback_html_shows_plain_text_and_every_curve():
-    res = gradescope_format(_results(), CURVES)
-    page = feedback_html(res, CURVES)
+    page = to_html(_made(_results(), CURVES))
     assert "```" not in page and "ACTUAL: array([3., 6.])" in page and "data:image/png;base64," in page
     assert "Profile: smoke. Sandbox: uid." in page
 
 
 def test_ci_summary_reads_the_plain_text():
-    res = gradescope_format(_results(), CURVES)
-    text = pk.summary_markdown(res)
+    made = _made(_results(), CURVES)
+    text = to_summary_markdown(to_gradescope(made))      # as `autograder summary` reads results.json
+    assert text == to_summary_markdown(made)
     assert "data:image" not in text and "```\nAssignment a: 1 / 2" in text
     assert "| visible one | 1 / 2 | AssertionError:  Not equal  ACTUAL" in text

@@ -195,6 +195,18 @@ def test_csv_gradebook_and_merge(toy):
     assert merged == {k: v["score"] for k, v in rows.items()}
 
 
+def test_cli_summary_of_a_results_json(tmp_path, toy):
+    """`autograder summary DIR/results.json` (the CI job summary) renders the file the grader wrote."""
+    from autograder.results import to_summary_markdown
+    _, _, out = toy
+    p = cli("summary", out / "half" / "results.json")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == to_summary_markdown(load(out / "half" / "results.json")) + "\n"
+    assert p.stdout.startswith("## Autograder: 4 / 10\n") and "| notebook: test_square | 2 / 2 | passed |" in p.stdout
+    p = cli("summary", tmp_path / "missing.json")
+    assert p.returncode == 0 and p.stdout.startswith("## Autograder\n\nno results:")
+
+
 def test_cli_exit_codes(tmp_path, toy):
     _, course, _ = toy
     p = cli("grade", tmp_path, "--assignment", "nope", "--out", tmp_path / "o")

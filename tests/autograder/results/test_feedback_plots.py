@@ -5,15 +5,23 @@
 - ``Score(images=...)`` and ``HiddenTestFailure(curves=..., images=...)`` reach the feedback: a hidden
   test's plots in its own row, a trusted check's in the notebook cell it guards, pass or fail;
 - results.json (Gradescope) shows each row's image grid as an embedded PNG in that row's output only;
-  feedback.html shows every row's curves and grids under the row's name.
+  feedback.html shows every row's curves and grids under the row's name;
+- each figure is drawn once, when the grader makes its one ``Results`` object: results.json and
+  feedback.html embed the same PNG bytes, and the CI summary reads the same from the object as from
+  results.json on disk.
 """
 import base64
+import dataclasses
+import json
 import re
 import types
 
+import matplotlib.figure
 import numpy as np
+import pytest
 
-from autograder.results.feedback import feedback_html, gradescope_format
+from autograder.results import Results, make_results, to_gradescope, to_html, to_summary_markdown
+from autograder.grading import grade as gr
 from autograder.grading.grade import _record_plots, _verdict
 from autograder.hidden import HiddenTest, HiddenTestFailure, Score, filter_tiles, series
 
@@ -68,6 +76,13 @@ def _results():
             "leaderboard": [], "extra_data": {"assignment": "a", "max_score": 9}}
 
 
+def _made(res, curves=None, images=None):
+    """``res`` (a results.json-like dict with plain-text outputs) as the Results the grader would make."""
+    r = Results.from_json(res)
+    return make_results(r.score, r.tests, r.output_text.splitlines(), r.extra_data, r.leaderboard,
+                        curves=curves, images=images)
+
+
 def _pngs(text):
     found = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)
     assert all(base64.b64decode(p).startswith(b"\x89PNG\r\n\x1a\n") for p in found)
@@ -80,14 +95,86 @@ def test_image_grids_in_their_rows_output_and_in_feedback_html():
     images = {"notebook: test_training: first Conv2D layer's filters after training":
               filter_tiles(np.random.default_rng(1).standard_normal((3, 3, 1, 16))).tolist(),
               "training check: RGB filters": filter_tiles(np.random.default_rng(2).standard_normal((5, 5, 3, 4)))}
-    res = gradescope_format(_results(), curves, images=images)
+    made = _made(_results(), curves, images)
+    res = to_gradescope(made)
     mine, hidden = res["tests"]
     assert len(_pngs(mine["output"])) == 2                     # the curves, then the filters
     assert "**first Conv2D layer's filters after training**" in mine["output"]
     assert "| 3 | 0.1 | 0.97 |" in mine["output"]
     assert len(_pngs(hidden["output"])) == 1 and "RGB filters" in hidden["output"]   # its own image only
     assert "data:image" not in res["output"]
-    page = feedback_html(res, curves, images)
+    page = to_html(made)
     assert len(_pngs(page)) == 3
     assert page.index("<h3>notebook: test_training</h3>") < page.index("first Conv2D layer&#x27;s filters") \
         < page.index("<h3>training check</h3>")
+
+
+def _grading(tmp_path):
+    """What the grader holds at the end (grading/grade.py's ``Grading``), for a training check guarding a
+    notebook cell and a hidden test with curves and an image grid each."""
+    g = types.SimpleNamespace(curves={}, images={}, leaderboard={}, messages=["a note\nwith details"], fatal=False,
+                              profile="smoke", profile_reason="smoke (requested)", timings={"run_notebook": 1.5},
+                              student_seconds=2.0, run=None, test_seconds={}, calibration=None, nb=None,
+                              assignment=types.SimpleNamespace(name="a"), out=str(tmp_path / "out"))
+    rng = np.random.default_rng(3)
+    hidden = HiddenTest("training check", 3.0, None, "hidden_training", "after_due_date", (), "t", "hidden")
+    _verdict(Score(0.5, "expected 60%, got 30%", curves={"accuracy": [0.1, 0.3]},
+                   images={"filters": filter_tiles(rng.standard_normal((3, 3, 1, 8)))}), hidden, g)
+    failure = HiddenTestFailure("too slow", curves={"loss": [2.0, 1.5], "val loss": [2.1, 1.9]},
+                                images={"RGB filters": filter_tiles(rng.standard_normal((3, 3, 3, 4)))})
+    _record_plots(g, _check(), failure.curves, failure.images)
+    g.tests = [gr.Test("notebook: test_training", 0.0, 6.0, "no credit: too slow", "notebook", "test_training"),
+               gr.Test("training check", 1.5, 3.0, "expected 60%, got 30%", "hidden", "hidden_training",
+                       "after_due_date")]
+    return g
+
+
+def test_each_figure_is_drawn_once_and_every_rendering_embeds_the_same_png(tmp_path, monkeypatch):
+    saved = []
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def counting_savefig(fig, *args, **kwargs):
+        saved.append(fig)
+        return real_savefig(fig, *args, **kwargs)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", counting_savefig)
+    g = _grading(tmp_path)
+    results = gr.make_results(g, 3.0)
+    assert len(saved) == 4          # two tests x (their curves in one plot + one image grid)
+    data = gr.write_results(g, results)
+    assert len(saved) == 4          # results.json and feedback.html draw nothing more
+    with open(tmp_path / "out" / "results.json") as f:
+        assert json.load(f) == data
+    page = (tmp_path / "out" / "feedback.html").read_text()
+    drawn = [f.png for t in results.tests for f in [t.curve_figure, *t.image_figures] if f is not None]
+    assert len(drawn) == 4 and len(set(drawn)) == 4
+    in_json = [base64.b64decode(p) for t in data["tests"] for p in _pngs(t["output"])]
+    assert in_json == drawn and [base64.b64decode(p) for p in _pngs(page)] == drawn
+    assert "**RGB filters**" in data["tests"][0]["output"] and "| 2 | 1.5 | 1.9 |" in data["tests"][0]["output"]
+    # the CI summary: the same from the object as from results.json read back from disk
+    assert to_summary_markdown(results) == to_summary_markdown(data)
+    assert "| training check | 1.5 / 3 | expected 60%, got 30% |" in to_summary_markdown(data)
+    assert len(saved) == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        results.score = 9.0
+
+
+def test_a_figure_that_cannot_be_drawn_says_so_in_both_renderings():
+    res = _results()
+    made = _made(res, images={"training check: filters": [[1.0, 2.0], [3.0]]})      # ragged: not an image
+    figure = made.tests[1].image_figures[0]
+    assert figure.png is None and "ValueError" in figure.error
+    md = to_gradescope(made)["tests"][1]["output"]
+    assert "**filters**\n\n(the image could not be drawn: ValueError" in md
+    assert "the image could not be drawn: ValueError" in to_html(made)
+
+
+def test_the_ci_summary_of_any_writers_results_json():
+    """run_autograder's fallback (setup did not complete) has no extra_data, no plain texts: still a table."""
+    fallback = {"score": 0, "output": "The autograder could not run (status 1); please contact the staff.",
+                "tests": []}
+    assert to_summary_markdown(fallback) == ("## Autograder: 0 / 0\n\n| Test | Score | Message |\n| --- | --- | --- |\n\n"
+                                             "```\nThe autograder could not run (status 1); please contact the staff.\n```")
+    written = {"score": 1.0, "tests": [{"name": "written: why", "output": "**md**", "tags": ["manual"],
+                                        "extra_data": {"manual_points": 2.0, "text": "plain | text"}}],
+               "extra_data": {"max_score": 3, "output_text": "notes"}}
+    assert "| written: why | by hand (2 points) | plain \\| text |" in to_summary_markdown(written)

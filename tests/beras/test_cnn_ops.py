@@ -9,7 +9,7 @@ import tensorflow as tf
 import beras
 
 from .parity.rows_cnn import dilate_kernel_tf
-from .test_parity import rel_error
+from beras.gradcheck import rel_error
 
 
 def grads(fn_b, fn_t, *arrays):

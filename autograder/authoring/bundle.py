@@ -67,8 +67,9 @@ def read_manifest(root, name):
 def digest(root, name):
     """Hash of everything a bundle is made from."""
     src = solution_dir(root, name)
-    stencil, marked = marked_files(root, name)
-    _, keep, _ = ownership(root, name)
+    owned = ownership(root, name)           # the manifests, read once
+    stencil, marked = marked_files(root, name, owned)
+    _, keep, _ = owned
     h = hashlib.sha256()
     from . import student_kit
     h.update(json.dumps({"format": FORMAT, "name": name, "stub": CODE_STUB, "stencil": stencil,

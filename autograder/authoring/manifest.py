@@ -9,7 +9,8 @@ demo read it and no code names an assignment::
 
     [stencil]                         # optional: a package of the course root students complete
     package = "beras"                 # copied next to the notebook, solution regions stubbed
-    forbidden = ["tensorflow", "keras", "torch", "jax"]   # the stencil must not compute with these
+    forbidden = ["tensorflow", "torch"]   # the stencil must not compute with these (default: every framework
+                                          # of autograder.policy.FRAMEWORKS; [] for none)
     solved = ["first_one"]            # regions these assignments own ship solved here (release after
                                       # their due dates); the rest, this one's own included, are stubbed
 
@@ -33,6 +34,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+
+from ..policy import DEFAULT_FORBIDDEN, FRAMEWORKS, unknown
 
 FILE = "assignment.toml"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -61,7 +64,7 @@ class Manifest:
     name: str
     title: str = ""
     stencil: str | None = None       # package copied next to the notebook as a stencil
-    forbidden: tuple = ()            # frameworks the stencil must not compute with
+    forbidden: tuple = DEFAULT_FORBIDDEN   # frameworks the stencil must not compute with (autograder.policy)
     solved: tuple = ()               # assignments whose stencil regions ship solved (autograder.authoring.bundle)
     visibility: str = "after_due_date"
     exclude_requirements: tuple = ()
@@ -92,6 +95,13 @@ def parse(name, text, where=FILE) -> Manifest:
     solved = stencil.get("solved", [])
     if not isinstance(solved, list) or not all(isinstance(n, str) and n for n in solved):
         raise ManifestError(f"{where} [stencil]: `solved` must be a list of assignment names, got {solved!r}")
+    forbidden = stencil.get("forbidden", DEFAULT_FORBIDDEN)
+    if not isinstance(forbidden, list | tuple) or not all(isinstance(n, str) for n in forbidden):
+        raise ManifestError(f"{where} [stencil]: `forbidden` must be a list of framework names, got {forbidden!r}; "
+                            f"valid: {', '.join(FRAMEWORKS)}")
+    if unknown(forbidden):
+        raise ManifestError(f"{where} [stencil]: unknown framework(s) {', '.join(unknown(forbidden))} in `forbidden`; "
+                            f"valid: {', '.join(FRAMEWORKS)}")
     if stencil and not stencil.get("package"):
         raise ManifestError(f"{where} [stencil]: `package` (the folder of the course root students complete) is missing")
     hidden = raw.get("hidden", {})
@@ -111,7 +121,7 @@ def parse(name, text, where=FILE) -> Manifest:
         limits.update(table)
         profiles[pname] = Profile(pname, limits, tuple([data] if isinstance(data, str) else data), gpu)
     return Manifest(name=name, title=raw.get("title", name), stencil=stencil.get("package") or None,
-                    forbidden=tuple(stencil.get("forbidden", ())), solved=tuple(solved),
+                    forbidden=tuple(forbidden), solved=tuple(solved),
                     visibility=visibility,
                     exclude_requirements=tuple(reqs.get("exclude", ())), demo=bool(raw.get("demo", True)),
                     demo_cost=float(raw.get("demo_cost", 1.0)), profiles=profiles)

@@ -94,13 +94,13 @@ def ownership(root, name):
     return manifest.stencil, keep, owns
 
 
-def marked_files(root, name):
+def marked_files(root, name, owned=None):
     """(stencil package or None, [files of it that students write]) for the assignment.
 
     The stencil package comes from the assignment's manifest (``[stencil] package``); the files
     students write are the instructor package's .py files with a ``### BEGIN SOLUTION`` region the
-    assignment owns (see :func:`ownership`)."""
-    package, _, owns = ownership(root, name)
+    assignment owns (see :func:`ownership`; ``owned``: its result when the caller has it already)."""
+    package, _, owns = owned or ownership(root, name)
     if package is None:
         return None, []
     instructor = os.path.join(root, package)

@@ -15,6 +15,7 @@ import re
 import nbformat
 
 from ..errors import GraderError
+from ..policy import DEFAULT_FORBIDDEN
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # nbgrader's markers, spelled out only here (this file ships in the grader's package: no marker lines in it)
@@ -180,8 +181,8 @@ def new(name, root, stencil=None, title=None):
     written.append(os.path.join(folder, f"{name}.ipynb"))
     write(os.path.join(folder, "hidden_tests.py"), HIDDEN.format(
         name=name, stencil_trusted=STENCIL_TRUSTED.format(package=stencil) if stencil else ""))
-    table = (f'\n[stencil]\npackage = "{stencil}"\nforbidden = ["tensorflow", "keras", "tf_keras", "torch", "jax"]\n'
-             if stencil else "")
+    forbidden = ", ".join(f'"{m}"' for m in DEFAULT_FORBIDDEN)
+    table = f'\n[stencil]\npackage = "{stencil}"\nforbidden = [{forbidden}]\n' if stencil else ""
     write(os.path.join(folder, "assignment.toml"), MANIFEST.format(name=name, title=title, stencil_table=table))
     if stencil:
         write(os.path.join(root, stencil, "__init__.py"), f'"""{stencil}: the package students complete."""\n'

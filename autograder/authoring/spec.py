@@ -1,23 +1,32 @@
 """The assignment spec: an assignment of a course root (:class:`Assignment`: where its release, grader
-bundle and instructor sources are) and finding one (:func:`find_assignment`, which builds a missing or
-stale grader bundle)."""
+bundle and instructor sources are, and what grading reads of them, read once) and finding one
+(:func:`find_assignment`, which builds a missing or stale grader bundle)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 
 from ..errors import GraderError
 from ..paths import PROJECT_ROOT
 from . import bundle
+from .manifest import Manifest, ManifestError, load
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Assignment:
-    """An assignment of a course root. What grading reads comes from the release (``assignments/``)
-    and the solution-free grader bundle (``build/grader/<name>/``, see autograder.authoring.bundle); the
-    instructor-only paths (``solutions/``, the instructor's beras) are for making references and bundles."""
+    """An assignment of a course root, immutable and read once (by :func:`find_assignment`): made once
+    per grading, once per batch, and passed forward. What grading reads comes from the release
+    (``assignments/``) and the solution-free grader bundle (``build/grader/<name>/``, see
+    autograder.authoring.bundle): the parsed manifest, the marked files and the two notebooks are read
+    when the spec is made, never again; the instructor-only paths (``solutions/``, the instructor's
+    beras) are for making references and bundles."""
     name: str
     root: str
+    manifest: Manifest = dataclasses.field(compare=False, repr=False)
+    marked: tuple = dataclasses.field(default=(), compare=False, repr=False)
+    _source_nb: object = dataclasses.field(default=None, compare=False, repr=False)
+    _release_nb: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def release_dir(self):
@@ -40,21 +49,23 @@ class Assignment:
     def release_nb(self):
         return os.path.join(self.release_dir, self.notebook)
 
+    def source_notebook(self):
+        """The notebook at :attr:`source_nb`, parsed when the spec was made: a copy of its own for the
+        caller (who may change it; the spec never changes)."""
+        return copy.deepcopy(self._source_nb)
+
+    def release_notebook(self):
+        """The notebook at :attr:`release_nb`, parsed when the spec was made (a copy, as :meth:`source_notebook`)."""
+        return copy.deepcopy(self._release_nb)
+
     @property
     def hidden_tests(self):
         return os.path.join(self.bundle_dir, "hidden_tests.py")
 
     @property
     def marked_files(self):
-        """Files of the stencil package that students write (from the bundle's manifest)."""
-        return list(bundle.read_manifest(self.root, self.name).get("marked_files", []))
-
-    @property
-    def manifest(self):
-        """The assignment's manifest (autograder.authoring.manifest), from the bundle (or the sources)."""
-        from .manifest import load
-        folder = self.bundle_dir if os.path.isdir(self.bundle_dir) else self.source_dir
-        return load(folder, self.name)
+        """Files of the stencil package that students write (from the bundle's bundle.json)."""
+        return list(self.marked)
 
     @property
     def stencil(self):
@@ -102,14 +113,22 @@ def find_assignment(name, root=None) -> Assignment:
     if name not in valid:
         raise GraderError(f"unknown assignment {name!r}; valid assignments: {', '.join(valid) or '(none found)'}"
                           f" (under {os.path.join(root, 'solutions')} or {bundle.bundles_root(root)})")
-    a = Assignment(name, root)
-    if not os.access(a.release_nb, os.R_OK):
-        raise GraderError(f"cannot read the release {a.release_nb} (run `autograder release` first?)")
+    release_nb = os.path.join(root, "assignments", name, f"{name}.ipynb")
+    if not os.access(release_nb, os.R_OK):
+        raise GraderError(f"cannot read the release {release_nb} (run `autograder release` first?)")
     try:
-        bundle.ensure(root, name)
-    except bundle.BundleError as e:
+        folder = bundle.ensure(root, name)
+        manifest = load(folder, name)
+    except (bundle.BundleError, ManifestError) as e:    # the instructor's sources: the grader cannot run
         raise GraderError(str(e)) from None
-    for path in (a.source_nb, os.path.join(a.bundle_dir, bundle.MANIFEST)):
+    source_nb = os.path.join(folder, f"{name}.ipynb")
+    for path in (source_nb, os.path.join(folder, bundle.MANIFEST)):
         if not os.access(path, os.R_OK):
             raise GraderError(f"cannot read the grader bundle file {path} (run `autograder release` first?)")
-    return a
+    import nbformat
+    try:
+        marked = tuple(bundle.read_manifest(root, name).get("marked_files", []))
+        notebooks = [nbformat.read(p, as_version=4) for p in (source_nb, release_nb)]
+    except Exception as e:  # noqa: BLE001 - unreadable JSON, an invalid notebook (nbformat's ValidationError)
+        raise GraderError(f"cannot read the assignment {name}: {type(e).__name__}: {e}") from None
+    return Assignment(name, root, manifest, marked, *notebooks)

@@ -74,7 +74,7 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
     of students already graded from the same submission by the same grader. ``timestamps``: a CSV
     of student,timestamp (else each zip's newest entry / a folder's timestamp.txt).
     ``gradebook_path``: write into this (existing course) gradebook instead of DIR/gradebook.db."""
-    a = subm.find_assignment(assignment, root)
+    a = subm.find_assignment(assignment, root) if isinstance(assignment, str) else assignment   # read once
     index, count = parse_shard(shard)
     ts_override = read_timestamps(timestamps) if timestamps else {}
     if nbgrader_config and not os.path.isfile(nbgrader_config):

@@ -144,9 +144,8 @@ CAL_TOTAL_FLOOR = 120.0  # the submission: the multiple of the reference's total
 def calibration_fingerprint(a: subm.Assignment):
     """What the recorded timings depend on: the grader's notebook (code cells) and the hidden tests."""
     import hashlib
-    import nbformat
     h = hashlib.sha256()
-    for c in nbformat.read(a.source_nb, as_version=4).cells:
+    for c in a.source_notebook().cells:
         if c.get("cell_type") == "code":
             h.update(c.get("source", "").encode() + b"\0")
     if os.path.isfile(a.hidden_tests):
@@ -231,8 +230,7 @@ def step_locate(g: Grading):
 def step_restore_notebook(g: Grading):
     import nbformat
     from .notebook import restore_cells
-    source = nbformat.read(g.assignment.source_nb, as_version=4)
-    release = nbformat.read(g.assignment.release_nb, as_version=4)
+    source, release = g.assignment.source_notebook(), g.assignment.release_notebook()   # read once, in the spec
     student = None
     if g.notebook_path:
         try:
@@ -514,11 +512,10 @@ def make_results(g: Grading, elapsed):
 
 def _zero_tests(g: Grading):
     """Every test of the assignment at 0 (for a submission that could not be read at all)."""
-    import nbformat
     from .notebook import grade_id, is_grade, is_written_answer, nbg
     tests = []
     try:
-        src = nbformat.read(g.assignment.source_nb, as_version=4)
+        src = g.assignment.source_notebook()
         for c in src.cells:
             if is_grade(c) and c.get("cell_type") == "code":
                 tests.append(Test(f"notebook: {grade_id(c)}", 0.0, float(nbg(c).get("points", 0)),

@@ -142,7 +142,7 @@ def write_gradebook(results, a, path, out_dir=None, timestamps=None, duedate=Non
     url = f"sqlite:///{path}"
     timestamps = timestamps or {}
     nb_name = os.path.splitext(os.path.basename(a.source_nb))[0]
-    source = nbformat.read(a.source_nb, as_version=4)
+    source = a.source_notebook()            # SaveCells gets its own copy; the spec never changes
     hidden = hidden_notebook(results)
     course = os.path.dirname(path)
     with warnings.catch_warnings():

@@ -38,9 +38,7 @@ NOISE_T, GUARANTEE_T = 15, 20      # copydetect's k-gram sizes in tokens-as-char
 def release_code(a) -> str:
     """The code every student was given: the released notebook's code cells and stencil files."""
     parts = []
-    if os.path.isfile(a.release_nb):
-        nb = nbformat.read(a.release_nb, as_version=4)
-        parts += [c.source for c in nb.cells if c.cell_type == "code"]
+    parts += [c.source for c in a.release_notebook().cells if c.cell_type == "code"]
     if a.stencil:
         for rel in a.marked_files:
             p = os.path.join(a.release_dir, a.stencil, rel)
@@ -69,8 +67,7 @@ def student_code(path, a) -> tuple[str, list[str]]:
                 notes.append(f"notebook unreadable: {type(e).__name__}")
                 student_nb = None
             if student_nb is not None:
-                source = nbformat.read(a.source_nb, as_version=4)
-                release = nbformat.read(a.release_nb, as_version=4)
+                source, release = a.source_notebook(), a.release_notebook()
                 given = {c.source.strip() for c in release.cells if c.cell_type == "code"}
                 restored, _ = nbk.restore_cells(student_nb, source, release)
                 for cell in restored.cells:     # the student's answers and added cells, not stubs left as given

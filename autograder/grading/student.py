@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import select
 import signal
 import subprocess
@@ -28,6 +27,7 @@ import time
 from ..hidden import HiddenTestFailure
 from ..isolation.sandbox import Sandbox
 from ..paths import AUTOGRADER_DIR
+from ..policy import DEFAULT_FORBIDDEN, runtime_patterns
 from ..wire import decode, encode
 
 
@@ -50,14 +50,6 @@ class WorkerCrashed(HiddenTestFailure):
 
 class StudentCodeError(HiddenTestFailure):
     pass
-
-
-# Native libraries that only these frameworks map (Keras computes through one of them).
-FRAMEWORK_LIBS = {
-    "TensorFlow": re.compile(r"_pywrap_tensorflow|libtensorflow|/tensorflow/python/"),
-    "PyTorch": re.compile(r"libtorch|/torch/_C|/torch/lib/"),
-    "JAX": re.compile(r"/jaxlib/|libjax"),
-}
 
 
 def process_tree(pid):
@@ -123,22 +115,30 @@ def _read_maps_as(uid, pids):
         return {p: None for p in pids}
 
 
-def frameworks_mapped(pid, uid=None):
-    """Names of forbidden frameworks whose native code is mapped in ``pid``'s process tree (grader side:
-    read from /proc, which the student's code cannot rewrite). A process whose maps cannot be read,
-    even as its own uid, is reported as ``UNINSPECTABLE``."""
-    pids = process_tree(pid)
-    maps = _read_maps(pids)
-    denied = [p for p, text in maps.items() if text is None]
-    if denied and uid and os.geteuid() == 0:
-        maps.update(_read_maps_as(uid, denied))
+def frameworks_in_maps(maps, forbidden):
+    """Display names of the ``forbidden`` frameworks (module names, autograder.policy) whose native code
+    one of ``maps`` ({pid: text of /proc/PID/maps, or None when unreadable}) shows; an unreadable one
+    counts as ``UNINSPECTABLE``."""
+    patterns = runtime_patterns(forbidden)
     found = set()
     for text in maps.values():
         if text is None:
             found.add(UNINSPECTABLE)
             continue
-        found.update(name for name, rx in FRAMEWORK_LIBS.items() if rx.search(text))
+        found.update(name for name, rx in patterns.items() if rx.search(text))
     return sorted(found)
+
+
+def frameworks_mapped(pid, forbidden, uid=None):
+    """Display names of the ``forbidden`` frameworks whose native code is mapped in ``pid``'s process tree
+    (grader side: read from /proc, which the student's code cannot rewrite). A process whose maps cannot
+    be read, even as its own uid, is reported as ``UNINSPECTABLE``."""
+    pids = process_tree(pid)
+    maps = _read_maps(pids)
+    denied = [p for p, text in maps.items() if text is None]
+    if denied and uid and os.geteuid() == 0:
+        maps.update(_read_maps_as(uid, denied))
+    return frameworks_in_maps(maps, forbidden)
 
 
 class Worker:
@@ -172,7 +172,7 @@ class Worker:
         job = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
                "package": self.package}
         r, w = os.pipe()
-        cmd = self.sandbox.command("worker", src, args=[json.dumps(job), str(w)])
+        cmd = self.sandbox.command("worker", src, args=[str(w)], job=job)   # one structure, decoded once
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, pass_fds=(w,), env=self.sandbox.env(),
                                      start_new_session=True)
@@ -293,7 +293,7 @@ class Worker:
         return reply.get("result")
 
     def frameworks(self):
-        return frameworks_mapped(self.proc.pid, self.sandbox.uid) if self.proc is not None else []
+        return frameworks_mapped(self.proc.pid, self.forbidden, self.sandbox.uid) if self.proc is not None else []
 
 
 class Student:
@@ -306,7 +306,7 @@ class Student:
     """
 
     def __init__(self, sandbox: Sandbox, cells, deadline=None, stencil=None, watch=False,
-                 forbidden=("tensorflow", "keras", "torch", "jax")):
+                 forbidden=DEFAULT_FORBIDDEN):
         self.notebook = Worker(sandbox, cells, deadline, forbidden, "notebook", stencil)
         self.stencil_worker = Worker(sandbox, [], deadline, forbidden, "stencil", stencil) if stencil else None
         self.sandbox = sandbox

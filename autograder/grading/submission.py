@@ -11,8 +11,8 @@ import zipfile
 
 from ..authoring.spec import Assignment, find_assignment, valid_assignments  # noqa: F401 - subm.find_assignment, ...
 from ..errors import GraderError  # noqa: F401 - subm.GraderError
+from ..policy import DEFAULT_FORBIDDEN
 
-FORBIDDEN = ("tensorflow", "keras", "torch", "tf_keras", "jax")
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 200 * 2**20
 MAX_FILE_BYTES = 100 * 2**20
@@ -205,9 +205,10 @@ def _flattened(sub_root, package, marked):
             if len(rels) == 1 and os.path.isfile(os.path.join(sub_root, name))}
 
 
-def scan_forbidden(beras_dir, files=None, forbidden=FORBIDDEN):
-    """Static scan: [(relative file, line, module)] for imports of TensorFlow/Keras/PyTorch in
-    ``beras_dir`` (import statements, __import__/import_module with a literal name)."""
+def scan_forbidden(beras_dir, files=None, forbidden=DEFAULT_FORBIDDEN):
+    """Static scan: [(relative file, line, module)] for imports of the ``forbidden`` frameworks (module
+    names of autograder.policy.FRAMEWORKS: the manifest's) in ``beras_dir`` (import statements,
+    __import__/import_module with a literal name)."""
     hits = []
     if not os.path.isdir(beras_dir):
         return hits

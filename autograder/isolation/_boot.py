@@ -366,7 +366,7 @@ def main():
     else:
         sys.argv = ["worker"] + cfg.get("args", [])
         code = compile(payload, "autograder-worker", "exec")
-        exec(code, {"__name__": "__main__"})  # noqa: S102 - the grader's own worker
+        exec(code, {"__name__": "__main__", "JOB": cfg.get("job")})  # noqa: S102 - the grader's own worker
 
 
 if __name__ == "__main__":

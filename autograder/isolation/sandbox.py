@@ -474,17 +474,18 @@ class Sandbox:
         env[key] = value
         return env
 
-    def command(self, mode, payload, args=()):
+    def command(self, mode, payload, args=(), job=None):
         """The argv running ``mode`` ('kernel' or 'worker') in the sandbox; payload = connection
-        file contents (kernel) or the worker's source (worker), ``args`` its argv. One launch spec:
-        everything goes into one config file in the grader-only boot dir, read by _boot.py before it
-        drops privileges. The caller (this process, this thread) must start it: the sandbox's first
-        process dies with it."""
+        file contents (kernel) or the worker's source (worker), ``args`` its argv, ``job`` (worker) a
+        plain JSON structure the worker finds as its global ``JOB``. One launch spec: everything goes
+        into one config file in the grader-only boot dir, decoded once by _boot.py before it drops
+        privileges. The caller (this process, this thread) must start it: the sandbox's first process
+        dies with it."""
         self._n += 1
         lim = self.limits
         ns = self.isolation == "namespaces"
         cfg = {
-            "mode": mode, "payload": payload, "args": list(args), "namespaces": ns,
+            "mode": mode, "payload": payload, "args": list(args), "job": job, "namespaces": ns,
             "isolation": self.isolation, "grader_pid": os.getpid(), "marker": self.marker,
             "hide": self.hide, "keep": self.keep,
             "stash": _stash_dir(self.keep) if ns else None,

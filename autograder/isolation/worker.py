@@ -1,6 +1,7 @@
 """Hidden-test worker: runs INSIDE the sandbox (see sandbox.py), self-contained (the project is not
-importable there). argv: the job as JSON (namespace cells, forbidden modules, stencil package, cells to
-skip), response fd; both come from the sandbox's launch config (one file, read by _boot.py).
+importable there). Its job (namespace cells, forbidden modules, stencil package, cells to skip) is the
+global ``JOB``: a plain structure in the sandbox's launch config (one JSON file, decoded once by
+_boot.py, which runs this file with ``JOB`` in its globals); argv: the response fd.
 
 Startup: put the scratch copy first on sys.path, import the student's beras and every submodule,
 note whether TensorFlow/Keras/PyTorch got imported by it, run the ``grader-namespace`` cells, then
@@ -22,7 +23,7 @@ import traceback
 
 import numpy as np
 
-job, fd = json.loads(sys.argv[1]), int(sys.argv[2])
+job, fd = JOB, int(sys.argv[1])
 out = os.fdopen(fd, "wb", buffering=0)
 FORBIDDEN = job["forbidden"]
 sys.path.insert(0, os.getcwd())

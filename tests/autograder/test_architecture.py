@@ -21,7 +21,7 @@ from tests import ROOT
 # this list, never one below it.
 LAYERS = [
     ("basics", ["autograder", "autograder.hidden", "autograder.wire", "autograder.calls", "autograder.errors",
-                "autograder.paths"]),
+                "autograder.paths", "autograder.policy"]),
     ("isolation", ["autograder.isolation.*"]),
     ("results", ["autograder.results.*"]),
     ("authoring", ["autograder.authoring.*"]),

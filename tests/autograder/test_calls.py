@@ -45,20 +45,37 @@ def test_local_student_calls():
 
 def test_one_launch_config():
     """The worker's source, its job and the sandbox settings travel in one config file (no job.json, no
-    payload file), in the grader-only boot dir."""
+    payload file), in the grader-only boot dir; the job is a structure in it, not JSON text inside JSON."""
     import json
 
     from autograder.isolation.sandbox import Limits, Sandbox
     sandbox = Sandbox(Limits())
     try:
-        job = {"cells": [], "forbidden": ["tensorflow"], "skip": [], "package": "beras"}
-        argv = sandbox.command("worker", "print('hi')", args=[json.dumps(job), "7"])
+        job = {"cells": [{"id": "c1", "source": "x = {'a': [1]}"}], "forbidden": ["tensorflow"], "skip": [],
+               "package": "beras"}
+        argv = sandbox.command("worker", "print('hi')", args=["7"], job=job)
         cfg_path = argv[-1]
         assert os.path.dirname(cfg_path) == sandbox.boot_dir
         with open(cfg_path) as f:
             cfg = json.load(f)
-        assert cfg["payload"] == "print('hi')" and json.loads(cfg["args"][0]) == job
+        assert cfg["payload"] == "print('hi')" and cfg["job"] == job and cfg["args"] == ["7"]
         assert os.listdir(sandbox.boot_dir) == [os.path.basename(cfg_path)]
         assert "job.json" not in os.listdir(sandbox.run_dir)
     finally:
         sandbox.cleanup()
+
+
+def test_the_worker_job_is_decoded_once():
+    """student.py hands the sandbox the job as a structure (no json.dumps of it) and the worker decodes
+    nothing but its requests: its job is the ``JOB`` global _boot.py gives it from the launch config."""
+    with open(os.path.join(HERE, "grading", "student.py")) as f:
+        student = f.read()
+    assert 'command("worker", src, args=[str(w)], job=job)' in student
+    assert "json.dumps(job)" not in student
+    with open(os.path.join(HERE, "isolation", "worker.py")) as f:
+        tree = ast.parse(f.read())
+    loads = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "loads"]
+    assert len(loads) == 1                     # `for line in sys.stdin: req = decode(json.loads(line))`
+    with open(os.path.join(HERE, "isolation", "_boot.py")) as f:
+        assert '"JOB": cfg.get("job")' in f.read()

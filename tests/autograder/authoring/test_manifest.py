@@ -52,6 +52,9 @@ def test_real_manifests():
     ("[stencil]\nforbidden = ['torch']", "`package` (the folder of the course root students complete) is missing"),
     ("[profiles.smoke]\ncell_timout = 3", "unknown key(s) cell_timout; valid keys: call_timeout, cell_timeout"),
     ("title = ", "not valid TOML"),
+    ("[stencil]\npackage = 'p'\nforbidden = ['tensorflow', 'pytorch', 'flax']",
+     "unknown framework(s) flax, pytorch in `forbidden`; valid: tensorflow, keras, tf_keras, torch, jax, jaxlib"),
+    ("[stencil]\npackage = 'p'\nforbidden = 'torch'", "`forbidden` must be a list of framework names"),
 ])
 def test_bad_manifest_says_what_is_valid(text, message):
     with pytest.raises(ManifestError, match=re.escape(message)):
@@ -84,3 +87,42 @@ def test_flattened_upload_is_put_back(tmp_path):
                 Limits(cell_timeout=30, call_timeout=30, total_timeout=200, memory_mb=3000), root=course)
     assert res["score"] == 10, [(t["name"], t["output"]) for t in res["tests"]]
     assert "ops.py -> beras/ops.py" in res["output"]
+
+
+# ---------------------------------------------------------------------------------------------
+# One trust policy (autograder/policy.py): one table of frameworks, one default list
+# ---------------------------------------------------------------------------------------------
+def test_forbidden_defaults_to_the_one_list(tmp_path):
+    from autograder.authoring.manifest import Manifest
+    from autograder.authoring.scaffold import new
+    from autograder.policy import DEFAULT_FORBIDDEN, FRAMEWORKS
+    assert DEFAULT_FORBIDDEN == tuple(FRAMEWORKS) and {"tensorflow", "keras", "tf_keras", "torch", "jax"} <= set(FRAMEWORKS)
+    assert parse("x", "[stencil]\npackage = 'p'").forbidden == DEFAULT_FORBIDDEN == Manifest("x").forbidden
+    assert parse("x", "[stencil]\npackage = 'p'\nforbidden = ['torch']").forbidden == ("torch",)
+    assert parse("x", "[stencil]\npackage = 'p'\nforbidden = []").forbidden == ()
+    new("hello", str(tmp_path), stencil="kit")      # `autograder new`: the default, spelled out
+    with open(tmp_path / "solutions" / "hello" / "assignment.toml") as f:
+        text = f.read()
+    assert f"forbidden = [{', '.join(repr(m).replace(chr(39), chr(34)) for m in DEFAULT_FORBIDDEN)}]" in text
+    assert parse("hello", text).forbidden == DEFAULT_FORBIDDEN
+
+
+def test_one_home_for_the_framework_list():
+    """No module but autograder/policy.py spells out a framework list: no literal list, tuple, set or dict
+    keys made of framework names only (two or more), and no native-library pattern."""
+    import ast
+    from autograder.policy import FRAMEWORKS
+    natives = ("_pywrap_tensorflow", "libtorch", "/jaxlib/")
+    found = []
+    for f in sorted((ROOT / "autograder").rglob("*.py")):
+        if f == ROOT / "autograder" / "policy.py":
+            continue
+        text = f.read_text()
+        for node in ast.walk(ast.parse(text)):
+            items = node.keys if isinstance(node, ast.Dict) else \
+                node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else []
+            names = [i.value for i in items if isinstance(i, ast.Constant) and i.value in FRAMEWORKS]
+            if len(names) >= 2 and len(names) == len(items):
+                found.append(f"{f.relative_to(ROOT)}:{node.lineno}: {names}")
+        found += [f"{f.relative_to(ROOT)}: {n}" for n in natives if n in text]
+    assert not found, "\n".join(found)

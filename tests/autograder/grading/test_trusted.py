@@ -123,6 +123,60 @@ def test_unguarded_cell_never_scores(tmp_path):
     assert t["notebook: test_square"]["score"] == 2 and res["score"] == 8
 
 
+# ---------------------------------------------------------------------------------------------
+# The runtime rule follows the manifest's `forbidden` (autograder.policy: one table, one default)
+# ---------------------------------------------------------------------------------------------
+TF_MAPS = ("7f0000000000-7f0000001000 r-xp 00000000 08:01 42 "
+           "/venv/lib/python3.11/site-packages/tensorflow/python/_pywrap_tensorflow_internal.so\n")
+TORCH_MAPS = "7f0000000000-7f0000001000 r-xp 00000000 08:01 43 /venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so\n"
+JAX_MAPS = "7f0000000000-7f0000001000 r-xp 00000000 08:01 44 /venv/lib/python3.11/site-packages/jaxlib/xla_extension.so\n"
+NUMPY_MAPS = ("7f0000000000-7f0000001000 r-xp 00000000 08:01 45 "
+              "/venv/lib/python3.11/site-packages/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so\n")
+
+
+def test_the_manifest_drives_the_maps_check():
+    from autograder.grading.student import UNINSPECTABLE, frameworks_in_maps
+    from autograder.policy import DEFAULT_FORBIDDEN
+    every = {1: NUMPY_MAPS + TF_MAPS, 2: TORCH_MAPS, 3: JAX_MAPS}
+    assert frameworks_in_maps(every, DEFAULT_FORBIDDEN) == ["JAX", "PyTorch", "TensorFlow"]   # the default: all
+    assert frameworks_in_maps({1: NUMPY_MAPS + TF_MAPS}, ("torch",)) == []      # forbids PyTorch only: TF is fine
+    assert frameworks_in_maps(every, ("torch",)) == ["PyTorch"]
+    assert frameworks_in_maps(every, ("jaxlib",)) == frameworks_in_maps(every, ("jax",)) == ["JAX"]
+    assert frameworks_in_maps(every, ("keras", "tf_keras")) == []     # no native code of its own (computes through them)
+    assert frameworks_in_maps(every, ()) == []
+    assert frameworks_in_maps({1: NUMPY_MAPS}, DEFAULT_FORBIDDEN) == []
+    assert frameworks_in_maps({1: NUMPY_MAPS, 2: None}, ("torch",)) == [UNINSPECTABLE]
+    with pytest.raises(ValueError, match="unknown framework.*pytorch; known: tensorflow, keras, tf_keras, torch"):
+        frameworks_in_maps(every, ("pytorch",))
+
+
+def test_a_workers_maps_are_judged_by_its_own_forbidden_list(tmp_path):
+    """Through /proc/PID/maps of a real process that maps a file named like PyTorch's native library: a
+    worker of a manifest forbidding torch sees it, one forbidding TensorFlow and Keras does not."""
+    import subprocess
+    import sys
+    from autograder.grading.student import Worker
+    lib = tmp_path / "torch" / "lib" / "libtorch_cpu.so"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"\0" * 4096)
+    proc = subprocess.Popen([sys.executable, "-c", "import mmap, sys\nf = open(sys.argv[1], 'rb')\n"
+                             "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\nprint('mapped', flush=True)\n"
+                             "sys.stdin.read()", str(lib)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "mapped"
+        sandbox = types.SimpleNamespace(uid=None)
+        seen = {}
+        for forbidden in (("torch",), ("tensorflow", "keras")):
+            w = Worker(sandbox, [], forbidden=forbidden)
+            w.proc = proc
+            seen[forbidden] = w.frameworks()
+            w.proc = None
+        assert seen == {("torch",): ["PyTorch"], ("tensorflow", "keras"): []}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 TF_COMPUTED = BERAS_OPS.replace(
     "    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
     "    import importlib\n    tf = importlib.import_module('tensor' + 'flow')\n"

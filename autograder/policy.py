@@ -1,0 +1,61 @@
+"""The trust policy's one home: the frameworks a stencil must not compute with.
+
+:data:`FRAMEWORKS` is every framework the kit knows, by the top-level module a student's code imports:
+its display name and the native library whose mapping in a process proves the framework's code ran
+there (read by the grader from ``/proc/PID/maps``, which student code cannot rewrite). Keras has no
+native code of its own: it computes through TensorFlow, PyTorch or JAX, whose libraries show.
+
+A manifest's ``[stencil] forbidden`` (autograder.authoring.manifest; default :data:`DEFAULT_FORBIDDEN`,
+every known framework) names module names of this table, and drives all three checks:
+
+- the static scan of the student's stencil files (imports of a forbidden module; grading/submission.py);
+- the worker's ``sys.modules`` check (the list travels in its job: the worker imports nothing of the kit);
+- the grader's ``/proc/PID/maps`` check, with the patterns of :func:`runtime_patterns` (grading/student.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+
+@dataclasses.dataclass(frozen=True)
+class Framework:
+    display: str                     # how messages name it
+    native: re.Pattern | None        # a native library only this framework maps, or None (Keras)
+
+
+_TENSORFLOW = re.compile(r"_pywrap_tensorflow|libtensorflow|/tensorflow/python/")
+_TORCH = re.compile(r"libtorch|/torch/_C|/torch/lib/")
+_JAX = re.compile(r"/jaxlib/|libjax")
+
+# importable top-level module -> the framework it is
+FRAMEWORKS = {
+    "tensorflow": Framework("TensorFlow", _TENSORFLOW),
+    "keras": Framework("Keras", None),
+    "tf_keras": Framework("Keras (tf_keras)", None),
+    "torch": Framework("PyTorch", _TORCH),
+    "jax": Framework("JAX", _JAX),
+    "jaxlib": Framework("JAX", _JAX),
+}
+
+DEFAULT_FORBIDDEN = tuple(FRAMEWORKS)
+
+
+def unknown(names):
+    """The names of ``names`` that are no framework of :data:`FRAMEWORKS` (sorted)."""
+    return sorted({n for n in names if n not in FRAMEWORKS})
+
+
+def runtime_patterns(forbidden):
+    """{display name: native-library regex} proving that a framework of ``forbidden`` (module names of
+    :data:`FRAMEWORKS`) ran; frameworks without native code of their own (Keras) have none. Raises
+    ValueError on an unknown name (a manifest's are checked when it is read)."""
+    bad = unknown(forbidden)
+    if bad:
+        raise ValueError(f"unknown framework(s) {', '.join(bad)}; known: {', '.join(FRAMEWORKS)}")
+    out = {}
+    for name in forbidden:
+        fw = FRAMEWORKS[name]
+        if fw.native is not None:
+            out[fw.display] = fw.native
+    return out

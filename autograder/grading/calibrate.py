@@ -1,5 +1,6 @@
 """`autograder calibrate NAME`: record the reference solution's time per notebook cell and per hidden
-test, so the grader's limits fit the assignment instead of one global number.
+test, so the grader's limits fit the assignment instead of one global number (the file's format, place
+and reading: calibration.py).
 
 The reference submission is graded as a student's would be (same sandbox, smoke profile limits); its
 ``cell_seconds`` / ``test_seconds`` / total go into ``solutions/NAME/calibration.json`` with a
@@ -10,29 +11,14 @@ profile's 300 s per cell. ``autograder release`` re-calibrates an assignment who
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 
 from . import submission as subm
-from .grade import PROFILE_LIMITS, calibration_fingerprint, grade
+from .calibration import PROFILE, is_fresh, record, source_path
+from .grade import PROFILE_LIMITS, grade
 from ..authoring.reference import reference_submission
-
-PROFILE = "smoke"
-
-
-def calibration_path(a: subm.Assignment):
-    return os.path.join(a.source_dir, "calibration.json")
-
-
-def is_fresh(a: subm.Assignment):
-    try:
-        with open(calibration_path(a)) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return data.get("fingerprint") == calibration_fingerprint(a) and data.get("profile") == PROFILE
 
 
 def calibrate(name, root=None, log=print):
@@ -50,16 +36,9 @@ def calibrate(name, root=None, log=print):
         raise subm.GraderError(f"calibration of {name}: the reference scores {res['score']:g} / "
                                f"{extra.get('max_score'):g}, not full marks; nothing recorded. Failing: "
                                + "; ".join(failed[:5]))
-    data = {"profile": PROFILE, "fingerprint": calibration_fingerprint(a),
-            "recorded": time.strftime("%Y-%m-%d", time.gmtime()),
-            "total": round(extra.get("student_seconds", total), 2),
-            "cells": {k: round(v, 2) for k, v in sorted(extra.get("cell_seconds", {}).items())},
-            "tests": {k: round(v, 2) for k, v in sorted(extra.get("test_seconds", {}).items())}}
-    with open(calibration_path(a), "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.write("\n")
+    data = record(a, extra.get("student_seconds", total), extra.get("cell_seconds", {}), extra.get("test_seconds", {}))
     log(f"calibrated {name}: reference {data['total']:.0f} s of student code over {len(data['cells'])} cells and "
-        f"{len(data['tests'])} hidden tests -> {calibration_path(a)}")
+        f"{len(data['tests'])} hidden tests -> {source_path(a)}")
     return data
 
 

@@ -29,6 +29,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from . import submission as subm
 from ..authoring.manifest import PROFILE_DEFAULTS
 from ..isolation.sandbox import Limits, Sandbox, guarantees, isolation_mode
+from .calibration import Calibration
 from .student import UNINSPECTABLE, Student
 
 PROFILE_LIMITS = {name: Limits(**limits) for name, limits in PROFILE_DEFAULTS.items()}   # without a manifest
@@ -131,76 +132,6 @@ def resolve_profile(requested, manifest=None):
         return "smoke", f"smoke (auto: {'; '.join(missing)})"
     needs = (["a GPU is visible"] if full.gpu else []) + [f"{d} is present" for d in full.data]
     return "full", f"full (auto: {' and '.join(needs) or 'nothing required'})"
-
-
-# ---------------------------------------------------------------------------------------------
-# Limits calibrated on the reference solution (autograder/grading/calibrate.py writes calibration.json)
-# ---------------------------------------------------------------------------------------------
-CAL_MULTIPLE = 10.0      # a student's cell or hidden test may take this many times the reference's ...
-CAL_FLOOR = 20.0         # ... plus this many seconds (machines differ: Gradescope's are slower)
-CAL_TOTAL_FLOOR = 120.0  # the submission: the multiple of the reference's total plus this
-
-
-def calibration_fingerprint(a: subm.Assignment):
-    """What the recorded timings depend on: the grader's notebook (code cells) and the hidden tests."""
-    import hashlib
-    h = hashlib.sha256()
-    for c in a.source_notebook().cells:
-        if c.get("cell_type") == "code":
-            h.update(c.get("source", "").encode() + b"\0")
-    if os.path.isfile(a.hidden_tests):
-        with open(a.hidden_tests, "rb") as f:
-            h.update(f.read())
-    return h.hexdigest()
-
-
-@dataclasses.dataclass
-class Calibration:
-    """Per-cell, per-test and per-submission limits derived from the reference's recorded times
-    (``CAL_FLOOR + CAL_MULTIPLE * t``, never above the profile's limits). Only for the profile it was
-    recorded in; stale or missing data falls back to the profile's limits (``describe`` says why)."""
-    data: dict = None
-    why: str = ""
-
-    @classmethod
-    def load(cls, a: subm.Assignment, profile):
-        path = os.path.join(os.path.dirname(a.hidden_tests), "calibration.json")
-        if not os.path.isfile(path):
-            return cls(None, "none recorded (profile limits)")
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except (OSError, ValueError) as e:
-            return cls(None, f"unreadable ({e}; profile limits)")
-        if data.get("profile") != profile:
-            return cls(None, f"recorded for the {data.get('profile')} profile (profile limits)")
-        if data.get("fingerprint") != calibration_fingerprint(a):
-            return cls(None, "stale: the notebook or hidden tests changed since (profile limits); run "
-                             f"`autograder calibrate {a.name}`")
-        return cls(data, f"calibrated on the reference ({data.get('recorded', '?')})")
-
-    def describe(self):
-        return self.why
-
-    @staticmethod
-    def _limit(t):
-        return CAL_FLOOR + CAL_MULTIPLE * float(t)
-
-    def cell_limits(self, limits: Limits):
-        if not self.data:
-            return {}
-        out = {k: min(limits.cell_timeout, self._limit(t)) for k, t in self.data.get("cells", {}).items()}
-        if out:   # a cell the reference does not have (the student's own): the longest reference cell's limit
-            out["*"] = max(out.values())
-        return out
-
-    def test_limit(self, gid, limits: Limits):
-        t = (self.data or {}).get("tests", {}).get(gid)
-        return limits.total_timeout if t is None else min(limits.total_timeout, self._limit(t))
-
-    def total_limit(self, limits: Limits):
-        t = (self.data or {}).get("total")
-        return limits.total_timeout if t is None else min(limits.total_timeout, CAL_TOTAL_FLOOR + CAL_MULTIPLE * t)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from autograder.authoring.manifest import ManifestError, parse
 from autograder.isolation.sandbox import Limits
 from autograder.authoring.spec import find_assignment
 from autograder.errors import GraderError
+from autograder.policy import DEFAULT_FORBIDDEN
 from tests.hostile import cases
 from tests.hostile.toy import BERAS_OPS, make_course
 from tests import ROOT
@@ -41,7 +42,7 @@ def test_every_assignment_has_a_manifest():
 
 def test_real_manifests():
     beras, arch = find_assignment("beras_cnn").manifest, find_assignment("cnn_architectures").manifest
-    assert beras.stencil == "beras" and "tensorflow" in beras.forbidden and "full" not in beras.profiles
+    assert beras.stencil == "beras" and beras.forbidden == DEFAULT_FORBIDDEN and "full" not in beras.profiles
     assert arch.stencil is None and arch.profiles["full"].gpu and arch.profiles["full"].data == ("cifar10",)
     assert arch.profiles["full"].limits["memory_mb"] == 0
 

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from autograder.grading import grade as grade_mod
-from autograder.grading.calibrate import calibrate, calibration_path, is_fresh
+from autograder.grading import calibration as cal_mod
+from autograder.grading.calibrate import calibrate
+from autograder.grading.calibration import is_fresh, source_path as calibration_path
 from autograder.grading.grade import PROFILE_LIMITS, grade
 from autograder.authoring.spec import find_assignment
 from tests.hostile import cases
@@ -39,7 +40,7 @@ def test_calibration_records_cells_and_tests(course):
 
 def test_infinite_loop_costs_the_calibrated_limit(course, tmp_path, monkeypatch):
     root, _ = course
-    monkeypatch.setattr(grade_mod, "CAL_FLOOR", 6.0)
+    monkeypatch.setattr(cal_mod, "CAL_FLOOR", 6.0)
     sub = cases.infinite_loop(os.path.join(root, "assignments", "toy"), str(tmp_path / "loop"))
     t0 = time.monotonic()
     res = grade(sub, "toy", str(tmp_path / "out"), "smoke", PROFILE_LIMITS["smoke"], root=root)
@@ -65,11 +66,11 @@ def test_stale_calibration_falls_back_to_profile_limits(course, tmp_path):
             json.dump(dict(data, fingerprint="0" * 64), f)
         assert not is_fresh(a)
         a = find_assignment("toy", root)      # the grader's solution-free bundle picks up the change
-        cal = grade_mod.Calibration.load(a, "smoke")
+        cal = cal_mod.Calibration.load(a, "smoke")
         assert cal.describe().startswith("stale") and "autograder calibrate toy" in cal.describe()
         assert cal.cell_limits(PROFILE_LIMITS["smoke"]) == {}
         assert cal.total_limit(PROFILE_LIMITS["smoke"]) == PROFILE_LIMITS["smoke"].total_timeout
-        assert "recorded for the smoke profile" in grade_mod.Calibration.load(a, "full").describe()
+        assert "recorded for the smoke profile" in cal_mod.Calibration.load(a, "full").describe()
     finally:
         with open(path, "w") as f:
             json.dump(data, f)
@@ -77,10 +78,10 @@ def test_stale_calibration_falls_back_to_profile_limits(course, tmp_path):
 
 def test_limits_never_exceed_the_profile(course):
     root, _ = course
-    cal = grade_mod.Calibration({"cells": {"a": 1000.0, "b": 0.5}, "tests": {"t": 1000.0}, "total": 5000.0}, "x")
+    cal = cal_mod.Calibration({"cells": {"a": 1000.0, "b": 0.5}, "tests": {"t": 1000.0}, "total": 5000.0}, "x")
     lim = PROFILE_LIMITS["smoke"]
     limits = cal.cell_limits(lim)
-    assert limits["a"] == lim.cell_timeout and limits["b"] == grade_mod.CAL_FLOOR + 5.0
+    assert limits["a"] == lim.cell_timeout and limits["b"] == cal_mod.CAL_FLOOR + 5.0
     assert limits["*"] == lim.cell_timeout
     assert cal.test_limit("t", lim) == lim.total_timeout and cal.test_limit("unknown", lim) == lim.total_timeout
     assert cal.total_limit(lim) == lim.total_timeout

@@ -21,7 +21,7 @@ from nbclient.util import run_sync
 from autograder.hidden import collect
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=60)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 SOURCE = ROOT / "solutions" / "beras_cnn"
 RELEASE = ROOT / "assignments" / "beras_cnn"

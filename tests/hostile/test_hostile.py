@@ -17,7 +17,7 @@ from tests.hostile.cases import CASES, network, read_secrets
 from tests.hostile.toy import make_course
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=120)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000"]
 

@@ -201,6 +201,7 @@ class NotebookRun:
         km = KM(transport="ipc", ip=os.path.join(self.sandbox.run_dir, f"k{self.restarts}"))
         km.sandbox = self.sandbox
         km.connection_file = os.path.join(self.sandbox.boot_dir, f"conn-{self.restarts}.json")
+        self.km = km                     # from now on _stop closes it, even if the start fails
         await km.start_kernel(env=self.sandbox.env())
         Client = _make_client_class()
         # nbclient writes each executed cell back into client.nb at its index: give it a scratch
@@ -213,7 +214,7 @@ class NotebookRun:
                         shell_timeout_interval=1, iopub_timeout=4, raise_on_iopub_timeout=False)
         client.output_cap = self.sandbox.limits.output_kb * 1024
         await client.async_start_new_kernel_client()
-        self.km, self.client = km, client
+        self.client = client
         self.injector = Injector()
         await self._exec(self.injector.snapshot(), len(self.nb.cells), 60)
 
@@ -230,6 +231,13 @@ class NotebookRun:
                 await self.km.provisioner.kill()
             except Exception:
                 pass
+        # The manager's own zmq context (its sockets and the client's), closed now with linger 0: left to the
+        # garbage collector, a context whose sockets still hold messages for the dead kernel blocks for ever
+        # in Context.__del__ -> term(), at whatever moment GC runs (seen: a grade-all pool worker hung while
+        # unpickling its next job, after a kernel whose shutdown_kernel had failed).
+        context = getattr(getattr(self, "km", None), "context", None)
+        if context is not None and not context.closed:
+            context.destroy(linger=0)
         # what escaped the kernel's process tree (a fork bomb's newest children, a setsid'd daemon)
         # would keep the sandbox uid's process quota and starve the restarted kernel: kill them all
         self.sandbox.kill_all()

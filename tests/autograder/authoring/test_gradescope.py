@@ -34,7 +34,7 @@ from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=40)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 VENV_PY = Path(sys.executable)
 BASE_311 = Path(os.path.realpath(sys.executable))     # a real CPython 3.11 (the venv's base, resolved)

@@ -40,7 +40,7 @@ from tests.hostile.toy import make_course
 from tests.hostile.toy import reference_submission as toy_reference
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=90)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 NAMES = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
 MIN_CHARS = 20

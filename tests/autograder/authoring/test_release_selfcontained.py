@@ -27,7 +27,7 @@ import pytest
 from autograder.authoring.colab_check import DRIVER, uv
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=65)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 ASSIGNMENTS = Path(os.environ.get("RELEASE_TEST_ASSIGNMENTS") or ROOT / "assignments")
 NAMES = sorted(p.name for p in (ROOT / "solutions").iterdir()

@@ -15,7 +15,7 @@ from autograder.authoring.spec import find_assignment
 from tests.hostile import cases
 from tests.hostile.toy import make_course
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=45)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from tests.hostile.toy import make_course, reference_submission
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=30)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
 
 # What each student writes into the toy's two solution cells ("square", "cube") and beras/ops.py.

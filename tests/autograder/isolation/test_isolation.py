@@ -62,6 +62,7 @@ def _emulation_missing():
 
 # Each test skips only for what it needs, and names the guarantees it checks (mark `isolation`): the
 # terminal summary (tests/conftest.py) lists those that went untested on this machine, and why.
+pytestmark = pytest.mark.slow(seconds=280)   # end to end (tests/__init__.py); seconds: its cost, measured
 NAMESPACES = pytest.mark.skipif(_namespaces_missing() is not None, reason=f"{_namespaces_missing()}")
 EMULATED = pytest.mark.skipif(_emulation_missing() is not None, reason=f"{_emulation_missing()}")
 EVERY = ("network_closed", "secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",

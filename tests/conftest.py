@@ -94,6 +94,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
+    config.option.loadscopereorder = False   # xdist would order scopes by test count: keep ours (heaviest first)
 
     class ModuleScopes(LoadScopeScheduling):
         def _split_scope(self, nodeid):

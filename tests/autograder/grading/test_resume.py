@@ -9,7 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -91,15 +94,17 @@ def stat(path):
     return st.st_ino, st.st_mtime_ns
 
 
-def test_killed_batch_resumes(tmp_path):
+def test_killed_batch_resumes(tmp_path, request):
     course = make_course(str(tmp_path / "course"))
     subs = tmp_path / "subs"
     reference_submission(course, str(subs / "a1"))
     shutil.copytree(os.path.join(course, "assignments", "toy"), subs / "a2")      # a2: the release, 0 points
     slow_submission(course, str(subs / "zslow"))
     out = tmp_path / "out"
-    scratch = tmp_path / "scratch"                   # the graders' scratch copies (TMPDIR), to see the marker
-    scratch.mkdir()
+    # the graders' scratch copies (TMPDIR), to see the marker: a short path, since the kernel's ipc sockets
+    # live under it and a unix socket path longer than 107 bytes fails (pytest's tmp_path is too deep)
+    scratch = Path(tempfile.mkdtemp(prefix="agr-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     proc = grade_all(subs, out, course, jobs=1, env=dict(ENV, TMPDIR=str(scratch)))   # in order: a1, a2, zslow
     try:
         wait_for(lambda: glob.glob(str(scratch / "autograder-*" / "sub-*" / "work" / STARTED)), 400,

@@ -42,27 +42,42 @@ def real(tmp_path_factory):
 # `-m "not slow and not real and not root"`; `make test` runs everything.
 #
 # `make test` runs on two pytest-xdist workers. One scope per test module, so a module's expensive
-# module-scoped fixture (a graded batch, a notebook run) is made once, on one worker; every module that
-# takes the `real` fixture shares one scope, so the session's real batch is graded once. (xdist's own
+# module-scoped fixture (a graded batch, a notebook run) is made once, on one worker; every test that
+# takes the `real` fixture is in one scope, so the session's real batch is graded once (the other tests
+# of those modules keep their module's scope and run on the other worker meanwhile). (xdist's own
 # `--dist loadgroup` marks do nothing under pytest 9: it renames `item._nodeid`, which pytest 9 no longer
-# reads; hence a scheduler of our own.) The controller does not collect, so it finds the modules that
-# take `real` from their source (any function with a parameter named `real`), not from a list of names.
+# reads; hence a scheduler of our own.) The controller does not collect, so it finds the tests that
+# take `real` from their source (a parameter named `real`, or a fixture of their module that takes it).
 # Scopes start heaviest first (real, then slow by their declared cost, then the rest), so the workers finish
 # together.
 
 
 @functools.cache
-def _takes_real(path):
+def _real_tests(path):
+    """The names of the module's test functions that take the session's ``real`` fixture, directly or
+    through a fixture of the module that does (its source read with ``ast``: the controller does not
+    collect)."""
     try:
         tree = ast.parse(open(path).read())
     except (OSError, SyntaxError):
-        return False
-    return any(isinstance(n, ast.FunctionDef) and any(a.arg == "real" for a in n.args.args) for n in ast.walk(tree))
+        return frozenset()
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    args = {f.name: {a.arg for a in f.args.args} for f in funcs}
+    takes = {"real"}
+    while True:   # fixtures taking a fixture that takes `real`, to a fixed point
+        more = {name for name, a in args.items() if a & takes and not name.startswith("test")} - takes
+        if not more:
+            break
+        takes |= more
+    return frozenset(name for name, a in args.items() if name.startswith("test") and a & takes)
 
 
 def _scope(nodeid):
-    module = nodeid.split("::", 1)[0]
-    return "real" if _takes_real(os.path.join(ROOT, module)) else module
+    """A test's xdist scope: "real" for the tests that take the real batch (one scope, so it is graded
+    once), else its module (a module's fixtures are made once, on one worker)."""
+    module, _, rest = nodeid.partition("::")
+    test = rest.split("::")[-1].split("[")[0]
+    return "real" if test in _real_tests(os.path.join(ROOT, module)) else module
 
 
 def _weight(item):

@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 from autograder.hidden import HiddenTestFailure, LocalStudent, Score, collect, guarded
 from tests import ROOT
 
-pytestmark = pytest.mark.slow   # end to end (see tests/__init__.py): left out of `make check`
+pytestmark = pytest.mark.slow(seconds=60)   # end to end (tests/__init__.py); seconds: its cost without the real batch (heaviest start first)
 
 NAME = "cnn_architectures"
 SOLUTION = ROOT / "solutions" / NAME

@@ -26,6 +26,9 @@ class Case:
     honest: float
     mention: str
     by_mode: dict = dataclasses.field(default_factory=dict)   # isolation mode -> (honest, mention)
+    # graded in every isolation mode (test_isolation.py's uid and rlimits batches too): False only for a
+    # case that the grader handles on its own side whatever the mode (a bad zip, a restored cell, ...)
+    every_mode: bool = True
 
     def expected(self, mode):
         """(the points the honest part earns, the message regex) under isolation ``mode``; None: at most
@@ -286,25 +289,25 @@ CASES = {
     "memory_blowup": Case(memory_blowup, 2, r"MemoryError|memory"),
     # rlimits: the bomb's processes share the grader's user (RLIMIT_NPROC), so a restarted kernel may die too
     "fork_bomb": Case(fork_bomb, 2, r"longer than|timed out|died", {"rlimits": (None, r"longer than|timed out|died")}),
-    "sys_exit": Case(sys_exit, 4, r"SystemExit"),
+    "sys_exit": Case(sys_exit, 4, r"SystemExit", every_mode=False),
     "os_exit": Case(os_exit, 4, r"kernel died|process|skipped"),
     "kernel_killed": Case(kernel_killed, 4, r"kernel died"),
-    "deleted_and_edited_tests": Case(deleted_and_edited_tests, 4, r"restored from the instructor"),
-    "monkeypatch": Case(monkeypatch, 4, r"replaced before it ran"),
+    "deleted_and_edited_tests": Case(deleted_and_edited_tests, 4, r"restored from the instructor", every_mode=False),
+    "monkeypatch": Case(monkeypatch, 4, r"replaced before it ran", every_mode=False),
     "fake_results": Case(fake_results, 0, r"NotImplementedError"),
     "read_secrets": Case(read_secrets, 0, r"NotImplementedError"),
     "network": Case(network, 0, r"NotImplementedError"),
     "tensorflow_in_beras": Case(tensorflow_in_beras, 4, r"TensorFlow"),
-    "invalid_json": Case(invalid_json, 4, r"could not be read"),
-    "empty_zip": Case(empty_zip, 0, r"empty"),
-    "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt"),
-    "zip_slip": Case(zip_slip, 0, r"unsafe path"),
-    "huge_output": Case(huge_output, 4, r"passed"),
-    "input_transformer": Case(input_transformer, 4, r"grader's own check"),
-    "ast_transformer": Case(ast_transformer, 4, r"grader's own check"),
-    "custom_exception_handler": Case(custom_exception_handler, 4, r"NotImplementedError|grader's own check"),
-    "event_hooks": Case(event_hooks, 4, r"NotImplementedError|grader's own check"),
-    "stencil_patches_helpers": Case(stencil_patches_helpers, 0, r"NotImplementedError|grader's own check"),
+    "invalid_json": Case(invalid_json, 4, r"could not be read", every_mode=False),
+    "empty_zip": Case(empty_zip, 0, r"empty", every_mode=False),
+    "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt", every_mode=False),
+    "zip_slip": Case(zip_slip, 0, r"unsafe path", every_mode=False),
+    "huge_output": Case(huge_output, 4, r"passed", every_mode=False),
+    "input_transformer": Case(input_transformer, 4, r"grader's own check", every_mode=False),
+    "ast_transformer": Case(ast_transformer, 4, r"grader's own check", every_mode=False),
+    "custom_exception_handler": Case(custom_exception_handler, 4, r"NotImplementedError|grader's own check", every_mode=False),
+    "event_hooks": Case(event_hooks, 4, r"NotImplementedError|grader's own check", every_mode=False),
+    "stencil_patches_helpers": Case(stencil_patches_helpers, 0, r"NotImplementedError|grader's own check", every_mode=False),
     "tf_without_import": Case(tf_without_import, 4, r"forbidden framework"),
     "search_disk": Case(search_disk, 0, r"NotImplementedError"),
     # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no

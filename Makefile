@@ -27,6 +27,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@set -o pipefail; $(PY) -m autograder demo 2>&1 | $(QUIET)
 
+# The suite runs several NumPy processes at once on few cores (xdist workers, graders, sandboxes): one BLAS
+# thread each. OpenBLAS's idle threads spin-wait, and with a thread per core the beras CNN tests took twice
+# the CPU (the sandboxes get it too: autograder/isolation/sandbox.py passes the setting on).
+test check: export OPENBLAS_NUM_THREADS := 1
+test check: export OMP_NUM_THREADS := 1
+
 # Two xdist workers: a third (tried: 16 min instead of ~15) loads the box enough that a calibrated cell of the
 # resume test timed out (a reference scored 5 / 10).
 test: lint

@@ -21,7 +21,7 @@ import time
 import traceback
 
 from . import submission as subm
-from ..isolation.sandbox import die_with_parent
+from ..isolation.sandbox import blas_threads, die_with_parent
 from .gradebook import merge_gradebooks, write_gradebook
 from .listing import list_submissions
 from .resume import (PARTIAL, STAMP, finished_results, grader_failure, grader_failures, grader_version,
@@ -104,7 +104,7 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
         ctx = multiprocessing.get_context("forkserver")
         with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
                                     initializer=die_with_parent,
-                                    initargs=(os.getpid(), (os.path.abspath(out),))) as pool:
+                                    initargs=(os.getpid(), (os.path.abspath(out),), blas_threads(jobs))) as pool:
             futures = {pool.submit(_grade_one, sid, p, a, out, profile, limits, root, stamps[sid]): (sid, p)
                        for sid, p in todo}
             for fut in cf.as_completed(futures):
@@ -155,7 +155,7 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
 def _grade_in_subprocess(sid, path, a, out, profile, limits, root, stamp=None):
     ctx = multiprocessing.get_context("forkserver")
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=die_with_parent,
-                                initargs=(os.getpid(), (os.path.abspath(out),))) as pool:
+                                initargs=(os.getpid(), (os.path.abspath(out),), blas_threads(1))) as pool:
         return pool.submit(_grade_one, sid, path, a, out, profile, limits, root, stamp).result()
 
 

@@ -54,7 +54,8 @@ out of the student's reach. ``Sandbox.cleanup`` kills every process of the sandb
 Limits (all modes): RLIMIT_AS (memory), RLIMIT_NPROC (processes/threads; per uid, so only in the
 modes with a uid of its own), RLIMIT_FSIZE (file size), RLIMIT_CPU (backstop), no core dumps;
 wall-clock limits are enforced by the grader (per cell, per call, per submission) by killing the
-sandbox.
+sandbox. BLAS threads: ``grade-all --jobs N`` gives each sandbox its share of the cores (cores / N
+OpenBLAS/OpenMP/MKL threads) unless the grader's environment sets them (:func:`blas_threads`).
 """
 from __future__ import annotations
 
@@ -183,14 +184,29 @@ def guarantees(mode=None):
 
 _batch_hide = []   # grade-all: the whole output dir is hidden from every sandbox (other students' results)
 
+# BLAS thread counts: passed on to student code (:meth:`Sandbox.env`) where the grader's environment sets them
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
-def die_with_parent(main_pid=None, hide=()):
+
+def blas_threads(jobs, environ=None):
+    """{variable: threads} for student code when ``jobs`` sandboxes run at once: the grader's own setting
+    where its environment has one, else an equal share of the cores. Idle OpenBLAS threads spin-wait: on a
+    busy box, sandboxes that each start a BLAS thread per core burn the CPU the others need (measured on 2
+    cores under load: a NumPy training loop used 10x the CPU with a thread per core than with one)."""
+    environ = os.environ if environ is None else environ
+    share = str(max(1, (os.cpu_count() or 1) // max(1, int(jobs))))
+    return {var: environ.get(var, share) for var in BLAS_THREADS}
+
+
+def die_with_parent(main_pid=None, hide=(), env=None):
     """Pool-worker initializer: SIGKILL this process when its parent dies (parent-death signal; a
     forkserver's worker's parent is the forkserver, which outlives grade-all as long as a worker
     lives) and when ``main_pid`` (the grade-all process) dies (a thread waiting on its pidfd). Its
     sandboxes die with it (see the module doc). ``hide``: dirs every sandbox of this worker hides
-    too (grade-all's output dir: the other students' results)."""
+    too (grade-all's output dir: the other students' results). ``env``: variables set in this worker
+    (its sandboxes' BLAS threads, :func:`blas_threads`)."""
     _batch_hide[:] = [os.path.abspath(h) for h in hide]
+    os.environ.update(env or {})
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG
@@ -469,6 +485,7 @@ class Sandbox:
             env.pop("CUDA_VISIBLE_DEVICES")
         if data_dirs():
             env["TFDS_DATA_DIR"] = data_dirs()[0]
+        env.update({var: os.environ[var] for var in BLAS_THREADS if var in os.environ})
         env.update(self.extra_env)
         key, _, value = self.marker.partition("=")
         env[key] = value

@@ -207,6 +207,10 @@ def main(argv=None):
     except GraderError as e:
         print(f"autograder: error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:    # the grader's own environment is broken (grade-all: before grading anyone)
+        from .grading.resume import EXIT_GRADER_FAILED
+        print(f"autograder: error: the grader failed (not a submission): {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
     return 0
 
 

@@ -245,7 +245,7 @@ def test_grade_says_when_the_grader_fails(tmp_path):
     """`autograder grade` whose grader cannot import nbformat: exit 3, one line saying the grader failed
     (not the submission), and a results.json that says so too (no traceback). About 2 s."""
     course = make_course(str(tmp_path / "course"))
-    sub = reference_submission(course, str(tmp_path / "a1"))
+    sub = reference_submission(course, str(tmp_path / "subs" / "a1"))
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "nbformat.py").write_text("raise ModuleNotFoundError(\"No module named 'nbformat'\", name='nbformat')\n")
@@ -260,3 +260,12 @@ def test_grade_says_when_the_grader_fails(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert resume.grader_failures({"a1": res}) == {"a1": "ModuleNotFoundError: No module named 'nbformat'"}
     assert res["output"].startswith("not graded: the grader failed (not this submission)")
+    # grade-all, whose own process cannot import it: nothing graded, nothing stamped (the next run grades
+    # everyone), exit 3 with one line
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "subs"), "--assignment", "toy",
+                           "--out", str(tmp_path / "all"), "--root", course], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(ENV, PYTHONPATH=str(broken)), timeout=300)
+    assert proc.returncode == 3 and proc.stderr.splitlines() == [
+        "autograder: error: the grader failed (not a submission): ModuleNotFoundError: No module named 'nbformat'"], \
+        proc.stderr[-3000:]
+    assert not glob.glob(str(tmp_path / "all" / "*" / "batch.json"))

@@ -345,8 +345,9 @@ def remove_leftovers(tmp=None):
                 owner = f.read().strip()
         except OSError:
             continue
-        if name.isdigit() and owner and not owner_alive(owner):
-            remove_uid_files(int(name))
+        if (name.isdigit() or name.startswith(".reserving-")) and owner and not owner_alive(owner):
+            if name.isdigit():
+                remove_uid_files(int(name))
             try:
                 os.unlink(path)
                 removed.append(path)

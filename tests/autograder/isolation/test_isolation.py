@@ -36,6 +36,7 @@ import time
 import nbformat
 import pytest
 
+from autograder.isolation import cgroups
 from autograder.isolation.sandbox import guarantees, isolation_mode
 from tests.hostile.cases import CASES, _edit, network, read_secrets, search_disk
 from tests.hostile.toy import make_course
@@ -295,16 +296,25 @@ def test_every_case_scores_its_honest_points(batch):
 @pytest.mark.isolation("reported_guarantees")
 def test_reported_guarantees(batch):
     res = _results(batch, "read_secrets")
-    g = res["extra_data"]["guarantees"]
+    g, caps = res["extra_data"]["guarantees"], res["extra_data"]["caps"]
     if batch["mode"] == "uid":
-        assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable",
-                                  "processes_tied", "resource_limits"}
-        assert g["best_effort"] == ["network_closed"] and g["not_held"] == []
-        assert "Sandbox: uid (not guaranteed: network_closed)." in res["output"]
+        # a cgroup of its own where this (root) grader can make one: then its total memory is capped too
+        cgroup = "memory" in cgroups.available()
+        assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
+                                  "resource_limits", "total_processes"} | ({"total_memory"} if cgroup else set())
+        assert g["best_effort"] == ["disk_quota", "network_closed"]
+        assert g["not_held"] == ([] if cgroup else ["total_memory"])
+        assert caps["memory"] == ("cgroup" if cgroup else "RLIMIT_AS per process only")
+        assert (f"Sandbox: uid (not guaranteed: disk_quota, network_closed{'' if cgroup else ', total_memory'})."
+                in res["output"])
     else:
         assert g["held"] == ["resource_limits"]
-        assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable"}
-        assert set(g["best_effort"]) == {"network_closed", "processes_tied"}
+        assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable", "total_memory",
+                                      "total_processes"}
+        assert set(g["best_effort"]) == {"network_closed", "processes_tied", "disk_quota"}
+        assert caps == {"memory": "RLIMIT_AS per process only",
+                        "processes": "RLIMIT_NPROC of the grader's user (shared)",
+                        "disk": "grader-side watch of what it writes + RLIMIT_FSIZE per file"}
         assert "secrets_unreadable" in res["output"].split("not guaranteed:")[1]
 
 

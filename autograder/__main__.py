@@ -99,13 +99,15 @@ def _limit_args(p):
     p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of student code")
     p.add_argument("--total-memory-mb", type=int, default=None,
                    help="memory cap of all of a sandbox's processes together (cgroup, where available)")
+    p.add_argument("--disk-mb", type=int, default=None, help="disk cap of everything a sandbox writes")
 
 
 def limits_from(args, profile=None):
     """The limits given on the command line, as overrides of the assignment manifest's profile limits."""
     overrides = {key: getattr(args, attr, None) for attr, key in
                  (("cell_timeout", "cell_timeout"), ("call_timeout", "call_timeout"),
-                  ("timeout", "total_timeout"), ("memory_mb", "memory_mb"), ("total_memory_mb", "total_memory_mb"))}
+                  ("timeout", "total_timeout"), ("memory_mb", "memory_mb"), ("total_memory_mb", "total_memory_mb"),
+                  ("disk_mb", "disk_mb"))}
     return {k: v for k, v in overrides.items() if v is not None} or None
 
 

@@ -6,10 +6,12 @@ it runs anything of the student's (``_boot.py``: before ``unshare`` in "namespac
 the supervisor in "uid" mode, so the supervisor stays outside, out of the caps' reach). Every student
 process inherits it and cannot leave it (the group's files are root's).
 
-Where: cgroup v2 (one unified hierarchy) when the grader's cgroup has the ``memory`` and ``pids``
-controllers enabled for its children (a delegated cgroup: the "no internal processes" rule forbids
-enabling them where the grader itself lives); else cgroup v1 (one hierarchy per controller, as on
-hosts with the hybrid layout). Only root graders ("namespaces" / "uid" modes) try; Docker mounts the
+Where: cgroup v2 (one unified hierarchy) when the grader's own cgroup already enables ``memory`` and
+``pids`` for its children (its ``cgroup.subtree_control``: the host's root cgroup, or a group set up
+so; the "no internal processes" rule keeps a grader from enabling them where it lives itself, and it
+never moves itself or others); else cgroup v1 (one hierarchy per controller, as on hosts with the
+hybrid layout, e.g. the development VM). The v2 path is untested on the development machine (its v2
+hierarchy has no controllers). Only root graders ("namespaces" / "uid" modes) try; Docker mounts the
 cgroup file system read-only, so there it is unavailable and the per-process rlimits are what is left.
 :func:`available` says which controllers this grader can use (probed once per process); results.json
 records it (``sandbox.guarantees``). Groups are named ``autograder-<owner>-<n>`` (the owner: the grader

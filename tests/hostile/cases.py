@@ -89,6 +89,14 @@ def memory_fork_bomb(release, dest):
         "for p in kids:\n    os.waitpid(p, 0)"])
 
 
+def disk_filler(release, dest):
+    # writes 100 MB files until stopped: the grader's disk watch (--disk-mb) kills the sandbox and removes
+    # them; the kernel restarts and the rest is graded
+    return _edit(release, dest, {"cube": CUBE_OK}, extra_cells=[
+        "import time\nfor i in range(40):\n    with open(f'fill{i}.bin', 'wb') as f:\n        f.write(b'x' * 10**8)\n"
+        "    time.sleep(0.2)\nprint('wrote 4 GB')"])
+
+
 def huge_reply(release, dest):
     # square answers small inputs; on a matrix it returns 64 MB: that call fails (the grader reads at
     # most Worker.MAX_REPLY_MB of a reply), the rest is graded
@@ -306,6 +314,7 @@ CASES = {
     "memory_fork_bomb": Case(memory_fork_bomb, 2, r"longer than|timed out|died",
                              {"rlimits": (None, r"longer than|timed out|died")}),
     "huge_reply": Case(huge_reply, 4, r"returned more than 8 MB"),
+    "disk_filler": Case(disk_filler, 2, r"disk cap of 300 MB"),
     "sys_exit": Case(sys_exit, 4, r"SystemExit"),
     "os_exit": Case(os_exit, 4, r"kernel died|process|skipped"),
     "kernel_killed": Case(kernel_killed, 4, r"kernel died"),

@@ -43,7 +43,7 @@ from tests.hostile.toy import make_course
 from tests import ROOT
 
 LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000",
-          "--total-memory-mb", "2500"]
+          "--total-memory-mb", "2500", "--disk-mb", "300"]
 FAKE = '"score": 1000'
 
 

@@ -179,6 +179,7 @@ class Worker:
         os.close(w)
         self._r = r
         self._chunks, self._size = [], 0     # the reply read so far (no newline yet): bounded
+        self._caps_at = self.sandbox.caps_state()   # crash messages name the caps hit since
         # the worker announces each namespace cell; one that hangs (cell_timeout) or kills the
         # process is skipped on the next start, so the other tests still run
         start_end = time.monotonic() + self._budget(self.sandbox.limits.startup_timeout)
@@ -257,6 +258,7 @@ class Worker:
                     msg = f"{what}: your code's process {describe_exit(rc)}"
                     if "MemoryError" in tail:
                         msg += " (MemoryError: it ran out of memory)"
+                    msg += "".join(f" ({why})" for why in self.sandbox.caps_hit(self._caps_at))
                     raise WorkerCrashed(msg)
                 self._chunks.append(chunk)
                 self._size += len(chunk)
@@ -293,6 +295,7 @@ class Worker:
             except WorkerCrashed as e:
                 self.start_error = str(e)
                 raise
+        self._caps_at = self.sandbox.caps_state()
         try:
             self.proc.stdin.write(json.dumps(encode(req)).encode() + b"\n")
             self.proc.stdin.flush()

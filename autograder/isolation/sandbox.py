@@ -694,20 +694,22 @@ class Sandbox:
         return out
 
     def _watch_disk(self):
-        """A thread that sums :meth:`_written` twice a second; over ``limits.disk_mb`` it kills every
+        """A thread that sums :meth:`_written` (less what the grader put there) twice a second; over
+        ``limits.disk_mb`` it kills every
         process of the sandbox and removes the large files it wrote (what the grader put there stays),
         so the grading goes on (a restarted kernel, the next hidden test)."""
         import threading
         cap = self.limits.disk_mb * 2**20
         if not cap or self._disk_stop is not None:
             return
-        initial = set(self._written())
+        initial = self._written()          # what the grader put there: not the student's to count
+        base = sum(initial.values())
         self._disk_stop = stop = threading.Event()
 
         def watch():
             while not stop.wait(0.5):
                 written = self._written()
-                used = sum(written.values())
+                used = sum(written.values()) - base
                 if used <= cap:
                     continue
                 self.over_disk = max(self.over_disk, used)
@@ -719,6 +721,20 @@ class Sandbox:
                         except OSError:
                             pass
         threading.Thread(target=watch, name="sandbox-disk-watch", daemon=True).start()
+
+    def caps_state(self):
+        """(bytes seen over the disk cap, out-of-memory kills so far): compare with :meth:`caps_hit`."""
+        return self.over_disk, self.cgroup.oom_kills() if self.cgroup is not None else 0
+
+    def caps_hit(self, since):
+        """Short reasons a process of the sandbox died of a cap on totals since ``since`` (a
+        :meth:`caps_state`), for the crash message of that process."""
+        now, out = self.caps_state(), []
+        if now[0] != since[0]:
+            out.append(f"over the sandbox's disk cap of {self.limits.disk_mb} MB")
+        if now[1] != since[1]:
+            out.append(f"over the memory cap of {self.limits.total_memory_mb} MB for all its processes")
+        return out
 
     def cap_notes(self):
         """What the caps on totals did, in words for the student."""

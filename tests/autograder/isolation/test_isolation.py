@@ -68,7 +68,7 @@ pytestmark = pytest.mark.slow(seconds=280)   # end to end (tests/__init__.py); s
 NAMESPACES = pytest.mark.skipif(_namespaces_missing() is not None, reason=f"{_namespaces_missing()}")
 EMULATED = pytest.mark.skipif(_emulation_missing() is not None, reason=f"{_emulation_missing()}")
 EVERY = ("network_closed", "secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
-         "resource_limits")
+         "resource_limits", "total_memory", "total_processes", "disk_quota")
 MODES = {"namespaces": NAMESPACES, "uid": EMULATED, "rlimits": EMULATED}
 
 

@@ -13,9 +13,10 @@
     demo                                       the instructor's pipeline on the embedded default
 
 Exit status: 0 when grading finished (whatever the score), 2 when the grader itself cannot run
-(unknown assignment, unreadable instructor source, bad arguments), 3 when grade-all finished but
-some submissions could not be graded because of the grader (its process died, a module it needs
-does not import): they are named in the summary, left out of the scores, and graded by the next run.
+(unknown assignment, unreadable instructor source, bad arguments), 3 when the grader itself failed
+(its process died, a module it needs does not import, a bug): `grade` says so in one line and in
+results.json; `grade-all` finished the others, names the failed ones in the summary, leaves them out
+of the scores, and the next run grades them.
 """
 from __future__ import annotations
 
@@ -96,14 +97,43 @@ def _limit_args(p):
     p.add_argument("--call-timeout", type=float, default=None, help="seconds per hidden-test call")
     p.add_argument("--timeout", type=float, default=None, help="seconds per submission")
     p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of student code")
+    p.add_argument("--total-memory-mb", type=int, default=None,
+                   help="memory cap of all of a sandbox's processes together (cgroup, where available)")
+    p.add_argument("--disk-mb", type=int, default=None, help="disk cap of everything a sandbox writes")
 
 
 def limits_from(args, profile=None):
     """The limits given on the command line, as overrides of the assignment manifest's profile limits."""
     overrides = {key: getattr(args, attr, None) for attr, key in
                  (("cell_timeout", "cell_timeout"), ("call_timeout", "call_timeout"),
-                  ("timeout", "total_timeout"), ("memory_mb", "memory_mb"))}
+                  ("timeout", "total_timeout"), ("memory_mb", "memory_mb"), ("total_memory_mb", "total_memory_mb"),
+                  ("disk_mb", "disk_mb"))}
     return {k: v for k, v in overrides.items() if v is not None} or None
+
+
+def _grade_one(args):
+    """`autograder grade`: 0 once graded; 3 (one line on stderr, and a results.json saying the grader
+    failed, not the submission) when the grader itself fails: a module it needs does not import, a bug."""
+    import time
+    from .errors import GraderError
+    t0 = time.monotonic()
+    try:
+        from .grading.grade import grade
+        res = grade(args.submission, args.assignment, args.out, args.profile,
+                    limits_from(args, args.profile), root=args.root)
+    except GraderError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the grader's failure: said so in results.json, exit 3
+        import json
+        from .grading.resume import EXIT_GRADER_FAILED, failure_of
+        res = failure_of(e, time.monotonic() - t0)
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "results.json"), "w") as f:
+            json.dump(res, f, indent=2)
+        print(f"autograder: {res['output']}  ->  {os.path.join(args.out, 'results.json')}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    print(f"{res['score']:g} / {res['extra_data']['max_score']:g}  ->  {os.path.join(args.out, 'results.json')}")
+    return 0
 
 
 def main(argv=None):
@@ -125,11 +155,7 @@ def main(argv=None):
     from .errors import GraderError
     try:
         if args.command == "grade":
-            from .grading.grade import grade
-            res = grade(args.submission, args.assignment, args.out, args.profile,
-                        limits_from(args, args.profile), root=args.root)
-            print(f"{res['score']:g} / {res['extra_data']['max_score']:g}  ->  {os.path.join(args.out, 'results.json')}")
-            return 0
+            return _grade_one(args)
         if args.command == "grade-all":
             from .grading.batch import grade_all
             from .grading.resume import EXIT_GRADER_FAILED, grader_failures
@@ -183,6 +209,10 @@ def main(argv=None):
     except GraderError as e:
         print(f"autograder: error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:    # the grader's own environment is broken (grade-all: before grading anyone)
+        from .grading.resume import EXIT_GRADER_FAILED
+        print(f"autograder: error: the grader failed (not a submission): {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
     return 0
 
 

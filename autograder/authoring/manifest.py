@@ -39,8 +39,8 @@ from ..policy import DEFAULT_FORBIDDEN, FRAMEWORKS, unknown
 
 FILE = "assignment.toml"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-LIMIT_KEYS = ("cell_timeout", "call_timeout", "total_timeout", "memory_mb", "nproc", "fsize_mb", "output_kb",
-              "startup_timeout")
+LIMIT_KEYS = ("cell_timeout", "call_timeout", "total_timeout", "memory_mb", "total_memory_mb", "nproc", "fsize_mb",
+              "disk_mb", "output_kb", "startup_timeout")
 PROFILE_DEFAULTS = {
     "smoke": {"cell_timeout": 300, "call_timeout": 120, "total_timeout": 1500},
     "full": {"cell_timeout": 3600, "call_timeout": 3600, "total_timeout": 4 * 3600, "memory_mb": 0},

@@ -18,14 +18,13 @@ import os
 import re
 import shutil
 import time
-import traceback
 
 from . import submission as subm
-from ..isolation.sandbox import blas_threads, die_with_parent
+from ..isolation.sandbox import blas_threads, die_with_parent, remove_leftovers
 from .gradebook import merge_gradebooks, write_gradebook
 from .listing import list_submissions
-from .resume import (PARTIAL, STAMP, finished_results, grader_failure, grader_failures, grader_version,
-                     move_into_place, submission_hash, write_failure)
+from .resume import (PARTIAL, STAMP, failure_of, finished_results, grader_failure, grader_failures,
+                     grader_version, move_into_place, submission_hash, write_failure)
 from .scores import merge as merge_csvs
 from .scores import write_csv
 from .timestamps import parse_timestamp, read_timestamps, submission_timestamp
@@ -57,7 +56,7 @@ def _grade_one(sid, path, assignment, out_dir, profile, limits, root, stamp=None
         from .grade import grade
         res = grade(path, assignment, work, profile, limits, root=root)
     except Exception as e:  # noqa: BLE001 - never stop the batch
-        res = grader_failure(f"{type(e).__name__}: {e}", time.monotonic() - t0, traceback.format_exc(limit=4))
+        res = failure_of(e, time.monotonic() - t0)
         write_failure(work, res)
         stamp = None                              # not a result: a rerun grades it again
     if stamp is not None:
@@ -86,6 +85,7 @@ def grade_all(submissions, assignment, out, jobs=1, shard="1/1", profile="auto",
             raise subm.GraderError(f"--duedate {duedate!r} is not a date (e.g. 2026-03-01T17:00:00+00:00)") from None
     todo = [(sid, p) for sid, p in list_submissions(submissions) if in_shard(sid, index, count)]
     os.makedirs(out, exist_ok=True)
+    remove_leftovers()      # scratch copies and uid reservations of a batch killed midway (dead graders only)
     results = {}
     t0 = time.monotonic()
     version = grader_version(a, profile, limits)

@@ -28,7 +28,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 from . import submission as subm
 from ..authoring.manifest import PROFILE_DEFAULTS
-from ..isolation.sandbox import Limits, Sandbox, guarantees, isolation_mode
+from ..isolation.sandbox import Limits, Sandbox, caps, guarantees, isolation_mode
 from .calibration import Calibration
 from .student import UNINSPECTABLE, Student
 
@@ -432,7 +432,7 @@ def make_results(g: Grading, elapsed):
     lines += g.messages
     extra = {"assignment": g.assignment.name, "profile": g.profile, "max_score": max_score,
              "manual_points_pending": sum(t.manual_points for t in tests if t.kind == "manual"),
-             "isolation": isolation_mode(), "guarantees": held, "timings": {k: round(v, 3) for k, v in g.timings.items()},
+             "isolation": isolation_mode(), "guarantees": held, "caps": caps(), "timings": {k: round(v, 3) for k, v in g.timings.items()},
              "student_seconds": round(g.student_seconds, 3), "curves": g.curves, "images": g.images,
              "calibration": g.calibration.describe() if g.calibration else "none",
              "cell_seconds": {k: round(v, 3) for k, v in (getattr(g.run, "seconds", None) or {}).items()},
@@ -524,6 +524,7 @@ def grade(submission, assignment, out, profile="auto", limits: Limits | dict | N
     finally:
         if g.sandbox is not None:
             g.sandbox.cleanup()
+            g.messages += g.sandbox.notes
     return write_results(g, make_results(g, time.monotonic() - t0))
 
 

@@ -29,6 +29,13 @@ def grader_failure(error, seconds=0.0, detail=""):
             "extra_data": {"max_score": 0.0, GRADER_FAILED: error, **({"error": detail} if detail else {})}}
 
 
+def failure_of(exc, seconds=0.0):
+    """:func:`grader_failure` of an exception the grader raised (its type and message; the traceback's end
+    in ``extra_data.error``). Call it inside the ``except`` block."""
+    import traceback
+    return grader_failure(f"{type(exc).__name__}: {exc}", seconds, traceback.format_exc(limit=4))
+
+
 def grader_failures(results):
     """{student: what failed} for the results that are grader failures (:func:`grader_failure`)."""
     return {sid: res["extra_data"][GRADER_FAILED] for sid, res in results.items()

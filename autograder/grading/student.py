@@ -145,7 +145,7 @@ class Worker:
     """One sandboxed worker process (see the module doc). A crash or timeout fails the current
     request; the next request starts a fresh process. ``deadline`` (time.monotonic) caps every call."""
 
-    MAX_LINE = 512 * 2**20
+    MAX_REPLY_MB = 8                     # a reply (one JSON line) larger than this kills the worker
 
     def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=(), label="notebook", package=None):
         self.sandbox = sandbox
@@ -178,7 +178,8 @@ class Worker:
                                      start_new_session=True)
         os.close(w)
         self._r = r
-        self._buf = b""
+        self._chunks, self._size = [], 0     # the reply read so far (no newline yet): bounded
+        self._caps_at = self.sandbox.caps_state()   # crash messages name the caps hit since
         # the worker announces each namespace cell; one that hangs (cell_timeout) or kills the
         # process is skipped on the next start, so the other tests still run
         start_end = time.monotonic() + self._budget(self.sandbox.limits.startup_timeout)
@@ -232,8 +233,13 @@ class Worker:
     close = kill
 
     def _read(self, timeout, what):
+        """The worker's next reply line, decoded. Bounded: the grader never holds more than
+        ``MAX_REPLY_MB`` (+ one read) of a reply; a longer one kills the worker and fails this call."""
         end = time.monotonic() + timeout
-        while b"\n" not in self._buf:
+        cap = self.MAX_REPLY_MB * 2**20
+        while True:
+            if self._chunks and b"\n" in self._chunks[-1]:
+                break
             left = end - time.monotonic()
             if left <= 0:
                 self.kill()
@@ -243,7 +249,7 @@ class Worker:
                 raise WorkerCrashed(f"{what}: timed out after {timeout:.0f} s (infinite loop or too slow?)")
             ready, _, _ = select.select([self._r], [], [], min(left, 1.0))
             if ready:
-                chunk = os.read(self._r, 1 << 20)
+                chunk = os.read(self._r, min(1 << 20, cap + 1 - self._size))
                 if not chunk:
                     rc = self.proc.wait(timeout=10) if self.proc else None
                     tail = self.sandbox.log_tail("worker", 600).strip()
@@ -252,19 +258,30 @@ class Worker:
                     msg = f"{what}: your code's process {describe_exit(rc)}"
                     if "MemoryError" in tail:
                         msg += " (MemoryError: it ran out of memory)"
+                    msg += "".join(f" ({why})" for why in self.sandbox.caps_hit(self._caps_at))
                     raise WorkerCrashed(msg)
-                self._buf += chunk
-                if len(self._buf) > self.MAX_LINE:
-                    self.kill()
-                    raise WorkerCrashed(f"{what}: the result is too large")
+                self._chunks.append(chunk)
+                self._size += len(chunk)
+                if self._size > cap and b"\n" not in chunk:
+                    self._chunks, self._size = [], 0
+                    raise self._too_large(what)
             elif self.proc is not None and self.proc.poll() is not None and not ready:
                 continue
-        line, _, self._buf = self._buf.partition(b"\n")
+        line, _, rest = b"".join(self._chunks).partition(b"\n")
+        self._chunks, self._size = ([rest], len(rest)) if rest else ([], 0)
+        if len(line) > cap:
+            raise self._too_large(what)
         try:
             return decode(json.loads(line))
         except (ValueError, TypeError) as e:
             self.kill()
             raise WorkerCrashed(f"{what}: unreadable reply from your code's process ({e})") from None
+
+    def _too_large(self, what):
+        self.kill()
+        self.events.append(f"reply too large: {what}")
+        return WorkerCrashed(f"{what}: your code returned more than {self.MAX_REPLY_MB} MB (the most the grader "
+                             "reads back from one call: the process was stopped); return a smaller result")
 
     def request(self, req, timeout, what):
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -278,6 +295,7 @@ class Worker:
             except WorkerCrashed as e:
                 self.start_error = str(e)
                 raise
+        self._caps_at = self.sandbox.caps_state()
         try:
             self.proc.stdin.write(json.dumps(encode(req)).encode() + b"\n")
             self.proc.stdin.flush()

@@ -10,7 +10,9 @@ the process. Standard library only, self-contained (the project is not importabl
    needed (the Python environment, the submission's scratch copy), then stays behind as init.
    "uid" / "rlimits" mode: it forks the supervisor (see :func:`supervise`) and becomes a child
    subreaper, so the student's orphans stay in its process tree.
-3. It sets resource limits (address space, processes, file size, CPU time, core dumps),
+3. It joins the sandbox's cgroup (caps on its total memory and processes, where the grader could make
+   one: before ``unshare`` in "namespaces" mode, after forking the supervisor otherwise) and sets
+   resource limits (address space, processes, file size, CPU time, core dumps),
 4. drops to the sandbox's uid (if any) and re-arms the parent-death signal (setuid clears it),
 5. removes the project from the import system (the student's beras is the only beras), adds a
    socket guard where there is no network namespace,
@@ -74,6 +76,18 @@ def hide_paths(hide, keep, stash):
     subprocess.run(["umount", "-l", stash], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if stash in hide:
         cover(stash)
+
+
+def join_cgroup(procs_files):
+    """Move this process (and so everything it starts) into the sandbox's cgroup (the caps on the
+    sandbox's total memory and processes); a cap that cannot be joined stops the sandbox here."""
+    for path in procs_files or ():
+        try:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+        except OSError as e:
+            sys.stderr.write(f"autograder sandbox: cannot join the cgroup {path}: {e}\n")
+            os._exit(72)
 
 
 def set_limits(limits):
@@ -330,6 +344,7 @@ def main():
     if stage == "first":
         tie_to_parent(cfg["grader_pid"])
         if cfg.get("namespaces"):   # unshare keeps the parent-death signal (not a set-uid binary)
+            join_cgroup(cfg.get("cgroup"))      # unshare, the namespace's init and everything below
             os.execvp("unshare", ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child=SIGKILL",
                                   "--mount-proc", "--", sys.executable, "-I", os.path.abspath(__file__),
                                   sys.argv[1], "inner"])
@@ -338,6 +353,7 @@ def main():
         hide_paths(cfg["hide"], cfg["keep"], cfg["stash"])
     else:
         supervise(cfg)
+        join_cgroup(cfg.get("cgroup"))   # after the fork: the supervisor stays out of the caps' reach
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
     log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)

@@ -2,7 +2,8 @@
 
 One :class:`Sandbox` per submission owns a scratch directory::
 
-    <tmp>/autograder-XXXX/            0711 grader  (others cannot list it: sibling scratches stay unknown)
+    <tmp>/autograder-PID-START-XXXX/  0711 grader  (others cannot list it: sibling scratches stay unknown;
+                                      PID-START: the grader process that owns it, :func:`owner_token`)
         sub-XXXX/                     0711 grader
         sub-XXXX/boot/                0700 grader  (sandbox configs, the kernel connection file)
         sub-XXXX/work/                0700 sandbox uid: the submission's scratch copy, cwd of student code
@@ -26,16 +27,27 @@ and, as ``extra_data.guarantees``, which guarantees held, see :func:`guarantees`
 - "rlimits": not root. Resource limits, a socket guard and import scrubbing only: student code runs
   as the grader's user, so it can read what the grader can read and write the grader's output, and
   it could kill its own supervisor (processes tied to the grader: best effort). It has no process
-  quota of its own either: a fork bomb slows whatever else the grader's user runs (a concurrent
-  submission of ``grade-all --jobs N``) until its cell's time limit kills it.
+  quota of its own either (and no cgroup: caps on totals need root): a fork bomb slows whatever else
+  the grader's user runs (a concurrent submission of ``grade-all --jobs N``) until its cell's time
+  limit kills it.
 
-What uid mode changes on disk (set by the root grader, never restored; they only take access away
-from other users, root and the owners are unaffected): every hidden directory loses its group/other
+What uid mode changes on disk (set by the root grader while its sandboxes run, restored after; they
+only take access away from other users, root and the owners are unaffected): every hidden directory loses its group/other
 permissions (``chmod go-rwx``); a hidden directory that contains a kept path (e.g. the virtualenv
 inside the project root, a pyenv Python in root's home) keeps only group/other *traverse* (``--x``),
 and each of its entries that is not on the way to a kept path loses its group/other permissions
 (recursively along the way to the kept paths). Shared directories (/tmp, /var/tmp, /dev/shm, /home)
 are never changed: what lies in them keeps its own modes (the scratch root is 0711, its copies 0700).
+Restored: each change (path, old mode, new mode) is recorded in ``<tmp>/autograder-uids/protections.json``
+with the sandboxes that hold it (under a file lock: ``grade-all --jobs N`` runs sandboxes side by side);
+the last sandbox out (``Sandbox.cleanup``, once its processes are dead) puts back every old mode whose
+path still has the new one (:func:`protect`, :func:`unprotect`). A grader killed while holding one
+leaves them to the next grader, which restores them once no live holder is left (:func:`remove_leftovers`).
+
+Leftovers (every mode): the scratch root, each uid reservation (``<tmp>/autograder-uids/<uid>``) and each
+cgroup is named after, or holds, its owner's pid and start time; every grader process removes those of
+dead owners before it makes its scratch root, and grade-all at its start (:func:`remove_leftovers`), so a
+batch SIGKILLed midway leaves nothing behind after the next run, and a live grader's are never touched.
 
 Nothing outlives the grader (every mode). In "namespaces" the first process sets a parent-death
 signal (SIGKILL) and execs ``unshare --kill-child``: the grader's death kills unshare, whose death
@@ -54,7 +66,16 @@ out of the student's reach. ``Sandbox.cleanup`` kills every process of the sandb
 Limits (all modes): RLIMIT_AS (memory), RLIMIT_NPROC (processes/threads; per uid, so only in the
 modes with a uid of its own), RLIMIT_FSIZE (file size), RLIMIT_CPU (backstop), no core dumps;
 wall-clock limits are enforced by the grader (per cell, per call, per submission) by killing the
-sandbox. BLAS threads: ``grade-all --jobs N`` gives each sandbox its share of the cores (cores / N
+sandbox. Caps on totals (results.json ``extra_data.caps`` says which mechanism each got, and
+``guarantees`` lists ``total_memory``, ``total_processes``, ``disk_quota``): a cgroup per sandbox with
+``memory`` and ``pids`` caps (``total_memory_mb``, ``nproc``) where a root grader can make one
+(:mod:`.cgroups`: v2 where delegated, else v1; never in "rlimits"); without one, total processes are
+still capped by the sandbox uid's RLIMIT_NPROC ("namespaces" / "uid") and memory only per process.
+Disk (``disk_mb``, every mode): a grader thread sums what the sandbox wrote (its scratch, its uid's
+files in /tmp, /var/tmp, /dev/shm) twice a second and, over the cap, kills the sandbox's processes and
+removes the large files they wrote (best effort: a burst between two looks gets through, up to
+RLIMIT_FSIZE per file). What a cap did is said in results.json's output (``Sandbox.cap_notes``).
+BLAS threads: ``grade-all --jobs N`` gives each sandbox its share of the cores (cores / N
 OpenBLAS/OpenMP/MKL threads) unless the grader's environment sets them (:func:`blas_threads`).
 """
 from __future__ import annotations
@@ -62,6 +83,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -71,7 +93,9 @@ import sys
 import tempfile
 import time
 
+from ..errors import GraderError
 from ..paths import PROJECT_ROOT
+from . import cgroups
 from ._boot import _kill_uid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,8 +108,10 @@ class Limits:
     call_timeout: float = 120.0        # seconds per hidden-test call (probe may override)
     total_timeout: float = 3600.0      # seconds per submission (notebook + hidden tests)
     memory_mb: int = 6144              # RLIMIT_AS; TensorFlow alone maps ~2 GB (0 = none: CUDA maps far more)
-    nproc: int = 512                   # processes + threads of the sandbox uid
+    total_memory_mb: int = 8192        # every process of the sandbox together (cgroup; 0 = none)
+    nproc: int = 512                   # processes + threads of the sandbox uid (and of its cgroup)
     fsize_mb: int = 256                # largest file student code may write
+    disk_mb: int = 2048                # everything it writes (scratch, its /tmp files), watched by the grader
     output_kb: int = 512               # notebook output kept per cell (the rest is truncated)
     startup_timeout: float = 180.0     # kernel / worker start, incl. building the namespace
 
@@ -164,22 +190,43 @@ GUARANTEES = {
     "separate_uid": "student code runs as a uid of its own (RLIMIT_NPROC enforced per sandbox)",
     "grader_unwritable": "student code cannot write the grader's code or output",
     "processes_tied": "no student process outlives the grader",
-    "resource_limits": "memory, file size, CPU time and core dumps are limited",
+    "resource_limits": "memory, file size, CPU time and core dumps are limited per process",
+    "total_memory": "the sandbox's processes together are held to a memory cap (a cgroup of its own)",
+    "total_processes": "the sandbox's processes together are held to a process cap (a cgroup, or its own uid's "
+                       "RLIMIT_NPROC)",
+    "disk_quota": "what the sandbox writes is held to a disk cap (the grader watches it and stops the sandbox "
+                  "over it)",
 }
 
 
 def guarantees(mode=None):
-    """{"held": [...], "best_effort": [...], "not_held": [...]} of :data:`GUARANTEES` in ``mode``."""
+    """{"held": [...], "best_effort": [...], "not_held": [...]} of :data:`GUARANTEES` in ``mode``, on
+    this machine (the caps on totals depend on the cgroups a root grader can make: :mod:`.cgroups`)."""
     mode = mode or isolation_mode()
     every = list(GUARANTEES)
+    cg = cgroups.available() if mode in ("namespaces", "uid") else ()
+    best = ["disk_quota"]                # polled: a burst between two looks gets through, then is removed
     if mode == "namespaces":
-        held, best = every, []
+        held = [g for g in every if g not in ("disk_quota", "total_memory")]
     elif mode == "uid":
-        best = ["network_closed"]       # a socket guard in Python: native code can bypass it
-        held = [g for g in every if g not in best]
+        best.append("network_closed")    # a socket guard in Python: native code can bypass it
+        held = [g for g in every if g not in ("disk_quota", "total_memory", "network_closed")]
     else:
-        held, best = ["resource_limits"], ["network_closed", "processes_tied"]
+        held, best = ["resource_limits"], best + ["network_closed", "processes_tied"]
+    if "memory" in cg:
+        held.append("total_memory")
     return {"held": held, "best_effort": best, "not_held": [g for g in every if g not in held + best]}
+
+
+def caps(mode=None):
+    """Which mechanism caps each total in ``mode`` on this machine (results.json ``extra_data.caps``)."""
+    mode = mode or isolation_mode()
+    cg = cgroups.available() if mode in ("namespaces", "uid") else ()
+    uid = mode in ("namespaces", "uid")
+    return {"memory": "cgroup" if "memory" in cg else "RLIMIT_AS per process only",
+            "processes": "cgroup + RLIMIT_NPROC of its uid" if "pids" in cg and uid else
+                         "RLIMIT_NPROC of its uid" if uid else "RLIMIT_NPROC of the grader's user (shared)",
+            "disk": "grader-side watch of what it writes + RLIMIT_FSIZE per file"}
 
 
 _batch_hide = []   # grade-all: the whole output dir is hidden from every sandbox (other students' results)
@@ -251,11 +298,49 @@ def _starttime(pid):
 _scratch_root = None
 
 
+def owner_token(pid=None):
+    """"PID-STARTTIME" of ``pid`` (default: this process): names the grader process that owns a scratch
+    root, a uid reservation or a protection; :func:`owner_alive` tells whether it still runs (a pid
+    reused by another process has another start time)."""
+    pid = pid or os.getpid()
+    return f"{pid}-{(_starttime(pid) or b'0').decode()}"
+
+
+def owner_alive(token):
+    pid, _, start = str(token).partition("-")
+    return pid.isdigit() and _starttime(int(pid)) == start.encode()
+
+
+SCRATCH = re.compile(r"autograder-(\d+-\d+)-[a-z0-9_]+")   # <tmp>/autograder-PID-STARTTIME-XXXX
+
+
+UNIX_PATH_MAX = 107   # bytes of a unix socket's path (sun_path, less its NUL): the kernel's ZMQ sockets
+# the longest socket path under the temp folder: scratch root, submission, run dir, a kernel's ipc socket
+SOCKET_TAIL = len("/autograder-4194304-18446744073709551615-xxxxxxxx/sub-xxxxxxxx/run/k999-99999")
+
+
+def scratch_base():
+    """The folder scratch roots go in: the temp folder (TMPDIR), unless a notebook kernel's sockets in it
+    would pass the unix-socket path limit (a deep TMPDIR, e.g. a test runner's or a CI workspace's); then
+    the first of /tmp, /var/tmp, /dev/shm short enough and writable. A GraderError says so when none is."""
+    tmp = tempfile.gettempdir()
+    for base in (tmp, "/tmp", "/var/tmp", "/dev/shm"):
+        if len(os.path.abspath(base)) + SOCKET_TAIL <= UNIX_PATH_MAX and os.path.isdir(base) \
+                and os.access(base, os.W_OK | os.X_OK):
+            return base
+    raise GraderError(f"the temp folder {tmp} is too deep for the notebook kernel's sockets (a unix socket's "
+                      f"path holds at most {UNIX_PATH_MAX} bytes, and the grader needs {SOCKET_TAIL} under it) "
+                      "and none of /tmp, /var/tmp, /dev/shm is writable: set TMPDIR to a shorter folder")
+
+
 def scratch_root():
-    """One 0711 directory per grader process holding every submission's scratch."""
+    """One 0711 directory per grader process holding every submission's scratch, named after its owner
+    (:func:`owner_token`), in :func:`scratch_base`. Making it first removes what dead graders left
+    (:func:`remove_leftovers`)."""
     global _scratch_root
     if _scratch_root is None or not os.path.isdir(_scratch_root) or _scratch_pid != os.getpid():
-        _set_scratch(tempfile.mkdtemp(prefix="autograder-"))
+        remove_leftovers()
+        _set_scratch(tempfile.mkdtemp(prefix=f"autograder-{owner_token()}-", dir=scratch_base()))
         os.chmod(_scratch_root, 0o711)
         import atexit
         atexit.register(shutil.rmtree, _scratch_root, True)
@@ -268,6 +353,47 @@ _scratch_pid = None
 def _set_scratch(path):
     global _scratch_root, _scratch_pid
     _scratch_root, _scratch_pid = path, os.getpid()
+
+
+def remove_leftovers(tmp=None):
+    """What graders killed midway (SIGKILL, OOM, a pulled plug) left in the temp folder: their scratch
+    roots (students' unpacked code), their uid reservations (and the files those uids left in /tmp,
+    /var/tmp, /dev/shm), and in "uid" mode the file modes they changed (restored once no live grader
+    holds a protection, :func:`unprotect`). Only what a dead owner left: a concurrent grader's are
+    never touched. Run by every grader process before it makes its scratch root (grade, each grade-all
+    worker) and by grade-all at its start. Returns the paths removed."""
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    for base in dict.fromkeys([tmp, scratch_base()]):   # scratch roots may live in a shorter folder
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            m = SCRATCH.fullmatch(name)
+            if m and not owner_alive(m.group(1)):
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+                removed.append(os.path.join(base, name))
+    uids = os.path.join(tmp, "autograder-uids")
+    if os.geteuid() != 0 or not os.path.isdir(uids):
+        return removed
+    for name in os.listdir(uids):
+        path = os.path.join(uids, name)
+        try:
+            with open(path) as f:
+                owner = f.read().strip()
+        except OSError:
+            continue
+        if (name.isdigit() or name.startswith(".reserving-")) and owner and not owner_alive(owner):
+            if name.isdigit():
+                remove_uid_files(int(name))
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except OSError:
+                pass
+    unprotect(None, uids)
+    return removed + cgroups.remove_dead(owner_alive)
 
 
 def _chown_tree(path, uid, gid):
@@ -346,18 +472,99 @@ def _uid_dir():
 
 
 def allocate_uid():
-    """A uid no one uses, reserved (O_EXCL file) so concurrent graders never share one."""
+    """A uid no one uses, reserved (a file named after it, made with O_EXCL semantics, holding its
+    owner's :func:`owner_token`) so concurrent graders never share one."""
     import random
     rng = random.SystemRandom()
-    for _ in range(100):
-        uid = rng.randrange(1_000_000, 2_000_000_000)
-        try:
-            os.close(os.open(os.path.join(_uid_dir(), str(uid)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            continue
-        if not any(_proc_uid(p) == uid for p in _pids()):
-            return uid
+    d = _uid_dir()
+    fd, tmp = tempfile.mkstemp(prefix=".reserving-", dir=d)
+    try:
+        os.write(fd, owner_token().encode())
+        os.close(fd)
+        for _ in range(100):
+            uid = rng.randrange(1_000_000, 2_000_000_000)
+            try:
+                os.link(tmp, os.path.join(d, str(uid)))    # atomic, fails if reserved: O_EXCL with content
+            except FileExistsError:
+                continue
+            if not any(_proc_uid(p) == uid for p in _pids()):
+                return uid
+    finally:
+        os.unlink(tmp)
     raise RuntimeError("no free uid for the sandbox")
+
+
+# -- "uid" mode's protections: shared by concurrent sandboxes, restored by the last one out -----------
+PROTECTIONS = "protections.json"   # in the uid dir: {"holders": [...], "changes": [[path, old, new], ...]}
+
+
+def _protections(d, update):
+    """``update(state)`` under an exclusive lock of the uid dir ``d``'s :data:`PROTECTIONS`, saved after."""
+    import fcntl
+    path = os.path.join(d, PROTECTIONS)
+    with open(os.path.join(d, "protections.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            state = {"holders": [], "changes": []}
+        out = update(state)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+    return out
+
+
+def restore_modes(changes):
+    """Put back each (path, old mode, new mode) of ``changes`` whose mode is still the new one (a mode
+    someone changed since is theirs: left alone); returns the paths restored."""
+    done = []
+    for path, old, new in changes:
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) == int(new, 8):
+                os.chmod(path, int(old, 8))
+                done.append(path)
+        except OSError:
+            continue
+    return done
+
+
+def _drop_dead_holders(state):
+    state["holders"] = [h for h in state["holders"] if owner_alive(h.split(":")[0])]
+    if not state["holders"]:      # nobody needs them any more (the last one out, or only dead ones left)
+        restore_modes(state["changes"])
+        state["changes"] = []
+
+
+def protect(hide, keep, holder, d=None):
+    """:func:`protect_paths` for sandbox ``holder`` ("OWNER_TOKEN:NAME"), recorded in the uid dir so
+    that the modes come back when the last holder leaves (:func:`unprotect`), even after a grader died
+    holding one (the next grader restores them). Returns the changes this call made."""
+    def update(state):
+        _drop_dead_holders(state)
+        changes = protect_paths(hide, keep)
+        known = {c[0]: c for c in state["changes"]}
+        for path, old, new in changes:
+            if path in known:
+                known[path][2] = new          # first old mode kept, the latest new one
+            else:
+                state["changes"].append([path, old, new])
+        state["holders"].append(holder)
+        return changes
+    return _protections(d or _uid_dir(), update)
+
+
+def unprotect(holder, d=None):
+    """``holder`` leaves (None: only the dead ones are dropped); the last one out restores every mode."""
+    def update(state):
+        state["holders"] = [h for h in state["holders"] if h != holder]
+        _drop_dead_holders(state)
+    if holder is None and not os.path.exists(os.path.join(d or _uid_dir(), PROTECTIONS)):
+        return
+    _protections(d or _uid_dir(), update)
 
 
 def _pids():
@@ -369,6 +576,26 @@ def _proc_uid(pid):
         return os.stat(f"/proc/{pid}").st_uid
     except OSError:
         return None
+
+
+def remove_uid_files(uid):
+    """Files ``uid`` (a sandbox's) left in the world-writable dirs (it could write nowhere else)."""
+    for d in SHARED[:3]:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for name in entries:
+            p = os.path.join(d, name)
+            try:
+                if os.lstat(p).st_uid != uid:
+                    continue
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.unlink(p)
+            except OSError:
+                pass
 
 
 def kill_uid(uid, gid, wait=5.0):
@@ -453,7 +680,15 @@ class Sandbox:
         self.keep = sorted({sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix,
                             os.path.realpath(sys.base_prefix), self.dir, *data_dirs()})
         self.extra_env = dict(env or {})
-        self.protected = []        # uid mode: [(path, old mode, new mode)] changed by protect_paths
+        self.cgroup = None         # the caps on totals (cgroups.py), where this grader can make one
+        if self.isolation in ("namespaces", "uid") and cgroups.available():
+            total = limits.total_memory_mb * 2**20 if limits.total_memory_mb else None
+            self.cgroup = cgroups.Cgroup(owner_token(), total, limits.nproc)
+        self.notes = []            # what the caps did, for the student (filled by cleanup)
+        self.over_disk = 0         # bytes seen over the disk cap (0: never)
+        self._disk_stop = None
+        self.protected = None      # uid mode: [(path, old mode, new mode)] this sandbox's protect() changed
+        self.holder = f"{owner_token()}:{os.path.basename(self.dir)}"   # its name among the protections' holders
         self._n = 0
 
     def prepare(self):
@@ -467,7 +702,93 @@ class Sandbox:
         os.chmod(self.work, 0o700)
         os.chmod(self.run_dir, 0o700)
         if self.isolation == "uid":
-            self.protected = protect_paths(self.hide, self.keep)
+            self.protected = protect(self.hide, self.keep, self.holder)
+        self._watch_disk()
+
+    # -- the disk cap: a grader-side watch (every mode) ------------------------------------------
+    def _written(self):
+        """{path: bytes on disk} of what the sandbox may have written: its scratch (work, run) and, with a
+        uid of its own, that uid's entries in the world-writable dirs."""
+        tops = [self.work, self.run_dir]
+        if self.uid:
+            for d in SHARED[:3]:
+                try:
+                    tops += [os.path.join(d, n) for n in os.listdir(d)
+                             if os.lstat(os.path.join(d, n)).st_uid == self.uid]
+                except OSError:
+                    continue
+        out = {}
+        for top in tops:
+            if not os.path.isdir(top) or os.path.islink(top):
+                walked = [("", [], [top])]
+            else:
+                walked = os.walk(top)
+            for root, _dirs, files in walked:
+                for f in files:
+                    p = os.path.join(root, f)
+                    try:
+                        out[p] = os.lstat(p).st_blocks * 512
+                    except OSError:
+                        continue
+        return out
+
+    def _watch_disk(self):
+        """A thread that sums :meth:`_written` (less what the grader put there) twice a second; over
+        ``limits.disk_mb`` it kills every
+        process of the sandbox and removes the large files it wrote (what the grader put there stays),
+        so the grading goes on (a restarted kernel, the next hidden test)."""
+        import threading
+        cap = self.limits.disk_mb * 2**20
+        if not cap or self._disk_stop is not None:
+            return
+        initial = self._written()          # what the grader put there: not the student's to count
+        base = sum(initial.values())
+        self._disk_stop = stop = threading.Event()
+
+        def watch():
+            while not stop.wait(0.5):
+                written = self._written()
+                used = sum(written.values()) - base
+                if used <= cap:
+                    continue
+                self.over_disk = max(self.over_disk, used)
+                self.kill_all()
+                for path, size in written.items():
+                    if path not in initial and size >= 2**16:
+                        try:
+                            os.unlink(path)
+                        except OSError:
+                            pass
+        threading.Thread(target=watch, name="sandbox-disk-watch", daemon=True).start()
+
+    def caps_state(self):
+        """(bytes seen over the disk cap, out-of-memory kills so far): compare with :meth:`caps_hit`."""
+        return self.over_disk, self.cgroup.oom_kills() if self.cgroup is not None else 0
+
+    def caps_hit(self, since):
+        """Short reasons a process of the sandbox died of a cap on totals since ``since`` (a
+        :meth:`caps_state`), for the crash message of that process."""
+        now, out = self.caps_state(), []
+        if now[0] != since[0]:
+            out.append(f"over the sandbox's disk cap of {self.limits.disk_mb} MB")
+        if now[1] != since[1]:
+            out.append(f"over the memory cap of {self.limits.total_memory_mb} MB for all its processes")
+        return out
+
+    def cap_notes(self):
+        """What the caps on totals did, in words for the student."""
+        lim, notes = self.limits, []
+        if self.over_disk:
+            notes.append(f"Your code wrote more than the sandbox's disk cap of {lim.disk_mb} MB "
+                         f"({self.over_disk / 2**20:.0f} MB seen): its processes were stopped and the files it "
+                         "wrote removed.")
+        if self.cgroup is not None and self.cgroup.oom_kills():
+            notes.append(f"Your code's processes together went over the memory cap of {lim.total_memory_mb} MB: "
+                         f"the kernel killed {self.cgroup.oom_kills()} of them (out of memory).")
+        if self.cgroup is not None and self.cgroup.pids_refused():
+            notes.append(f"Your code tried to run more than {lim.nproc} processes/threads at once: "
+                         f"{self.cgroup.pids_refused()} fork(s) refused.")
+        return notes
 
     def env(self):
         home = os.path.join(self.run_dir, "home")
@@ -513,6 +834,7 @@ class Sandbox:
             "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc,
                        "fsize": lim.fsize_mb * 2**20, "cpu": int(lim.total_timeout * 2 + 60), "core": 0},
         }
+        cfg["cgroup"] = self.cgroup.procs_files() if self.cgroup is not None else []
         cfg_path = os.path.join(self.boot_dir, f"config-{self._n}.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
@@ -537,33 +859,24 @@ class Sandbox:
         else:
             kill_marked(self.marker)
 
-    def _remove_uid_files(self):
-        """Files the sandbox uid left in the world-writable dirs (it could write nowhere else)."""
-        for d in SHARED[:3]:
-            try:
-                entries = os.listdir(d)
-            except OSError:
-                continue
-            for name in entries:
-                p = os.path.join(d, name)
-                try:
-                    if os.lstat(p).st_uid != self.uid:
-                        continue
-                    if os.path.isdir(p) and not os.path.islink(p):
-                        shutil.rmtree(p, ignore_errors=True)
-                    else:
-                        os.unlink(p)
-                except OSError:
-                    pass
-
     def cleanup(self):
         global _scratch_root
+        if self._disk_stop is not None:
+            self._disk_stop.set()
         try:
             self.kill_all()
         except Exception:  # noqa: BLE001 - cleanup must go on
             pass
+        self.notes = self.cap_notes()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.protected is not None:      # every student process is dead: the last one out restores
+            try:
+                unprotect(self.holder)
+            except OSError:
+                pass
         if self.uid:
-            self._remove_uid_files()
+            remove_uid_files(self.uid)
             try:
                 os.unlink(os.path.join(_uid_dir(), str(self.uid)))
             except OSError:

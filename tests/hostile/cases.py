@@ -82,6 +82,31 @@ def fork_bomb(release, dest):
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"])
 
 
+def memory_fork_bomb(release, dest):
+    # three processes of 1 GiB each (touched), each then forking without end: the sandbox's caps on
+    # totals (cgroup: memory, processes) stop it; its neighbours in the batch keep their points
+    return _edit(release, dest, {"cube": CUBE_OK}, extra_cells=[
+        "import os, time\nkids = []\nfor i in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        hog = b'x' * 2**30\n        while True:\n            try:\n                os.fork()\n"
+        "            except OSError:\n                time.sleep(0.05)\n    kids.append(pid)\n"
+        "for p in kids:\n    os.waitpid(p, 0)"])
+
+
+def disk_filler(release, dest):
+    # writes 100 MB files until stopped: the grader's disk watch (--disk-mb) kills the sandbox and removes
+    # them; the kernel restarts and the rest is graded
+    return _edit(release, dest, {"cube": CUBE_OK}, extra_cells=[
+        "import time\nfor i in range(40):\n    with open(f'fill{i}.bin', 'wb') as f:\n        f.write(b'x' * 10**8)\n"
+        "    time.sleep(0.2)\nprint('wrote 4 GB')"])
+
+
+def huge_reply(release, dest):
+    # square answers small inputs; on a matrix it returns 64 MB: that call fails (the grader reads at
+    # most Worker.MAX_REPLY_MB of a reply), the rest is graded
+    return _edit(release, dest, {"square": "def square(x):\n    x = np.asarray(x)\n"
+                                           "    return np.ones(8 * 10**6) if x.ndim == 2 else x * x", "cube": CUBE_OK})
+
+
 def sys_exit(release, dest):
     return _edit(release, dest, {"square": SQUARE_OK + "\nimport sys\nsys.exit(0)"})
 
@@ -289,6 +314,10 @@ CASES = {
     "memory_blowup": Case(memory_blowup, 2, r"MemoryError|memory"),
     # rlimits: the bomb's processes share the grader's user (RLIMIT_NPROC), so a restarted kernel may die too
     "fork_bomb": Case(fork_bomb, 2, r"longer than|timed out|died", {"rlimits": (None, r"longer than|timed out|died")}),
+    "memory_fork_bomb": Case(memory_fork_bomb, 2, r"longer than|timed out|died",
+                             {"rlimits": (None, r"longer than|timed out|died")}),
+    "huge_reply": Case(huge_reply, 4, r"returned more than 8 MB", every_mode=False),
+    "disk_filler": Case(disk_filler, 2, r"disk cap of 300 MB"),
     "sys_exit": Case(sys_exit, 4, r"SystemExit", every_mode=False),
     "os_exit": Case(os_exit, 4, r"kernel died|process|skipped"),
     "kernel_killed": Case(kernel_killed, 4, r"kernel died"),

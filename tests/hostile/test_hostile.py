@@ -19,7 +19,8 @@ from tests import ROOT
 
 pytestmark = pytest.mark.slow(seconds=120)   # end to end (tests/__init__.py); seconds: its cost, measured (heaviest start first)
 
-LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000"]
+LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000",
+          "--total-memory-mb", "2500", "--disk-mb", "300"]
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,28 @@ def test_isolation_reported(batch):
     res = _results(batch, "read_secrets")
     assert res["extra_data"]["isolation"] == isolation_mode()
     assert res["extra_data"]["guarantees"] == guarantees(isolation_mode())
+
+
+def test_caps_on_totals(batch):
+    """The memory-and-fork bomb (three 1 GiB processes, each forking without end) graded beside the
+    others (test_case: every neighbour keeps its honest points); where this machine gives sandboxes a
+    cgroup, its caps are what stopped it, and results.json says which caps the sandbox had."""
+    res = _results(batch, "memory_fork_bomb")
+    g, caps = res["extra_data"]["guarantees"], res["extra_data"]["caps"]
+    if "total_memory" in g["held"]:
+        assert caps["memory"] == "cgroup"
+        assert re.search(r"went over the memory cap of 2500 MB: the kernel killed \d+ of them", res["output"]), _text(res)
+    else:
+        assert "total_memory" in g["not_held"] and caps["memory"] == "RLIMIT_AS per process only"
+
+
+def test_disk_cap(batch):
+    """The disk filler was stopped near the cap (--disk-mb 300), long before its 4 GB, and its files removed."""
+    res = _results(batch, "disk_filler")
+    assert "disk_quota" in res["extra_data"]["guarantees"]["best_effort"]
+    seen = re.search(r"disk cap of 300 MB \((\d+) MB seen\)", res["output"])
+    assert seen and int(seen.group(1)) < 1000, _text(res)
+    assert "wrote 4 GB" not in _outputs(batch, "disk_filler")
 
 
 def test_zip_slip_extracts_nothing(batch):

@@ -1,6 +1,8 @@
 """grade-all survives interruption: a batch SIGKILLed while a slow submission is in flight is rerun;
 the students already graded are kept (their results files untouched), a changed submission and the
-one in flight are graded, scores.csv and the gradebook are complete."""
+one in flight are graded, scores.csv and the gradebook are complete, and what the killed batch left in
+the temp folder (scratch copies, uid reservations) is gone. A grader that fails (a module it needs does
+not import) never stamps a result: grade-all and grade exit 3 and say so."""
 import csv
 import glob
 import json
@@ -124,14 +126,23 @@ def test_killed_batch_resumes(tmp_path, request):
     assert not os.path.exists(out / "zslow")                 # nothing half-written in place
     assert not os.path.exists(out / "scores.csv")
     kept = {sid: stat(out / sid / "results.json") for sid in ("a1", "a2")}
+    # what the killed batch left in its temp folder: its graders' scratch roots (the students' code) and,
+    # as root, its sandboxes' uid reservations; the rerun (same temp folder) removes them
+    left = glob.glob(str(scratch / "autograder-[0-9]*"))
+    assert glob.glob(str(scratch / "autograder-[0-9]*" / "sub-*" / "work" / STARTED)), left
+    uids = scratch / "autograder-uids"
+    reserved = [n for n in os.listdir(uids) if n.isdigit()] if os.geteuid() == 0 else []
+    assert reserved or os.geteuid() != 0
     # a2 resubmits meanwhile, now complete (content changed: regraded); a1 is unchanged (kept)
     shutil.rmtree(subs / "a2")
     reference_submission(course, str(subs / "a2"))
     t0 = time.monotonic()
-    proc = grade_all(subs, out, course, jobs=2)
+    proc = grade_all(subs, out, course, jobs=2, env=dict(ENV, TMPDIR=str(scratch)))
     stdout, stderr = proc.communicate(timeout=600)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, stderr[-3000:]
+    assert not [p for p in left if os.path.exists(p)], os.listdir(scratch)
+    assert not [n for n in reserved if os.path.exists(uids / n)], os.listdir(uids)
     assert "resuming: 1 submission(s) already graded by this grader, kept (a1)" in stdout, stdout
     assert stat(out / "a1" / "results.json") == kept["a1"]            # not rewritten
     assert stat(out / "a2" / "results.json") != kept["a2"]
@@ -228,3 +239,33 @@ def test_grader_failures_are_never_stamped(tmp_path, monkeypatch):
     assert resume.grader_failures({sid: res}) == {"a1": "ModuleNotFoundError: No module named 'autograder_missing_dependency'"}
     assert sorted(os.listdir(out / "a1")) == ["results.json"]
     assert resume._finished(str(out), "a1", {"submission": "x", "grader": "y"}) is None
+
+
+def test_grade_says_when_the_grader_fails(tmp_path):
+    """`autograder grade` whose grader cannot import nbformat: exit 3, one line saying the grader failed
+    (not the submission), and a results.json that says so too (no traceback). About 2 s."""
+    course = make_course(str(tmp_path / "course"))
+    sub = reference_submission(course, str(tmp_path / "subs" / "a1"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "nbformat.py").write_text("raise ModuleNotFoundError(\"No module named 'nbformat'\", name='nbformat')\n")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", sub, "--assignment", "toy", "--out", str(out),
+                           "--root", course, "--profile", "smoke"], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(ENV, PYTHONPATH=str(broken)), timeout=300)
+    assert proc.returncode == resume.EXIT_GRADER_FAILED == 3, (proc.stdout, proc.stderr[-3000:])
+    assert proc.stderr.splitlines() == [
+        "autograder: not graded: the grader failed (not this submission): ModuleNotFoundError: No module named "
+        f"'nbformat'  ->  {out / 'results.json'}"], proc.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert resume.grader_failures({"a1": res}) == {"a1": "ModuleNotFoundError: No module named 'nbformat'"}
+    assert res["output"].startswith("not graded: the grader failed (not this submission)")
+    # grade-all, whose own process cannot import it: nothing graded, nothing stamped (the next run grades
+    # everyone), exit 3 with one line
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "subs"), "--assignment", "toy",
+                           "--out", str(tmp_path / "all"), "--root", course], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(ENV, PYTHONPATH=str(broken)), timeout=300)
+    assert proc.returncode == 3 and proc.stderr.splitlines() == [
+        "autograder: error: the grader failed (not a submission): ModuleNotFoundError: No module named 'nbformat'"], \
+        proc.stderr[-3000:]
+    assert not glob.glob(str(tmp_path / "all" / "*" / "batch.json"))

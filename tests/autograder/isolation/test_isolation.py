@@ -36,12 +36,14 @@ import time
 import nbformat
 import pytest
 
+from autograder.isolation import cgroups
 from autograder.isolation.sandbox import guarantees, isolation_mode
 from tests.hostile.cases import CASES as ALL_CASES, _edit, network, read_secrets, search_disk
 from tests.hostile.toy import make_course
 from tests import ROOT
 
-LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000"]
+LIMITS = ["--cell-timeout", "6", "--call-timeout", "6", "--timeout", "150", "--memory-mb", "3000",
+          "--total-memory-mb", "2500", "--disk-mb", "300"]
 FAKE = '"score": 1000'
 
 # a case the grader handles on its own side whatever the mode (a bad zip, a restored cell) is graded once,
@@ -69,7 +71,7 @@ pytestmark = pytest.mark.slow(seconds=280)   # end to end (tests/__init__.py); s
 NAMESPACES = pytest.mark.skipif(_namespaces_missing() is not None, reason=f"{_namespaces_missing()}")
 EMULATED = pytest.mark.skipif(_emulation_missing() is not None, reason=f"{_emulation_missing()}")
 EVERY = ("network_closed", "secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
-         "resource_limits")
+         "resource_limits", "total_memory", "total_processes", "disk_quota")
 MODES = {"namespaces": NAMESPACES, "uid": EMULATED, "rlimits": EMULATED}
 
 
@@ -150,6 +152,19 @@ def _project_copy(base):
     return proj, os.path.join(venv, "bin", "python")
 
 
+def _modes(*tops):
+    """{path: st_mode} of every file and dir under ``tops`` (symlinks not followed)."""
+    out = {}
+    for top in tops:
+        for dp, ds, fs in os.walk(top):
+            for p in [dp] + [os.path.join(dp, n) for n in ds + fs]:
+                try:
+                    out[p] = os.lstat(p).st_mode
+                except OSError:
+                    pass
+    return out
+
+
 def _world_readable(path):
     for dp, _ds, fs in os.walk(path):
         os.chmod(dp, 0o755)
@@ -192,10 +207,10 @@ def batch(request, uid_project):
                    os.path.join(course, "solutions", "toy", "toy.ipynb"),
                    os.path.join(course, "build", "grader", "toy", "hidden_tests.py"),   # the grader bundle
                    os.path.join(proj, "autograder", "grade.py")]
-        # "rlimits" gives student code no process quota of its own (it runs as the grader's user): a
-        # fork bomb starves whatever runs beside it until its cell's time limit (documented in
-        # sandbox.py), so there it is graded in a batch of its own, after the others
-        alone = {"fork_bomb"} if mode == "rlimits" else set()
+        # "rlimits" gives student code no process quota of its own (it runs as the grader's user) and no
+        # cap on its total memory: a fork bomb starves whatever runs beside it until its cell's time limit
+        # (documented in sandbox.py), so there the bombs are graded in a batch of their own, after the others
+        alone = {"fork_bomb", "memory_fork_bomb"} if mode == "rlimits" else set()
         subs_alone = os.path.join(base, "subs_alone")
         os.makedirs(subs_alone)
         for name, case in CASES.items():
@@ -214,6 +229,7 @@ def batch(request, uid_project):
             subprocess.run(["chown", "-R", "65534:65534", base], check=True)
         cmd = [python, "-m", "autograder", "grade-all", subs, "--assignment", "toy", "--out", out,
                "--root", course, "--profile", "smoke", "--jobs", "2", *LIMITS]
+        modes_before = _modes(base, proj)
         t0 = time.monotonic()
         proc = subprocess.run(wrapped(mode, cmd, proj, listing), capture_output=True, text=True,
                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
@@ -235,7 +251,8 @@ def batch(request, uid_project):
             conn = None
         listener.close()
         yield {"mode": mode, "proc": proc, "out": out, "base": base, "course": course, "proj": proj,
-               "connected": conn, "secrets": secrets, "listing": listing, "seconds": seconds}
+               "connected": conn, "secrets": secrets, "listing": listing, "seconds": seconds,
+               "modes": (modes_before, _modes(base, proj))}
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -282,16 +299,25 @@ def test_every_case_scores_its_honest_points(batch):
 @pytest.mark.isolation("reported_guarantees")
 def test_reported_guarantees(batch):
     res = _results(batch, "read_secrets")
-    g = res["extra_data"]["guarantees"]
+    g, caps = res["extra_data"]["guarantees"], res["extra_data"]["caps"]
     if batch["mode"] == "uid":
-        assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable",
-                                  "processes_tied", "resource_limits"}
-        assert g["best_effort"] == ["network_closed"] and g["not_held"] == []
-        assert "Sandbox: uid (not guaranteed: network_closed)." in res["output"]
+        # a cgroup of its own where this (root) grader can make one: then its total memory is capped too
+        cgroup = "memory" in cgroups.available()
+        assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
+                                  "resource_limits", "total_processes"} | ({"total_memory"} if cgroup else set())
+        assert g["best_effort"] == ["disk_quota", "network_closed"]
+        assert g["not_held"] == ([] if cgroup else ["total_memory"])
+        assert caps["memory"] == ("cgroup" if cgroup else "RLIMIT_AS per process only")
+        assert (f"Sandbox: uid (not guaranteed: disk_quota, network_closed{'' if cgroup else ', total_memory'})."
+                in res["output"])
     else:
         assert g["held"] == ["resource_limits"]
-        assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable"}
-        assert set(g["best_effort"]) == {"network_closed", "processes_tied"}
+        assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable", "total_memory",
+                                      "total_processes"}
+        assert set(g["best_effort"]) == {"network_closed", "processes_tied", "disk_quota"}
+        assert caps == {"memory": "RLIMIT_AS per process only",
+                        "processes": "RLIMIT_NPROC of the grader's user (shared)",
+                        "disk": "grader-side watch of what it writes + RLIMIT_FSIZE per file"}
         assert "secrets_unreadable" in res["output"].split("not guaranteed:")[1]
 
 
@@ -334,12 +360,17 @@ def test_grader_output_and_code(batch):
     owners = {int(line.split()[2]) for line in listing.splitlines()
               if line[:1] in "-dlps" and len(line.split()) > 2 and line.split()[-1] not in (".", "..")}
     assert not {u for u in owners if u >= 1_000_000}, listing   # nothing of a sandbox uid is left
-    # the grader's code is unchanged and not readable by others; the venv inside it still is
-    proj = batch["proj"]
-    assert os.stat(proj).st_mode & 0o777 == 0o711
-    assert os.stat(os.path.join(proj, "autograder")).st_mode & 0o077 == 0
-    assert os.stat(os.path.join(proj, ".venv")).st_mode & 0o005 == 0o005
-    assert os.stat(batch["course"]).st_mode & 0o077 == 0
+
+
+@pytest.mark.isolation("secrets_unreadable")
+def test_host_modes_restored(batch):
+    """uid mode takes group/other access away while its sandboxes run (test_secrets) and gives it back:
+    after the batch every file and dir of the course, the submissions and the grader (with its venv)
+    has the mode it had before (the last sandbox out restores, sandbox.unprotect)."""
+    before, after = batch["modes"]
+    changed = {p: (oct(m), oct(after.get(p, 0))) for p, m in before.items() if after.get(p) != m}
+    assert not changed, list(changed.items())[:20]
+    assert os.stat(batch["proj"]).st_mode & 0o777 == 0o755 and os.stat(batch["course"]).st_mode & 0o777 == 0o755
 
 
 # -- nothing outlives the grader -------------------------------------------------------------
@@ -509,6 +540,43 @@ def test_protect_paths_mirrors_hide_and_keep(tmp_path):
                                        str(proj / "README.md"), str(tmp_path / "other")}
 
 
+def test_protections_restored_by_the_last_one_out(tmp_path):
+    """Concurrent sandboxes share uid mode's protections: the first one out restores nothing (another still
+    needs them), the last one restores every mode; a grader killed while holding one leaves its changes
+    to the next grader, which restores them once no live one holds any."""
+    from autograder.isolation.sandbox import owner_token, protect, unprotect
+    uids, proj = tmp_path / "uids", tmp_path / "proj"
+    uids.mkdir()
+    (proj / "solutions").mkdir(parents=True)
+    (proj / "solutions" / "hidden_tests.py").write_text("x")
+    for p in (proj, proj / "solutions"):
+        os.chmod(p, 0o755)
+    before = _modes(proj)
+    me = owner_token()
+    protect([str(proj)], [], f"{me}:a", str(uids))
+    protect([str(proj)], [], f"{me}:b", str(uids))
+    assert os.stat(proj).st_mode & 0o777 == 0o700
+    unprotect(f"{me}:a", str(uids))
+    assert os.stat(proj).st_mode & 0o777 == 0o700        # b still runs
+    unprotect(f"{me}:b", str(uids))
+    assert _modes(proj) == before
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from autograder.isolation.sandbox import owner_token, protect\n"
+                               f"protect([{str(proj)!r}], [], owner_token() + ':c', {str(uids)!r})\n"
+                               "print('held', flush=True)\ntime.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert os.stat(proj).st_mode & 0o777 == 0o700
+        unprotect(None, str(uids))                        # its holder lives: nothing restored
+        assert os.stat(proj).st_mode & 0o777 == 0o700
+    finally:
+        holder.kill()
+        holder.wait()
+    unprotect(None, str(uids))                            # the next grader: only dead holders left
+    assert _modes(proj) == before
+
+
 @pytest.mark.parametrize("pidfds", [True, False])
 def test_supervisor_watch_sees_a_process_end(monkeypatch, pidfds):
     """The supervisor's watch on the grader / the student's process, with pidfds and with the
@@ -615,9 +683,9 @@ def test_kill_uid_returns_once_the_uids_processes_are_reaped():
 @EMULATED
 @pytest.mark.isolation("secrets_unreadable", "separate_uid", mode="uid")
 def test_uid_mode_grades_again_after_earlier_runs(uid_project):
-    """uid mode changes file modes (protect_paths) and leaves them changed: two more batches in a row on
-    one course with the same grader copy (already used by the other uid tests of this module) grade as
-    the first did: the reference in full, the release and read_secrets 0, every secret still unreadable."""
+    """uid mode changes file modes while its sandboxes run (protect_paths) and restores them after: two more
+    batches in a row on one course with the same grader copy (already used by the other uid tests of this
+    module) grade as the first did: the reference in full, the release and read_secrets 0, every secret still unreadable."""
     proj, python = uid_project
     from tests.hostile.toy import reference_submission
     base = tempfile.mkdtemp(prefix="ag-iso-again-", dir="/var/tmp")
@@ -632,7 +700,7 @@ def test_uid_mode_grades_again_after_earlier_runs(uid_project):
         shutil.copytree(release, os.path.join(subs, "release"))
         read_secrets(release, os.path.join(subs, "read_secrets"), secrets)
         _world_readable(base)
-        for run in (1, 2):           # the second on the modes the first left (nothing made readable again)
+        for run in (1, 2):           # the second on the modes the first restored
             out = os.path.join(base, f"out{run}")
             cmd = [python, "-m", "autograder", "grade-all", subs, "--assignment", "toy", "--out", out,
                    "--root", course, "--profile", "smoke", "--jobs", "2", "--no-gradebook", *LIMITS]

@@ -1,5 +1,6 @@
 """What a sandbox's student code finds in its environment: BLAS threads (a share of the cores when
-grade-all runs several sandboxes at once, or the grader's own setting)."""
+grade-all runs several sandboxes at once, or the grader's own setting), and a scratch folder whose kernel
+sockets fit the unix-socket path limit."""
 import os
 
 from autograder.isolation.sandbox import BLAS_THREADS, Limits, Sandbox, blas_threads
@@ -28,3 +29,25 @@ def test_student_code_gets_the_graders_blas_threads(monkeypatch):
         assert env["OPENBLAS_NUM_THREADS"] == "1" and "OMP_NUM_THREADS" not in env
     finally:
         sandbox.cleanup()
+
+
+def test_a_deep_temp_folder_still_leaves_the_kernel_its_sockets(tmp_path, monkeypatch):
+    """A kernel's ZMQ ipc sockets live in the sandbox's run dir; under a deep TMPDIR (a test runner's, a CI
+    workspace's) their paths would pass the 107-byte unix-socket limit ("File name too long"): the scratch
+    goes to a short temp folder instead."""
+    import tempfile
+
+    from autograder.isolation import sandbox as sb
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    monkeypatch.setattr(sb, "_scratch_root", None)
+    assert len(str(deep)) + sb.SOCKET_TAIL > sb.UNIX_PATH_MAX
+    assert sb.scratch_base() == "/tmp"
+    box = Sandbox(Limits())
+    try:
+        socket = os.path.join(box.run_dir, "k999-99999")     # execute.py: run_dir/k<restarts>, ZMQ adds -<port>
+        assert box.dir.startswith("/tmp/autograder-") and len(socket) <= sb.UNIX_PATH_MAX
+    finally:
+        box.cleanup()
+    monkeypatch.setattr(sb, "_scratch_root", None)

@@ -171,6 +171,35 @@ def load_digits(test_size=DIGITS_TEST_SIZE, seed=DIGITS_SEED):
     return (x_train, y_train), (x_test, y_test)
 
 
+CANVAS_SIZE = 32      # load_digits_on_canvas: the canvas side (CIFAR-10's)
+CANVAS_SCALE = 2      # each 8x8 digit upscaled to 16x16
+CANVAS_NOISE = 0.1    # the standard deviation of the Gaussian pixel noise
+
+
+def load_digits_on_canvas(size=CANVAS_SIZE, scale=CANVAS_SCALE, noise=CANVAS_NOISE, seed=DIGITS_SEED):
+    """The digits of :func:`load_digits` (the same split) on ``size`` x ``size`` canvases, offline and seeded: each
+    8x8 digit upscaled ``scale`` times (nearest neighbour), pasted at a random position of a black canvas (a random
+    shift), plus Gaussian noise of standard deviation ``noise`` on every pixel, clipped to [0, 1]. Returns a
+    :class:`Data` of float32 (N, size, size, 1) images.
+
+    Why: at 32x32 the CIFAR ResNet's three stages see 32x32, 16x16 and 8x8 maps, as on CIFAR-10; on the native
+    8x8 digits they see 8x8, 4x4 and 2x2 maps, where the zero padding is a large part of every 3x3 window (on a
+    2x2 map, 5 of its 9 taps), so depth effects measured there are mostly padding effects."""
+    (x_train, y_train), (x_test, y_test) = load_digits(seed=seed)
+    rng = np.random.default_rng(seed)
+
+    def place(images):
+        big = np.repeat(np.repeat(images, scale, axis=1), scale, axis=2)
+        n, h, w = big.shape[:3]
+        out = np.zeros((n, size, size, images.shape[-1]), np.float32)
+        tops, lefts = rng.integers(0, size - h + 1, n), rng.integers(0, size - w + 1, n)
+        for i, (top, left) in enumerate(zip(tops, lefts)):
+            out[i, top:top + h, left:left + w] = big[i]
+        return np.clip(out + rng.normal(0.0, noise, out.shape).astype(np.float32), 0.0, 1.0)
+
+    return Data(place(x_train), y_train, place(x_test), y_test)
+
+
 def load_cifar10(data_dir=None):
     """CIFAR-10 from a prepared tensorflow-datasets ``data_dir`` (see :func:`resolve_data_dir`), as
     uint8 NHWC images and int64 labels: ((50000, 32, 32, 3), (50000,)), ((10000, 32, 32, 3), (10000,)).

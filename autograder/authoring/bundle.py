@@ -94,8 +94,9 @@ def write_bundle(root, name, dest):
         p, target = os.path.join(src, rel), os.path.join(dest, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if rel == f"{name}.ipynb":    # with the release's setup and submit cells (the grader restores them)
-            from . import student_kit
-            nbformat.write(student_kit.inject(cleared_notebook(p), name), target)
+            from . import rules, student_kit     # the rules stated from the hidden tests' RULES, as released
+            nb = rules.fill(cleared_notebook(p), rules.load(src))
+            nbformat.write(student_kit.inject(nb, name), target)
         elif rel.endswith(".ipynb"):
             nbformat.write(cleared_notebook(p), target)
         elif rel.endswith(".py"):

@@ -11,6 +11,8 @@ def reference_submission(a: Assignment, dest):
     shutil.copyfile(a.solution_nb, os.path.join(dest, a.notebook))
     from .student_kit import inject_file      # the release's setup and submit cells, as a student has them
     inject_file(os.path.join(dest, a.notebook), a.name)
+    from .rules import fill_file              # the rules stated as the release states them
+    fill_file(os.path.join(dest, a.notebook), a.source_dir)
     if a.has_stencil:   # the instructor's complete package in place of the stencil
         shutil.rmtree(os.path.join(dest, a.stencil))
         shutil.copytree(a.instructor_beras, os.path.join(dest, a.stencil), ignore=shutil.ignore_patterns("__pycache__"))

@@ -3,7 +3,8 @@
 For every assignment folder under ``solutions/`` (or the ``names`` given):
 
 1. the student notebook, made by nbgrader's own ``generate_assignment`` in a throwaway course
-   directory (``source/<name>/`` -> ``release/<name>/``; the gradebook stays in the temp dir);
+   directory (``source/<name>/`` -> ``release/<name>/``; the gradebook stays in the temp dir), with
+   the markdown's ``{{rule:KEY}}`` placeholders filled from the hidden tests' ``RULES`` (autograder.authoring.rules);
 2. the assets: every file of ``solutions/<name>/`` except the grader-only ``hidden_tests.py``,
    ``calibration.json`` (the reference's timings, autograder.grading.calibrate) and ``assignment.toml`` (the
    manifest, autograder.authoring.manifest), ``__pycache__`` and ``.ipynb_checkpoints``;
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import student_kit
+from . import rules, student_kit
 from .manifest import load as load_manifest
 from .regions import CODE_STUB, _clearer, clear_solutions
 
@@ -88,6 +89,7 @@ def release_one(name, root):
         source = course / "source" / name
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
         student_kit.inject_file(source / f"{name}.ipynb", name)    # the setup and submit cells
+        rules.fill_file(source / f"{name}.ipynb", src)               # {{rule:KEY}} from hidden_tests.py's RULES
         from .regions import ownership
         package, keep, _ = ownership(root, name)
         if package:

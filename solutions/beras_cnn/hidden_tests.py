@@ -21,6 +21,20 @@ from autograder.hidden import (HiddenTestFailure, Score, assert_close, assert_eq
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# The rules the checks below apply: the notebook states them from here (the release fills its {{rule:KEY}}
+# placeholders, autograder/authoring/rules.py; tests/autograder/authoring/test_rules.py reads them back).
+RULES = {
+    # check_training retrains a fresh build_cnn() itself, with these settings (not the student's own run)
+    "train_epochs": 6,
+    "train_batch_size": 32,
+    "train_seed": 0,
+    # its bar: clearly above the linear baseline the notebook prints (logistic regression, 96.7 % on this split)
+    "min_test_accuracy": 0.975,
+    # check_overfit: full-batch steps on the 20 digits, and the loss to get below
+    "overfit_steps": 30,
+    "overfit_loss": 0.05,
+}
+
 
 def _tf():
     import tensorflow as tf
@@ -540,10 +554,10 @@ class TestPredictions:                   # the test images' class probabilities 
         self.probs.append(np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float32))
 
 
-beras.utils.set_random_seed(0)
+beras.utils.set_random_seed(seed)
 model = build_cnn()
 per_epoch = TestPredictions()
-history = model.fit(np.asarray(x_train, "float32"), np.asarray(y_train), batch_size=32, epochs=6, verbose=0,
+history = model.fit(np.asarray(x_train, "float32"), np.asarray(y_train), batch_size=batch_size, epochs=epochs, verbose=0,
                     callbacks=[per_epoch])
 first_conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
 result = {"type": type(model).__name__, "layers": [type(layer).__name__ for layer in model.layers],
@@ -561,7 +575,7 @@ history = model.fit(np.asarray(x, "float32"), np.asarray(y), batch_size=len(x), 
 result = {"losses": history.history.get("loss"),
           "probs": np.asarray(model(np.asarray(x, "float32"), training=True), dtype=np.float64)}
 """
-OVERFIT_STEPS, OVERFIT_LOSS = 30, 0.05
+OVERFIT_STEPS, OVERFIT_LOSS = RULES["overfit_steps"], RULES["overfit_loss"]
 
 
 def _digits():
@@ -607,7 +621,8 @@ def check_overfit(student):
 def check_training(student):
     (x_train, y_train), (x_test, y_test) = _digits()
     got = student.probe(TRAIN_PROBE, timeout=max(student_timeout(student), 300), uses_stencil=True,
-                        x_train=x_train, y_train=y_train, x_test=x_test)
+                        x_train=x_train, y_train=y_train, x_test=x_test, seed=RULES["train_seed"],
+                        batch_size=RULES["train_batch_size"], epochs=RULES["train_epochs"])
     assert_equal(got["type"], "Sequential", "model type")
     for needed in ["Conv2D", "MaxPooling2D"]:
         if needed not in got["layers"]:
@@ -628,9 +643,11 @@ def check_training(student):
     tiles = filter_tiles(got.get("filters"))
     images = {} if tiles is None else {
         "first Conv2D layer's filters after training (red positive, blue negative, each on its own scale)": tiles}
-    what = "test accuracy of build_cnn trained as in the notebook (6 epochs, batch 32)"
-    if not accuracy >= 0.95:
-        raise HiddenTestFailure(f"{what}: expected at least 95%, got {accuracy:.2%}", curves=curves, images=images)
+    what = (f"test accuracy of a fresh build_cnn() trained by the grader ({RULES['train_epochs']} epochs, "
+            f"batch {RULES['train_batch_size']}, seed {RULES['train_seed']})")
+    if not accuracy >= RULES["min_test_accuracy"]:
+        raise HiddenTestFailure(f"{what}: expected at least {RULES['min_test_accuracy']:.1%}, got {accuracy:.2%}",
+                                curves=curves, images=images)
     return Score(1.0, f"{what}: {accuracy:.2%}", curves=curves, images=images)
 
 

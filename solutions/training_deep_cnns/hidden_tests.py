@@ -1279,16 +1279,22 @@ def b_inside_other_cases(student):
 # ---------------------------------------------------------------------------------------------
 # The training checks
 # ---------------------------------------------------------------------------------------------
-_B_THRESHOLDS = {   # (minimum test accuracy, fraction of the points), best first
-    "sd": {"smoke": [(0.80, 1.0), (0.65, 0.75), (0.45, 0.5), (0.25, 0.25)],
-           "full": [(0.88, 1.0), (0.83, 0.75), (0.70, 0.5), (0.50, 0.25)]},
-    "strided": {"smoke": [(0.90, 1.0), (0.80, 0.75), (0.60, 0.5), (0.30, 0.25)],
-                "full": [(0.80, 1.0), (0.72, 0.75), (0.60, 0.5), (0.40, 0.25)]},
+# The rules the training checks apply: the notebook states them from here (the release fills its {{rule:KEY}}
+# placeholders, autograder/authoring/rules.py; tests/autograder/authoring/test_rules.py reads them back).
+RULES = {
+    "thresholds": {   # (minimum test accuracy, fraction of the points), best first
+        "sd": {"smoke": [(0.80, 1.0), (0.65, 0.75), (0.45, 0.5), (0.25, 0.25)],
+               "full": [(0.88, 1.0), (0.83, 0.75), (0.70, 0.5), (0.50, 0.25)]},
+        "strided": {"smoke": [(0.90, 1.0), (0.80, 0.75), (0.60, 0.5), (0.30, 0.25)],
+                    "full": [(0.80, 1.0), (0.72, 0.75), (0.60, 0.5), (0.40, 0.25)]},
+    },
+    "runs": {   # what each check trains: (widths, epochs) per profile (None: the profile's epochs)
+        "sd": {"smoke": ((8, 16, 32), 8), "full": ((16, 32, 64), None)},
+        "strided": {"smoke": ((16, 32), None), "full": ((32, 64, 128), None)},
+    },
 }
-_B_RUNS = {   # what each check trains: (widths, epochs) per profile (None: the profile's epochs)
-    "sd": {"smoke": ((8, 16, 32), 8), "full": ((16, 32, 64), None)},
-    "strided": {"smoke": ((16, 32), None), "full": ((32, 64, 128), None)},
-}
+_B_THRESHOLDS = RULES["thresholds"]
+_B_RUNS = RULES["runs"]
 _B_STARTUP_SECONDS = 120.0   # imports, data loading and prediction on top of the training budget
 
 

@@ -64,7 +64,9 @@ def stderr_text(cell):
 def test_points_add_up_to_100_and_structure():
     import importlib.util
     nb = nbformat.read(SOLUTION / f"{NAME}.ipynb", as_version=4)
-    visible = sum(nbg(c).get("points", 0) for c in nb.cells if nbg(c).get("grade"))
+    written = [c for c in nb.cells if nbg(c).get("grade") and c.cell_type == "markdown"]   # graded by hand
+    assert written and all(nbg(c)["solution"] and not nbg(c)["locked"] and nbg(c)["points"] for c in written)
+    visible = sum(nbg(c).get("points", 0) for c in nb.cells if nbg(c).get("grade") and c.cell_type == "code")
     spec = importlib.util.spec_from_file_location("cnn_arch_hidden_structure", SOLUTION / "hidden_tests.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -76,7 +78,7 @@ def test_points_add_up_to_100_and_structure():
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
     # every grade cell is guarded by exactly one trusted check (an unguarded cell never scores), and each
     # check shares its part with the hidden test of the same function
-    graded = {nbg(c)["grade_id"] for c in nb.cells if nbg(c).get("grade")}
+    graded = {nbg(c)["grade_id"] for c in nb.cells if nbg(c).get("grade") and c.cell_type == "code"}
     guards = guarded(tests)
     assert set(guards) == graded and len(graded) == 9
     assert all(len(g) == 1 and g[0].kind == "check" for g in guards.values()), guards
@@ -87,9 +89,9 @@ def test_points_add_up_to_100_and_structure():
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert nbg(first_code)["locked"] and "grader-namespace" in first_code.metadata.get("tags", [])
     for cell in nb.cells:
-        if nbg(cell).get("grade"):
+        if nbg(cell).get("grade") and cell.cell_type == "code":
             assert nbg(cell)["locked"] and not nbg(cell)["solution"], nbg(cell)["grade_id"]
-        if nbg(cell).get("solution"):
+        if nbg(cell).get("solution") and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source and "grader-namespace" in cell.metadata.get("tags", [])
         if "grader-namespace" in cell.metadata.get("tags", []):   # definitions only: no training there
             assert "fit(" not in cell.source and "train(" not in cell.source

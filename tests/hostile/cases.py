@@ -286,7 +286,7 @@ def exfiltrate_hidden_inputs(release, dest):
         "import sys\nSEEN = []\n"
         "def square(x):\n"
         "    SEEN.append(repr(x))\n"
-        "    try:\n        SEEN.append(repr(sys._getframe(1).f_locals)[:3000])\n    except Exception:\n        pass\n"
+        "    try:\n        SEEN.append(repr(sys._getframe(1).f_locals)[:300])\n    except Exception:\n        pass\n"
         "    return x * x"),
         "cube": "def cube(x):\n    raise ValueError('LOG ' + ' | '.join(SEEN))"})
 
@@ -348,7 +348,7 @@ CASES = {
     # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no
     # CAP_SYS_PTRACE, as in Docker) the grader reads them as the sandbox's uid and in "rlimits" as the same
     # user, which a non-dumpable process refuses: that part is withheld
-    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 4, r"cube\(2\)|raised (ValueError|an exception)"),
+    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 4, r"ValueError"),
     "hijack_worker": Case(hijack_worker, 0, r"NotImplementedError"),
     "hides_from_the_grader": Case(hides_from_the_grader, 8, r"passed",
                                   {"uid": (4, r"could not inspect"), "rlimits": (4, r"could not inspect")}),

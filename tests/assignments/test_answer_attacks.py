@@ -154,3 +154,39 @@ def test_the_labels_never_reach_the_students_process():
     training = mod.trusted_training()
     public = training.load_data(training.select_profile("smoke")).x_test
     assert seen["x_eval"].shape == public.shape and not np.any(np.all(seen["x_eval"] == public, axis=(1, 2, 3)))
+
+
+# -- answers by constants (what a hijacked worker loop returns): the hidden cases are drawn at each grading ----
+def test_constants_of_the_old_cases_fail_beras_cnns_part1():
+    """The arithmetic functions answered from a table of the cases the hidden test used to fix (as a notebook
+    cell that wraps the worker's ``serve`` would): cases drawn at each grading miss the table."""
+    from autograder.grading.notebook.cells import definitions
+    import nbformat
+    nb = nbformat.read(ROOT / "solutions" / "beras_cnn" / "beras_cnn.ipynb", as_version=4)
+    cells = [{"source": c.source} for c in nb.cells if c.cell_type == "code"]
+    honest = {}
+    for name in ("conv_output_size", "same_padding", "conv_params"):
+        exec(definitions(cells, name), honest)  # noqa: S102 - the reference's own functions
+    mod = hidden_module("beras_cnn")
+    mod.part1_functions(LocalStudent(honest))   # the reference passes on any draw
+    old = {(224, 7, 3, 2): 112, (13, 3, 1, 1): 13, (11, 4, 0, 3): 3, (9, 9, 0, 1): 1}
+    table = dict(honest, conv_output_size=lambda w, f, p, s: old.get((w, f, p, s), 0))
+    with pytest.raises(HiddenTestFailure, match="conv_output_size"):
+        mod.part1_functions(LocalStudent(table))
+
+
+def test_constants_of_fixed_sizes_fail_cnn_architectures_vgg_block():
+    """vgg_block's hidden sizes are drawn at each grading and its output is checked against its own weights run
+    by the grader: a probe answered with the old cases' constants (shape, parameter count) fails."""
+    mod = hidden_module("cnn_architectures")
+
+    old = {(10, 10, 3): {"params": mod.vgg_params(3, 5, 1), "shape": [None, 5, 5, 5]},
+           (6, 6, 2): {"params": mod.vgg_params(2, 4, 4), "shape": [None, 3, 3, 4]}}
+
+    class Table(LocalStudent):
+        def probe(self, code, timeout=None, **inputs):
+            answer = old.get(tuple(inputs["input_shape"]), {"params": 0, "shape": []})
+            return {**answer, "trainable": answer["params"], "layers": ["InputLayer", "Conv2D", "MaxPooling2D"],
+                    "out": None, "weights": None}
+    with pytest.raises(HiddenTestFailure):
+        mod.vgg_other_sizes(Table({}))

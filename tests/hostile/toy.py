@@ -64,7 +64,8 @@ def hidden_square(student):
     x = np.round(secret_rng().uniform(-9, 9, (2, 3)), 3)   # drawn anew at each grading: no constant answers it
     assert_close(student.call("square", x), x * x, "square of a 2x3 matrix")
 
-@trusted_check("test_cube")   # defined after a hidden test on purpose: the grader still runs it first
+# defined after a hidden test on purpose: the grader still runs it first (checks show before the due date)
+@trusted_check("test_cube")
 def check_cube(student):
     assert_close(student.call("cube", 2), 8, "cube(2)")
 

@@ -44,6 +44,12 @@ The proxy (:class:`Student`) has three calls:
 Dotted names of the stencil package ("beras.nn.conv2d") run in a process that imported only the
 student's stencil: nothing the notebook does (patching, handing in a TensorFlow function) reaches them.
 
+The student's process is untrusted end to end (its code can even replace the worker's request loop): send it
+no answer (no label, no expected value), decide on values verified here (a model's outputs computed here from
+its weights, not its predictions; structure from what evaluated), and draw inputs a table of constants could
+answer from :func:`secret_rng` (test images from :func:`secret_test_split`). Checks and visible tests run
+before the tests shown later, and their rows never carry the text of the student's exceptions.
+
 The namespace of a notebook assignment is built by running the notebook's code cells tagged
 ``grader-namespace`` (cell metadata ``tags``), in order: its import cell and the solution cells
 that define the graded functions (locked cells come from the instructor source).

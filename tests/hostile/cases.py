@@ -294,23 +294,22 @@ def exfiltrate_hidden_inputs(release, dest):
 HIJACK = (
     "import sys\n"
     "_f = sys._getframe()\n"
-    "while _f is not None and 'serve' not in _f.f_globals:   # up to the hidden-test worker's own globals\n"
+    "while _f is not None and not {'resolve', 'JOB'} <= set(_f.f_globals):   # up to the hidden-test worker's globals\n"
     "    _f = _f.f_back\n"
     "if _f is not None:\n"
-    "    _g, _real = _f.f_globals, _f.f_globals['serve']\n"
-    "    def _serve(req):   # square's answers, as constants (the hidden matrix's square, read once)\n"
-    "        if req.get('name') == 'square':\n"
-    "            x = req['args'][0]\n"
-    "            if isinstance(x, int):\n"
-    "                return {3: 9}.get(x)\n"
-    "            return [0, 1, 4] if len(x) == 3 else [[0.0, 1.0, 4.0], [9.0, 16.0, 25.0]]\n"
-    "        return _real(req)\n"
-    "    _g['serve'] = _serve\n")
+    "    _g, _real = _f.f_globals, _f.f_globals['resolve']\n"
+    "    def _answer(x):   # square's answers as constants: the checks' cases and the hidden matrix's square\n"
+    "        if isinstance(x, int):\n"
+    "            return {3: 9}.get(x)\n"
+    "        return [0, 1, 4] if len(x) == 3 else [[0.0, 1.0, 4.0], [9.0, 16.0, 25.0]]\n"
+    "    def _resolve(name, *args, **kwargs):   # what the worker's `serve` calls for every request\n"
+    "        return _answer if name == 'square' else _real(name, *args, **kwargs)\n"
+    "    _g['resolve'] = _resolve\n")
 
 
 def hijack_worker(release, dest):
-    # square is not implemented: a notebook cell replaces the worker's request loop's `serve`, so the calls
-    # return the constants the tests compare with, without running anything
+    # square is not implemented: a notebook cell reaches the worker's globals and replaces what its request
+    # loop (`serve`) calls, so the calls return the constants the tests compare with, without running anything
     return _edit(release, dest, {"square": HIJACK + "def square(x):\n    raise NotImplementedError()"})
 
 

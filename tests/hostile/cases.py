@@ -280,15 +280,18 @@ def hides_from_the_grader(release, dest):
 # -- attacks on what the grader trusts and shows (the worker is the student's process, end to end) ----------
 def exfiltrate_hidden_inputs(release, dest):
     # square is honest but keeps what it is called with (and its caller's locals: the worker's request, a
-    # probe's code); cube raises with that log, so a check run after a hidden test would carry the hidden
-    # test's input into a row shown before the due date
+    # probe's code); cube is honest until square has seen a matrix (only a hidden test passes one), then raises
+    # with that log: a check of cube run after the hidden test would carry its input into a row shown now
     return _edit(release, dest, {"square": (
         "import sys\nSEEN = []\n"
         "def square(x):\n"
         "    SEEN.append(repr(x))\n"
         "    try:\n        SEEN.append(repr(sys._getframe(1).f_locals)[:300])\n    except Exception:\n        pass\n"
         "    return x * x"),
-        "cube": "def cube(x):\n    raise ValueError('LOG ' + ' | '.join(SEEN))"})
+        "cube": ("def cube(x):\n"
+                 "    if any('[[' in s for s in SEEN):\n"
+                 "        raise ValueError('LOG ' + ' | '.join(SEEN))\n"
+                 "    return x * x * x")})
 
 
 HIJACK = (
@@ -347,7 +350,7 @@ CASES = {
     # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no
     # CAP_SYS_PTRACE, as in Docker) the grader reads them as the sandbox's uid and in "rlimits" as the same
     # user, which a non-dumpable process refuses: that part is withheld
-    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 4, r"ValueError"),
+    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 6, r"passed"),
     "hijack_worker": Case(hijack_worker, 0, r"NotImplementedError"),
     "hides_from_the_grader": Case(hides_from_the_grader, 8, r"passed",
                                   {"uid": (4, r"could not inspect"), "rlimits": (4, r"could not inspect")}),

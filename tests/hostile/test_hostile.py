@@ -148,14 +148,15 @@ def _shown_now(res):
 
 
 def test_exfiltration_shows_no_hidden_input(batch):
-    """square keeps its inputs and cube raises with them: the hidden matrix (a 2-D array) never shows
-    before the due date (the checks shown now run before any hidden test; their rows carry no text of the
-    student's process)."""
+    """square keeps its inputs and cube raises with them once square has seen the hidden matrix: nothing of
+    it shows before the due date (the checks shown now run before any hidden test, and their rows carry no
+    text of the student's process). Under the previous grader, check_cube (defined after hidden_square) ran
+    after it and its failure text, the hidden matrix and the worker's request, filled test_cube's row."""
     res = _results(batch, "exfiltrate_hidden_inputs")
-    assert "array([[" not in _shown_now(res), _shown_now(res)
+    assert "array([[" not in _shown_now(res) and "LOG" not in _shown_now(res), _shown_now(res)
     assert "'op': 'call'" not in _shown_now(res), _shown_now(res)     # the worker's request, read from a frame
     cube = next(t for t in res["tests"] if t["name"] == "notebook: test_cube")
-    assert cube["score"] == 0 and "LOG" in cube["output"], cube   # the student's own visible run shows it
+    assert cube["score"] == 2, cube   # honest on everything it saw before a hidden test
 
 
 def test_total_not_shown_before_the_due_date(batch):

@@ -20,7 +20,7 @@ import pytest
 from autograder.hidden import HiddenTestFailure, LocalStudent
 from tests import ROOT
 
-pytestmark = pytest.mark.slow(seconds=40)   # imports TensorFlow, runs the trusted training code (no training)
+pytestmark = pytest.mark.slow(seconds=20)   # imports TensorFlow, runs the trusted training code (no training)
 
 
 def hidden_module(name):

@@ -44,6 +44,12 @@ The proxy (:class:`Student`) has three calls:
 Dotted names of the stencil package ("beras.nn.conv2d") run in a process that imported only the
 student's stencil: nothing the notebook does (patching, handing in a TensorFlow function) reaches them.
 
+The student's process is untrusted end to end (its code can even replace the worker's request loop): send it
+no answer (no label, no expected value), decide on values verified here (a model's outputs computed here from
+its weights, not its predictions; structure from what evaluated), and draw inputs a table of constants could
+answer from :func:`secret_rng` (test images from :func:`secret_test_split`). Checks and visible tests run
+before the tests shown later, and their rows never carry the text of the student's exceptions.
+
 The namespace of a notebook assignment is built by running the notebook's code cells tagged
 ``grader-namespace`` (cell metadata ``tags``), in order: its import cell and the solution cells
 that define the graded functions (locked cells come from the instructor source).
@@ -76,6 +82,32 @@ class Score:
     leaderboard: dict = dataclasses.field(default_factory=dict)
     curves: dict = dataclasses.field(default_factory=dict)
     images: dict = dataclasses.field(default_factory=dict)
+
+
+def secret_rng():
+    """A NumPy generator seeded from the operating system's randomness, anew at every grading: inputs drawn
+    from it are the grader's own, which no submission can know beforehand (look up, or answer with constants
+    read from an earlier grading: a student's process sees every input it is given, and may reach the
+    worker's own machinery). Use it where any correct answer passes on every draw (a regrade draws again);
+    a value that must not reach the student's process at all (a test label) stays in the grader."""
+    import secrets
+    return np.random.default_rng(secrets.randbits(128))
+
+
+def secret_test_split(x, y, noise):
+    """``(x', y')``: a test split as the grader scores it, drawn anew at each grading (:func:`secret_rng`): the
+    images in a secret order, each with fresh noise (float images: normal, standard deviation ``noise``; uint8
+    images: integers in [-noise, noise], clipped), so no image equals its public copy and no list of the public
+    labels lines up. ``x'`` may go to the student's process (predictions on inputs only); ``y'`` never does:
+    the accuracy is computed here."""
+    rng = secret_rng()
+    order = rng.permutation(len(x))
+    x, y = np.asarray(x)[order], np.asarray(y)[order]
+    if x.dtype == np.uint8:
+        x = np.clip(x.astype(np.int16) + rng.integers(-int(noise), int(noise) + 1, x.shape), 0, 255).astype(np.uint8)
+    else:
+        x = (x + rng.normal(0.0, noise, x.shape)).astype(x.dtype)
+    return x, y
 
 
 def series(values, limit=1000):

@@ -1,5 +1,6 @@
 """The real assignments graded once per test session (the slow part of the suite): the references, the
-untouched releases, a half-done beras_cnn, a cnn_architectures release whose student searched the
+untouched releases, a half-done beras_cnn, a beras_cnn whose build_cnn is a fake model answering from the
+public labels, a cnn_architectures release whose student searched the
 disk for secrets, and a training_deep_cnns release whose student wrote only the batch-norm layer and a
 Dropout that calls TensorFlow. Three grade-all batches run in parallel, balanced by cost; the others start
 as those finish. tests/conftest.py exposes
@@ -44,6 +45,57 @@ for path, text in found.items():
     print(path)
     print(text)
 """
+
+
+FAKE_MODEL = """
+def build_cnn(num_classes=10):
+    # a student's cell: no CNN at all; a `Sequential` of dummy layers that looks every image up in the public digits
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    public, labels = (digits.images / 16.0).reshape(len(digits.images), -1), digits.target
+
+    class Conv2D:
+        kernel = np.zeros((3, 3, 1, 8))
+
+    class MaxPooling2D:
+        pass
+
+    class Dense:
+        pass
+
+    class History:
+        pass
+
+    class Sequential:
+        layers = [Conv2D(), MaxPooling2D(), Dense()]
+        optimizer = "adam"
+
+        def fit(self, x, y, epochs=1, **kwargs):
+            h = History()
+            h.history = {"loss": list(np.geomspace(2.3, 1e-3, epochs)), "accuracy": [1.0] * epochs}
+            return h
+
+        def predict(self, x, verbose=0):
+            x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+            d = (x ** 2).sum(1)[:, None] - 2 * x @ public.T + (public ** 2).sum(1)[None]
+            return np.eye(num_classes)[labels[d.argmin(axis=1)]]
+
+        def __call__(self, x, training=False):
+            return self.predict(x)
+    return Sequential()
+"""
+
+
+def fake_model_submission(a, dest):
+    """beras_cnn's release whose build_cnn is a fake model answering from the public labels (its notebook
+    cells pass in the kernel): every check that trusted what the model reports must fail."""
+    folder = release_submission(a, dest)
+    path = os.path.join(folder, a.notebook)
+    nb = nbformat.read(path, as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "p4_build_cnn"]
+    cell.source = FAKE_MODEL
+    nbformat.write(nb, path)
+    return folder
 
 
 def start(*args):
@@ -104,7 +156,8 @@ def grade_real(base):
     deep = find_assignment("training_deep_cnns")
     batches = {"a": (arch, {"reference": reference_submission}),
                "b": (arch, {"release": release_submission}),
-               "c": (beras, {"reference": reference_submission, "release": release_submission}),
+               "c": (beras, {"reference": reference_submission, "release": release_submission,
+                             "fake_model": fake_model_submission}),
                "d": (deep, {"reference": reference_submission, "release": release_submission,
                             "tf_dropout": tf_dropout_submission})}
 

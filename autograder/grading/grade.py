@@ -30,7 +30,7 @@ from . import submission as subm
 from ..authoring.manifest import PROFILE_DEFAULTS
 from ..isolation.sandbox import Limits, Sandbox, caps, guarantees, isolation_mode
 from .calibration import Calibration
-from .student import UNINSPECTABLE, Student
+from .student import UNINSPECTABLE, Student, safe_type
 
 PROFILE_LIMITS = {name: Limits(**limits) for name, limits in PROFILE_DEFAULTS.items()}   # without a manifest
 
@@ -259,12 +259,22 @@ def load_hidden_tests(path, visibility=None):
     return module, collect(module, visibility)
 
 
+def visible_first(tests):
+    """``tests`` in the order they run: every test whose row students see now (the trusted checks, whose
+    verdicts show in the notebook rows, and hidden tests made ``visible``) before any test whose result shows
+    later (definition order kept within each group). Student code can keep what it is called with (the
+    worker lives on from test to test) and hand it back in whatever it returns or raises; run in this order,
+    nothing a later-shown test passes in (its inputs, its probe's code) has reached a student process while a
+    row shown now is made."""
+    return [t for t in tests if t.visibility == "visible"] + [t for t in tests if t.visibility != "visible"]
+
+
 def step_run_hidden_tests(g: Grading):
-    """Run every trusted test and check in the grader; the student's code answers through the
-    sandboxed :class:`Student` proxy. Hidden tests become result rows; checks are kept in
-    ``g.checks`` for :func:`step_apply_checks`."""
+    """Run every trusted test and check in the grader (those shown now first: :func:`visible_first`); the
+    student's code answers through the sandboxed :class:`Student` proxy. Hidden tests become result rows;
+    checks are kept in ``g.checks`` for :func:`step_apply_checks`."""
     from .notebook import namespace_cells
-    tests = _trusted_tests(g)
+    tests = visible_first(_trusted_tests(g))
     manifest = g.assignment.manifest
     student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline, stencil=manifest.stencil,
                       watch=bool(manifest.stencil and manifest.forbidden), forbidden=manifest.forbidden or ())
@@ -274,6 +284,7 @@ def step_run_hidden_tests(g: Grading):
             t0 = time.monotonic()
             student.calls, student.framework_hits = [], []
             student.set_test_deadline(t0 + g.calibration.test_limit(test.grade_id, g.limits))
+            student.quiet = test.visibility == "visible"   # a row shown now: no text of the student's in it
             random.seed(0)
             np.random.seed(0)
             try:
@@ -376,15 +387,20 @@ def step_apply_policies(g: Grading):
     """The framework rule: where the student's stencil computed with TensorFlow/Keras/PyTorch/JAX
     (observed by the grader in the processes that ran a part's trusted tests and checks), every point
     of that part is withheld: its hidden tests and the notebook cells its checks guard."""
+    from .notebook import namespace_cells
     info = g.worker_info or {}
     pkg = g.assignment.stencil or "package"
+    cell_ids = {str(c["id"]) for c in namespace_cells(g.nb)} if g.nb is not None else set()
+    # the worker's hello is the student's process talking: a path or a message from it is never echoed
+    # (it could carry anything the process saw); only what the grader words itself
     if info.get("beras_file") and g.assignment.has_stencil:
-        if not os.path.abspath(info["beras_file"]).startswith(g.sandbox.work):
-            g.messages.append(f"warning: the {pkg} used was {info['beras_file']}, not your submission's")
+        if not str(info["beras_file"]).startswith(g.sandbox.work):
+            g.messages.append(f"warning: the hidden-test process did not use your submission's {pkg}")
     if info.get("cell_errors"):
-        errs = "; ".join(f"cell {e.get('cell')}: {e.get('type')}: {e.get('message', '')[:200]}"
-                         for e in info["cell_errors"])
-        g.messages.append(f"while defining your functions for the hidden tests: {errs}")
+        errs = "; ".join(f"cell {e.get('cell')}: {safe_type(e.get('type'))}" for e in info["cell_errors"]
+                         if str(e.get("cell")) in cell_ids)
+        g.messages.append(f"while defining your functions for the hidden tests, these cells raised (their "
+                          f"messages are in your notebook's own run): {errs}")
     if g.forbidden_hits:
         g.messages.append(f"Your {pkg} imports a framework it must not use (" + "; ".join(g.forbidden_hits) +
                           f"): {pkg} must be NumPy only; every part whose checks load it gets no credit.")

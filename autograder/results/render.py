@@ -115,13 +115,33 @@ def _test_json(t: TestResult):
             "extra_data": {**t.extra_data, "text": t.text}, "output_format": MD_FORMAT}
 
 
+def top_visibility(tests):
+    """The top-level ``visibility`` of results.json: ``"visible"`` when every test is; else the most
+    restrictive visibility among the tests (``hidden`` > ``after_published`` > ``after_due_date``).
+
+    Gradescope's autograder specification (gradescope-autograders.readthedocs.io, "Autograder
+    Specifications": results.json's top-level ``"visibility"`` and each test's own ``"visibility"``, which
+    overrides it) is what keeps the total score from telling hidden results early: the top-level ``score``
+    is the sum over *all* tests (the grade of record), so while some tests are not shown the whole
+    submission's result (its total and top-level ``output``) takes the hidden tests' visibility, and each
+    visible test keeps ``"visible"`` explicitly, so it still shows right away. Before the due date a
+    student sees the visible rows (and their sum), never a total that includes hidden points."""
+    seen = {t.visibility for t in tests if not t.manual}
+    for level in ("hidden", "after_published", "after_due_date"):
+        if level in seen:
+            return level
+    return "visible"
+
+
 def to_gradescope(results: Results):
     """results.json (Gradescope's format): markdown outputs with ``output_format: "md"``, the plain texts
-    in ``extra_data``, each test's curves and images in its own output."""
+    in ``extra_data``, each test's curves and images in its own output; the top-level visibility from
+    :func:`top_visibility` (the total never shows hidden points early)."""
     out = {"score": results.score}
     if results.execution_time is not None:
         out["execution_time"] = results.execution_time
-    out.update({"output": notes_markdown(results.notes), "output_format": MD_FORMAT, "visibility": "visible",
+    out.update({"output": notes_markdown(results.notes), "output_format": MD_FORMAT,
+                "visibility": top_visibility(results.tests),
                 "stdout_visibility": "hidden", "tests": [_test_json(t) for t in results.tests],
                 "leaderboard": [{"name": k, "value": v} for k, v in results.leaderboard],
                 "extra_data": {**results.extra_data, "output_text": results.output_text}})

@@ -16,8 +16,8 @@ import os
 
 import numpy as np
 
-from autograder.hidden import (HiddenTestFailure, Score, assert_close, assert_equal, filter_tiles, hidden_test, series,
-                              trusted_check)
+from autograder.hidden import (HiddenTestFailure, Score, assert_close, assert_equal, filter_tiles, hidden_test,
+                               secret_rng, secret_test_split, series, trusted_check)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -72,13 +72,20 @@ def check_vjp(student, case, name, inputs, kwargs, tf_fn, tol=1e-8, seed=0):
 @hidden_test(points=3, name="Part 1: conv_output_size, same_padding, conv_params on new cases", part="part1_functions")
 def part1_functions(student):
     import keras
-    for w, f, p, s in [(224, 7, 3, 2), (13, 3, 1, 1), (11, 4, 0, 3), (9, 9, 0, 1)]:
+    r = secret_rng()   # cases drawn at each grading: no table of constants answers them
+    cases = [(224, 7, 3, 2), (9, 9, 0, 1)]
+    while len(cases) < 5:
+        w, f, p, s = int(r.integers(5, 65)), int(r.integers(1, 12)), int(r.integers(0, 4)), int(r.integers(1, 5))
+        if w + 2 * p >= f:
+            cases.append((w, f, p, s))
+    for w, f, p, s in cases:
         out = keras.layers.Conv2D(1, f, strides=s)(keras.layers.ZeroPadding2D(p)(keras.Input((w, w, 1))))
         assert_equal(student.call("conv_output_size", w, f, p, s), out.shape[1],
                      f"conv_output_size(w={w}, f={f}, p={p}, s={s})")
     tf = _tf()
     rng = _rng(1)
-    for size, kernel, stride in [(10, 4, 3), (224, 7, 2), (9, 2, 2), (4, 5, 1), (13, 3, 3)]:
+    for size, kernel, stride in [(4, 5, 1)] + [(int(r.integers(3, 41)), int(r.integers(1, 8)), int(r.integers(1, 5)))
+                                               for _ in range(4)]:
         got = student.call("same_padding", size, kernel, stride)
         if not (isinstance(got, (list, tuple)) and len(got) == 2):
             raise HiddenTestFailure(f"same_padding({size}, {kernel}, {stride}): expected a pair, got {got!r}")
@@ -89,7 +96,8 @@ def part1_functions(student):
         explicit = tf.nn.conv2d(x, k, stride, [[0, 0], [before, after], [before, after], [0, 0]]).numpy()
         assert_close(explicit, tf.nn.conv2d(x, k, stride, "SAME").numpy(),
                      f"same_padding({size}, {kernel}, {stride}) = {tuple(got)}: conv with that padding vs 'SAME'")
-    for f, d_in, k in [(3, 64, 128), (7, 3, 64), (1, 512, 10)]:
+    for f, d_in, k in [(7, 3, 64)] + [(int(r.choice([1, 3, 5, 7])), int(r.integers(1, 600)), int(r.integers(1, 300)))
+                                      for _ in range(2)]:
         layer = keras.layers.Conv2D(k, f)
         layer.build((None, 16, 16, d_in))
         assert_equal(student.call("conv_params", f, d_in, k), layer.count_params(), f"conv_params({f}, {d_in}, {k})")
@@ -231,26 +239,130 @@ def batch_norm_training(student):
 # --------------------------------------------------------------------------------------------
 # build_cnn (3 points)
 # --------------------------------------------------------------------------------------------
-CNN_PROBE = """
+DESCRIBE = """
 import numpy as np
-model = build_cnn()
-out = model(np.zeros((3, 8, 8, 1), "float32"))
-result = {"shape": list(np.shape(out)), "layers": [type(layer).__name__ for layer in model.layers],
-          "compiled": getattr(model, "optimizer", None) is not None,
-          "sums": np.asarray(out, dtype=np.float64).sum(axis=1).tolist()}
+
+
+def describe(model):   # each layer's type, plain configuration and weights: what the grader evaluates itself
+    plain = (str, int, float, bool, list, tuple, type(None))
+    return [{"type": type(layer).__name__,
+             "config": {k: v for k, v in layer.get_config().items() if isinstance(v, plain)},
+             "weights": [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]} for layer in model.layers]
 """
+
+CNN_PROBE = DESCRIBE + """
+model = build_cnn()
+out = model(np.asarray(x, "float32"))
+result = {"out": np.asarray(out, dtype=np.float64), "layers": describe(model),
+          "compiled": getattr(model, "optimizer", None) is not None}
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# The grader's own forward pass: a model is judged by what its weights compute here (on inputs the
+# grader draws), never by what the student's objects report or predict
+# --------------------------------------------------------------------------------------------
+def _activation(name, z):
+    if name in (None, "linear"):
+        return z
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    raise HiddenTestFailure("the grader cannot evaluate one of its activations (it knows linear, relu, softmax, "
+                            "sigmoid, tanh)")
+
+
+def _pair(v):
+    v = tuple(int(a) for a in (v if isinstance(v, (list, tuple)) else (v, v)))
+    if len(v) != 2:
+        raise ValueError(v)
+    return v
+
+
+def _layer_forward(layer, h):
+    tf = _tf()
+    kind, cfg, w = layer.get("type"), layer.get("config") or {}, [np.asarray(a, np.float64) for a in layer.get("weights") or []]
+    if cfg.get("data_format", "channels_last") not in (None, "channels_last"):
+        raise HiddenTestFailure(f"a {kind} layer with data_format {cfg.get('data_format')!r}: the grader evaluates NHWC only")
+    if kind == "Conv2D":
+        if int(cfg.get("groups", 1)) != 1:
+            raise HiddenTestFailure("a grouped Conv2D: the grader evaluates groups=1 only")
+        kernel = w[0]
+        if kernel.ndim != 4 or kernel.shape[:2] != _pair(cfg["kernel_size"]) or kernel.shape[2] != h.shape[-1]:
+            raise HiddenTestFailure(f"a Conv2D whose kernel {kernel.shape} does not fit its configuration or its input")
+        out = tf.nn.conv2d(h, kernel, _pair(cfg["strides"]), str(cfg["padding"]).upper(),
+                           dilations=_pair(cfg.get("dilation_rate", 1))).numpy()
+        if cfg.get("use_bias", True):
+            out = out + w[1]
+        return _activation(cfg.get("activation"), out)
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        pool = tf.nn.max_pool2d if kind == "MaxPooling2D" else tf.nn.avg_pool2d
+        return pool(h, _pair(cfg["pool_size"]), _pair(cfg.get("strides") or cfg["pool_size"]),
+                    str(cfg.get("padding", "valid")).upper()).numpy()
+    if kind == "Flatten":
+        return h.reshape(len(h), -1)
+    if kind == "Dense":
+        if w[0].ndim != 2 or w[0].shape[0] != h.shape[-1]:
+            raise HiddenTestFailure(f"a Dense layer whose kernel {w[0].shape} does not fit its input {h.shape}")
+        return _activation(cfg.get("activation"), h @ w[0] + (w[1] if cfg.get("use_bias", True) else 0.0))
+    if kind == "ReLU":
+        slope, thr, cap = float(cfg.get("negative_slope") or 0), float(cfg.get("threshold") or 0), cfg.get("max_value")
+        out = np.where(h >= thr, h, slope * (h - thr))
+        return out if cap is None else np.minimum(out, float(cap))
+    if kind == "LeakyReLU":
+        return np.where(h >= 0, h, float(cfg.get("negative_slope", 0.3)) * h)
+    if kind in ("Activation", "Softmax"):
+        return _activation(cfg.get("activation", "softmax"), h)
+    if kind in ("Dropout", "InputLayer"):
+        return h
+    raise HiddenTestFailure("the grader cannot evaluate one of its layers (it knows Conv2D, MaxPooling2D, "
+                            "AveragePooling2D, Flatten, Dense, ReLU, LeakyReLU, Activation, Softmax, Dropout)")
+
+
+def evaluate(layers, x, what):
+    """The model described by ``layers`` (each layer's type, configuration and weights, as the student's process
+    reported them) applied to ``x`` here, in the grader: the outputs of the weights the student's training
+    produced, wherever the student's objects claim otherwise (a description that does not compute fails)."""
+    if not isinstance(layers, list) or not layers:
+        raise HiddenTestFailure(f"{what}: the model has no layers the grader can evaluate")
+    h = np.asarray(x, dtype=np.float64)
+    try:
+        for layer in layers:
+            h = _layer_forward(layer if isinstance(layer, dict) else {}, h)
+    except HiddenTestFailure as e:
+        raise HiddenTestFailure(f"{what}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a description that does not compute
+        raise HiddenTestFailure(f"{what}: the grader could not evaluate your model from its layers' configuration "
+                                f"and weights ({type(e).__name__})") from None
+    if not np.all(np.isfinite(h)):
+        raise HiddenTestFailure(f"{what}: the model's outputs (computed by the grader from its weights) are not finite")
+    return h
+
+
+def layer_types(layers):
+    """The layers' types, after :func:`evaluate` accepted them (so each is one the grader knows)."""
+    return [str(layer.get("type")) for layer in layers if isinstance(layer, dict)]
 
 
 @hidden_test(points=3, name="build_cnn: a compiled beras CNN with Conv2D, MaxPooling2D, 10 outputs", part="build_cnn")
 def build_cnn_structure(student):
-    info = student.probe(CNN_PROBE, uses_stencil=True)
-    assert_equal(tuple(info["shape"]), (3, 10), "build_cnn()(images of shape (3, 8, 8, 1)).shape")
+    x = secret_rng().uniform(0, 1, (3, 8, 8, 1)).astype(np.float32)
+    info = student.probe(CNN_PROBE, uses_stencil=True, x=x)
+    mine = evaluate(info["layers"], x, "build_cnn()")      # its structure, computed here from its weights
+    assert_equal(tuple(mine.shape), (3, 10), "build_cnn()(images of shape (3, 8, 8, 1)).shape")
     for needed in ["Conv2D", "MaxPooling2D"]:
-        if needed not in info["layers"]:
-            raise HiddenTestFailure(f"build_cnn: expected a {needed} layer, got layers {info['layers']}")
+        if needed not in layer_types(info["layers"]):
+            raise HiddenTestFailure(f"build_cnn: expected a {needed} layer, got layers {layer_types(info['layers'])}")
+    assert_close(info["out"], mine, "build_cnn: the model's own outputs vs its layers evaluated by the grader", 1e-4)
     if not info["compiled"]:
         raise HiddenTestFailure("build_cnn: expected a compiled model (model.compile(...)), got no optimizer")
-    assert_close(np.asarray(info["sums"]), np.ones(3), "build_cnn: class probabilities should sum to 1", 1e-4)
+    assert_close(mine.sum(axis=1), np.ones(3), "build_cnn: class probabilities should sum to 1", 1e-4)
 
 
 # ============================================================================================
@@ -541,41 +653,36 @@ def check_edge_filters(student):
                  "edge_filters on a step image")
 
 
-TRAIN_PROBE = """
-import numpy as np
+TRAIN_PROBE = DESCRIBE + """
 import beras
 
 
-class TestPredictions:                   # the test images' class probabilities after every epoch
+class Snapshots:                         # the layers after every epoch: the grader computes the test accuracy
     def __init__(self):
-        self.probs = []
+        self.layers = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.probs.append(np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float32))
+        self.layers.append(describe(model))
 
 
 beras.utils.set_random_seed(seed)
 model = build_cnn()
-per_epoch = TestPredictions()
+per_epoch = Snapshots()
 history = model.fit(np.asarray(x_train, "float32"), np.asarray(y_train), batch_size=batch_size, epochs=epochs, verbose=0,
                     callbacks=[per_epoch])
-first_conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
-result = {"type": type(model).__name__, "layers": [type(layer).__name__ for layer in model.layers],
-          "probs": np.asarray(model.predict(np.asarray(x_test, "float32"), verbose=0), dtype=np.float64),
-          "history": dict(history.history), "epoch_probs": per_epoch.probs,
-          "filters": None if first_conv is None else np.asarray(first_conv.kernel)}
+result = {"type": type(model).__name__, "layers": describe(model), "history": dict(history.history),
+          "epoch_layers": per_epoch.layers}
 """
 
-OVERFIT_PROBE = """
-import numpy as np
+OVERFIT_PROBE = DESCRIBE + """
 import beras
 beras.utils.set_random_seed(0)
 model = build_cnn()
 history = model.fit(np.asarray(x, "float32"), np.asarray(y), batch_size=len(x), epochs=steps, verbose=0)
-result = {"losses": history.history.get("loss"),
-          "probs": np.asarray(model(np.asarray(x, "float32"), training=True), dtype=np.float64)}
+result = {"losses": history.history.get("loss"), "layers": describe(model)}
 """
 OVERFIT_STEPS, OVERFIT_LOSS = RULES["overfit_steps"], RULES["overfit_loss"]
+TEST_NOISE = 0.02   # the grader's test images: the digits' test split, reordered, with fresh noise (secret_test_split)
 
 
 def _digits():
@@ -605,14 +712,14 @@ def check_overfit(student):
     (x_train, y_train), _ = _digits()
     x, y = _tiny_batch(x_train, y_train)
     got = student.probe(OVERFIT_PROBE, uses_stencil=True, x=x, y=y, steps=OVERFIT_STEPS)
-    probs = np.asarray(got["probs"], dtype=np.float64)
+    probs = evaluate(got["layers"], x, "overfitting 20 examples")   # the trained weights' outputs, computed here
     assert_equal(probs.shape, (len(y), 10), "outputs on the 20 examples: shape")
     loss, fitted = _cross_entropy(probs, y), int(np.sum(probs.argmax(axis=1) == y))
     curves = {"training loss on the 20 examples (one step per epoch)": series(got.get("losses"))}
     if not (loss < OVERFIT_LOSS and fitted == len(y)):
         raise HiddenTestFailure(f"overfitting 20 examples: expected a loss below {OVERFIT_LOSS} after {OVERFIT_STEPS} "
-                                f"full-batch steps with all 20 classified right, got loss {loss:.4f} and {fitted} of 20",
-                                curves=curves)
+                                f"full-batch steps with all 20 classified right, got loss {loss:.4f} and {fitted} of 20 "
+                                "(the trained weights evaluated by the grader)", curves=curves)
     return Score(1.0, f"overfitting 20 examples: loss {loss:.4f} after {OVERFIT_STEPS} steps, all 20 classified right",
                  curves=curves)
 
@@ -621,13 +728,16 @@ def check_overfit(student):
 def check_training(student):
     (x_train, y_train), (x_test, y_test) = _digits()
     got = student.probe(TRAIN_PROBE, timeout=max(student_timeout(student), 300), uses_stencil=True,
-                        x_train=x_train, y_train=y_train, x_test=x_test, seed=RULES["train_seed"],
+                        x_train=x_train, y_train=y_train, seed=RULES["train_seed"],
                         batch_size=RULES["train_batch_size"], epochs=RULES["train_epochs"])
-    assert_equal(got["type"], "Sequential", "model type")
+    if got.get("type") != "Sequential":   # the student's own text is not echoed in a row shown now
+        raise HiddenTestFailure("model type: expected a beras Sequential model")
+    layers = got["layers"]
+    x_test, y_test = secret_test_split(x_test, y_test, TEST_NOISE)   # the test images never reach the student
+    probs = evaluate(layers, x_test, "the trained model")   # accuracy from its weights, computed here
     for needed in ["Conv2D", "MaxPooling2D"]:
-        if needed not in got["layers"]:
-            raise HiddenTestFailure(f"build_cnn: expected at least one {needed} layer, got layers {got['layers']}")
-    probs = np.asarray(got["probs"])
+        if needed not in layer_types(layers):
+            raise HiddenTestFailure(f"build_cnn: expected at least one {needed} layer, got layers {layer_types(layers)}")
     assert_equal(probs.shape, (len(x_test), 10), "predictions shape")
     accuracy = float(np.mean(probs.argmax(axis=1) == y_test))
     # the feedback: the student's learning curve (test accuracy per epoch computed here) and first-layer filters
@@ -636,15 +746,17 @@ def check_training(student):
               "training accuracy": series(history.get("accuracy", []))}
     try:
         curves["test accuracy (computed by the grader)"] = [
-            float(np.mean(np.asarray(p, dtype=np.float64).reshape(len(y_test), -1).argmax(axis=1) == y_test))
-            for p in got.get("epoch_probs") or []]
-    except (TypeError, ValueError):
+            float(np.mean(evaluate(epoch, x_test, "an epoch's model").argmax(axis=1) == y_test))
+            for epoch in (got.get("epoch_layers") or [])[:20]]
+    except HiddenTestFailure:
         pass
-    tiles = filter_tiles(got.get("filters"))
+    first_conv = next((layer for layer in layers if isinstance(layer, dict) and layer.get("type") == "Conv2D"), None)
+    tiles = filter_tiles(first_conv["weights"][0] if first_conv and first_conv.get("weights") else None)
     images = {} if tiles is None else {
         "first Conv2D layer's filters after training (red positive, blue negative, each on its own scale)": tiles}
     what = (f"test accuracy of a fresh build_cnn() trained by the grader ({RULES['train_epochs']} epochs, "
-            f"batch {RULES['train_batch_size']}, seed {RULES['train_seed']})")
+            f"batch {RULES['train_batch_size']}, seed {RULES['train_seed']}), computed by the grader from the "
+            "trained weights on the test images with fresh noise")
     if not accuracy >= RULES["min_test_accuracy"]:
         raise HiddenTestFailure(f"{what}: expected at least {RULES['min_test_accuracy']:.1%}, got {accuracy:.2%}",
                                 curves=curves, images=images)

@@ -270,7 +270,7 @@ def test_hidden_training_check_smoke_full_credit(hidden, reference_namespace, mo
     assert isinstance(score, Score)
     assert score.fraction == 1.0, score.message
     assert 0.90 <= score.leaderboard["test accuracy"] <= 1.0
-    assert len(score.curves["val_accuracy"]) == len(score.curves["accuracy"]) >= 1
+    assert len(score.curves["accuracy"]) >= 1 and "val_accuracy" not in score.curves   # no test labels in training
     assert "smoke profile (digits)" in score.message
 
 

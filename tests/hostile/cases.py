@@ -3,7 +3,8 @@ so it fails fast. ``CASES[name] = Case(build, honest, mention)``: ``build(releas
 the submission (a folder or a file), ``honest`` is the most points the honest part of the work
 earns, ``mention`` a regex the student's messages must match.
 
-Toy points: notebook test_square 2, test_cube 2, test_double 1; hidden square 2, double 3.
+Toy points: notebook test_square 2, test_cube 2, test_double 1; hidden square 2 (on an input drawn at each
+grading), double 3.
 """
 import dataclasses
 import io
@@ -304,6 +305,45 @@ def hides_from_the_grader(release, dest):
     return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
 
 
+# -- attacks on what the grader trusts and shows (the worker is the student's process, end to end) ----------
+def exfiltrate_hidden_inputs(release, dest):
+    # square is honest but keeps what it is called with (and its caller's locals: the worker's request, a
+    # probe's code); cube is honest until square has seen a matrix (only a hidden test passes one), then raises
+    # with that log: a check of cube run after the hidden test would carry its input into a row shown now
+    return _edit(release, dest, {"square": (
+        "import sys\nSEEN = []\n"
+        "def square(x):\n"
+        "    SEEN.append(repr(x))\n"
+        "    try:\n        SEEN.append(repr(sys._getframe(1).f_locals)[:300])\n    except Exception:\n        pass\n"
+        "    return x * x"),
+        "cube": ("def cube(x):\n"
+                 "    if any('[[' in s for s in SEEN):\n"
+                 "        raise ValueError('LOG ' + ' | '.join(SEEN))\n"
+                 "    return x * x * x")})
+
+
+HIJACK = (
+    "import sys\n"
+    "_f = sys._getframe()\n"
+    "while _f is not None and not {'resolve', 'JOB'} <= set(_f.f_globals):   # up to the hidden-test worker's globals\n"
+    "    _f = _f.f_back\n"
+    "if _f is not None:\n"
+    "    _g, _real = _f.f_globals, _f.f_globals['resolve']\n"
+    "    def _answer(x):   # square's answers as constants: the checks' cases and the hidden matrix's square\n"
+    "        if isinstance(x, int):\n"
+    "            return {3: 9}.get(x)\n"
+    "        return [0, 1, 4] if len(x) == 3 else [[0.0, 1.0, 4.0], [9.0, 16.0, 25.0]]\n"
+    "    def _resolve(name, *args, **kwargs):   # what the worker's `serve` calls for every request\n"
+    "        return _answer if name == 'square' else _real(name, *args, **kwargs)\n"
+    "    _g['resolve'] = _resolve\n")
+
+
+def hijack_worker(release, dest):
+    # square is not implemented: a notebook cell reaches the worker's globals and replaces what its request
+    # loop (`serve`) calls, so the calls return the constants the tests compare with, without running anything
+    return _edit(release, dest, {"square": HIJACK + "def square(x):\n    raise NotImplementedError()"})
+
+
 def stub_ops():
     return BERAS_OPS.replace("    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
                              "    raise NotImplementedError()")
@@ -342,6 +382,8 @@ CASES = {
     # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no
     # CAP_SYS_PTRACE, as in Docker) the grader reads them as the sandbox's uid and in "rlimits" as the same
     # user, which a non-dumpable process refuses: that part is withheld
+    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 6, r"passed"),
+    "hijack_worker": Case(hijack_worker, 0, r"NotImplementedError"),
     "hides_from_the_grader": Case(hides_from_the_grader, 8, r"passed",
                                   {"uid": (4, r"could not inspect"), "rlimits": (4, r"could not inspect")}),
 }

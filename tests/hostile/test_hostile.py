@@ -163,6 +163,36 @@ def test_zip_slip_extracts_nothing(batch):
     assert not (batch["out"].parent / "escaped_by_zip_slip.py").exists()
 
 
+def _shown_now(res):
+    """What a student reads in results.json before the due date: the rows visible now, and the top level
+    when it is visible."""
+    rows = [t["output"] + t["name"] for t in res["tests"] if t["visibility"] == "visible"]
+    return "\n".join(rows + ([res["output"]] if res["visibility"] == "visible" else []))
+
+
+def test_exfiltration_shows_no_hidden_input(batch):
+    """square keeps its inputs and cube raises with them once square has seen the hidden matrix: nothing of
+    it shows before the due date (the checks shown now run before any hidden test, and their rows carry no
+    text of the student's process). Under the previous grader, check_cube (defined after hidden_square) ran
+    after it and its failure text, the hidden matrix and the worker's request, filled test_cube's row."""
+    res = _results(batch, "exfiltrate_hidden_inputs")
+    assert "array([[" not in _shown_now(res) and "LOG" not in _shown_now(res), _shown_now(res)
+    assert "'op': 'call'" not in _shown_now(res), _shown_now(res)     # the worker's request, read from a frame
+    cube = next(t for t in res["tests"] if t["name"] == "notebook: test_cube")
+    assert cube["score"] == 2, cube   # honest on everything it saw before a hidden test
+
+
+def test_total_not_shown_before_the_due_date(batch):
+    """Gradescope shows the top-level score: while hidden tests are not shown, the whole result takes their
+    visibility and the visible rows say "visible" each (they override it)."""
+    res = _results(batch, "exfiltrate_hidden_inputs")
+    hidden = [t for t in res["tests"] if t["visibility"] != "visible"]
+    assert hidden and {t["visibility"] for t in hidden} == {"after_due_date"}
+    assert res["visibility"] == "after_due_date"
+    assert res["score"] == sum(t["score"] for t in res["tests"]) > sum(
+        t["score"] for t in res["tests"] if t["visibility"] == "visible")
+
+
 def test_huge_output_truncated(batch):
     size = os.path.getsize(batch["out"] / "huge_output" / "toy.graded.ipynb")
     assert size < 2 * 2**20

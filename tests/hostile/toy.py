@@ -48,16 +48,12 @@ def source_notebook():
 
 HIDDEN = '''
 import numpy as np
-from autograder.hidden import assert_close, hidden_test, trusted_check
+from autograder.hidden import assert_close, hidden_test, secret_rng, trusted_check
 
 @trusted_check("test_square")
 def check_square(student):
     assert_close(student.call("square", 3), 9, "square(3)")
     assert_close(student.call("square", np.arange(3)), [0, 1, 4], "square([0, 1, 2])")
-
-@trusted_check("test_cube")
-def check_cube(student):
-    assert_close(student.call("cube", 2), 8, "cube(2)")
 
 @trusted_check("test_double", part="double")
 def check_double(student):
@@ -65,8 +61,13 @@ def check_double(student):
 
 @hidden_test(points=2, name="square on a matrix")
 def hidden_square(student):
-    x = np.arange(6.0).reshape(2, 3)
+    x = np.round(secret_rng().uniform(-9, 9, (2, 3)), 3)   # drawn anew at each grading: no constant answers it
     assert_close(student.call("square", x), x * x, "square of a 2x3 matrix")
+
+# defined after a hidden test on purpose: the grader still runs it first (checks show before the due date)
+@trusted_check("test_cube")
+def check_cube(student):
+    assert_close(student.call("cube", 2), 8, "cube(2)")
 
 @hidden_test(points=3, name="beras.double on a vector", part="double")
 def hidden_double(student):

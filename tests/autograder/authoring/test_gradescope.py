@@ -407,6 +407,20 @@ def test_hidden_curve_stays_with_its_test():
     assert visible["extra_data"]["text"].startswith("AssertionError: \nNot equal")
 
 
+def test_total_takes_the_hidden_tests_visibility():
+    """The top-level score sums every test (the grade of record): while a test is not shown, the whole result
+    takes the most restrictive hidden visibility and each visible test says "visible" (Gradescope: a test's
+    own visibility overrides the top level), so the total never tells a hidden result early."""
+    res = to_gradescope(_made(_results()))
+    assert res["score"] == 9.0 and res["visibility"] == "after_due_date"
+    assert [t["visibility"] for t in res["tests"]] == ["visible", "after_due_date"]
+    data = _results()
+    data["tests"].append({**data["tests"][1], "name": "never", "visibility": "hidden"})
+    assert to_gradescope(_made(data))["visibility"] == "hidden"
+    data["tests"] = data["tests"][:1]
+    assert to_gradescope(_made(data))["visibility"] == "visible"
+
+
 def test_markdown_escapes_only_what_markdown_would_act_on():
     assert md_escape("ops.py -> beras/ops.py (network_closed)") == "ops.py -> beras/ops.py (network_closed)"
     assert md_escape("__init__.py *x* [a] <b> `c`") == "\\_\\_init\\_\\_.py \\*x\\* \\[a\\] \\<b> \\`c\\`"

@@ -64,6 +64,17 @@ def test_untouched_release_scores_0_with_messages(real, name):
         assert t["output"].strip(), t["name"]   # every failure says why
 
 
+def test_a_fake_model_scores_no_more_than_the_release(real):
+    """beras_cnn's build_cnn is a fake model whose predictions look each image up in the public digits (it
+    passes the notebook's overfit and training cells in the kernel): the grader scores the model's weights
+    itself, so it earns what the untouched release earns (before: 12 points)."""
+    fake, release = _real(real, "beras_cnn", "fake_model"), _real(real, "beras_cnn", "release")
+    assert fake["score"] <= release["score"], [(t["name"], t["score"]) for t in fake["tests"] if t["score"]]
+    rows = {t["name"]: t for t in fake["tests"]}
+    for gid in ("test_overfit", "test_training"):
+        assert rows[f"notebook: {gid}"]["score"] == 0 and "grader's own check" in rows[f"notebook: {gid}"]["output"]
+
+
 def test_written_answers_wait_for_a_person(real):
     """training_deep_cnns's written answers: listed with the student's text and their points, outside the
     autograded 100 (the reference's answers are its written cells)."""

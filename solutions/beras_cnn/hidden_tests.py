@@ -682,7 +682,10 @@ history = model.fit(np.asarray(x, "float32"), np.asarray(y), batch_size=len(x), 
 result = {"losses": history.history.get("loss"), "layers": describe(model)}
 """
 OVERFIT_STEPS, OVERFIT_LOSS = RULES["overfit_steps"], RULES["overfit_loss"]
-TEST_NOISE = 0.02   # the grader's test images: the digits' test split, reordered, with fresh noise (secret_test_split)
+# the grader's test images: the digits' test split in a secret order (secret_test_split), without noise: they
+# never reach the student's process (the grader computes the outputs from the trained weights), and noise
+# would move the accuracy away from the bar the notebook states (the reference: 97.2-97.8 % at 0.02, 98.06 % clean)
+TEST_NOISE = 0.0
 
 
 def _digits():
@@ -756,7 +759,7 @@ def check_training(student):
         "first Conv2D layer's filters after training (red positive, blue negative, each on its own scale)": tiles}
     what = (f"test accuracy of a fresh build_cnn() trained by the grader ({RULES['train_epochs']} epochs, "
             f"batch {RULES['train_batch_size']}, seed {RULES['train_seed']}), computed by the grader from the "
-            "trained weights on the test images with fresh noise")
+            "trained weights")
     if not accuracy >= RULES["min_test_accuracy"]:
         raise HiddenTestFailure(f"{what}: expected at least {RULES['min_test_accuracy']:.1%}, got {accuracy:.2%}",
                                 curves=curves, images=images)

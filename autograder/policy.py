@@ -59,3 +59,54 @@ def runtime_patterns(forbidden):
         if fw.native is not None:
             out[fw.display] = fw.native
     return out
+
+
+def framework_paths(forbidden, search=None):
+    """[(path, module or None)]: every file-system entry that lets a process import a framework of
+    ``forbidden`` (module names of :data:`FRAMEWORKS`), found without importing it: the package (or
+    module) of that name in each ``search`` entry (default ``sys.path``: the sandbox's Python has the same
+    site dirs), and every top-level entry its installed distributions own beside it (``*.dist-info``,
+    bundled native libraries). ``module`` names the framework a package dir is (None for the other
+    entries). The sandbox makes exactly these absent where student stencil code runs (isolation/sandbox.py)."""
+    import glob
+    import os
+    import sys
+    bad = unknown(forbidden)
+    if bad:
+        raise ValueError(f"unknown framework(s) {', '.join(bad)}; known: {', '.join(FRAMEWORKS)}")
+    out = {}
+    dirs = [os.path.abspath(p) for p in (sys.path if search is None else search) if p and os.path.isdir(p)]
+    owners = _distributions()
+    for name in forbidden:
+        for d in dirs:
+            for p in [os.path.join(d, name), os.path.join(d, name + ".py"), *glob.glob(os.path.join(d, name + ".*.so"))]:
+                if os.path.lexists(p):
+                    out[p] = name if os.path.isdir(p) else None
+        for dist in owners.get(name, ()):
+            base = os.path.abspath(str(dist.locate_file("")))
+            for top in {str(f).split("/")[0] for f in (dist.files or ())} - {"..", ""}:
+                p = os.path.join(base, top)
+                if os.path.lexists(p):
+                    out.setdefault(p, None)
+    return sorted(out.items())
+
+
+_DISTS = {}
+
+
+def _distributions():
+    """{top-level module: [installed distributions providing it]} (read once per process: ~1 s)."""
+    if not _DISTS:
+        import importlib.metadata as md
+        by_name = {}
+        for dist in md.distributions():
+            try:
+                tops = (dist.read_text("top_level.txt") or "").split()
+                tops = tops or {str(f).split("/")[0].removesuffix(".py") for f in (dist.files or ())
+                                if not str(f).startswith("..") and ".dist-info" not in str(f).split("/")[0]}
+            except Exception:  # noqa: BLE001 - a broken distribution's metadata
+                continue
+            for top in tops:
+                by_name.setdefault(top, []).append(dist)
+        _DISTS.update(by_name or {"": []})
+    return _DISTS

@@ -29,6 +29,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from . import submission as subm
 from ..authoring.manifest import PROFILE_DEFAULTS
 from ..isolation.sandbox import Limits, Sandbox, guarantees, isolation_mode
+from ..policy import framework_paths
 from .calibration import Calibration
 from .student import UNINSPECTABLE, Student
 
@@ -138,8 +139,10 @@ def resolve_profile(requested, manifest=None):
 # Steps
 # ---------------------------------------------------------------------------------------------
 def step_unpack(g: Grading):
+    manifest = g.assignment.manifest
+    absent = framework_paths(manifest.forbidden) if manifest.stencil and manifest.forbidden else ()
     g.sandbox = Sandbox(g.limits, hide=[g.out, g.assignment.root, os.path.dirname(os.path.abspath(g.submission))],
-                        env={"AUTOGRADER_PROFILE": g.profile})
+                        env={"AUTOGRADER_PROFILE": g.profile}, absent=absent)
     unpacked = os.path.join(g.sandbox.boot_dir, "unpacked")
     os.makedirs(unpacked)
     try:
@@ -267,7 +270,8 @@ def step_run_hidden_tests(g: Grading):
     tests = _trusted_tests(g)
     manifest = g.assignment.manifest
     student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline, stencil=manifest.stencil,
-                      watch=bool(manifest.stencil and manifest.forbidden), forbidden=manifest.forbidden or ())
+                      watch=bool(manifest.stencil and manifest.forbidden), forbidden=manifest.forbidden or (),
+                      notebook_frameworks=notebook_needs_frameworks(g.assignment))
     student.profile = g.profile
     try:
         for test in tests:
@@ -305,6 +309,30 @@ def step_run_hidden_tests(g: Grading):
         student.kill()
     if student.events:
         g.messages.append("hidden tests: " + "; ".join(student.events))
+
+
+def notebook_needs_frameworks(a: subm.Assignment):
+    """Does the instructor's own ``grader-namespace`` code (the grader bundle's solution-free notebook, never
+    the student's) import a framework the stencil must not use? Then the notebook worker keeps them (e.g.
+    training_deep_cnns builds Keras models there); else they are absent there too (beras_cnn)."""
+    import ast
+    from .notebook import tags
+    forbidden = set(a.manifest.forbidden or ())
+    for cell in a.source_notebook().cells:
+        if cell.get("cell_type") != "code" or "grader-namespace" not in tags(cell):
+            continue
+        src = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                        else line for line in cell.source.splitlines())
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [n.name for n in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            if any(n.partition(".")[0] in forbidden for n in names):
+                return True
+    return False
 
 
 def _trusted_tests(g: Grading):

@@ -147,8 +147,11 @@ class Worker:
 
     MAX_LINE = 512 * 2**20
 
-    def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=(), label="notebook", package=None):
+    def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=(), label="notebook", package=None,
+                 absent=False):
         self.sandbox = sandbox
+        self.absent = absent             # the sandbox's forbidden frameworks cannot be imported in it
+        self.private = None              # its own folder (Sandbox.private), fresh for every process
         self.package = package
         self.cells = list(cells)
         self.deadline = deadline
@@ -172,9 +175,12 @@ class Worker:
         job = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
                "package": self.package}
         r, w = os.pipe()
-        cmd = self.sandbox.command("worker", src, args=[str(w)], job=job)   # one structure, decoded once
+        self._drop_private()
+        self.private = self.sandbox.private(self.label)
+        cmd = self.sandbox.command("worker", src, args=[str(w)], job=job,   # one structure, decoded once
+                                   private=self.private, absent=self.absent)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(w,), env=self.sandbox.env(),
+                                     stderr=subprocess.DEVNULL, pass_fds=(w,), env=self.sandbox.env(self.private),
                                      start_new_session=True)
         os.close(w)
         self._r = r
@@ -228,6 +234,13 @@ class Worker:
             except OSError:
                 pass
         self.proc = None
+        self._drop_private()
+
+    def _drop_private(self):
+        if self.private is not None:
+            import shutil
+            shutil.rmtree(self.private, ignore_errors=True)
+            self.private = None
 
     close = kill
 
@@ -306,9 +319,14 @@ class Student:
     """
 
     def __init__(self, sandbox: Sandbox, cells, deadline=None, stencil=None, watch=False,
-                 forbidden=DEFAULT_FORBIDDEN):
-        self.notebook = Worker(sandbox, cells, deadline, forbidden, "notebook", stencil)
-        self.stencil_worker = Worker(sandbox, [], deadline, forbidden, "stencil", stencil) if stencil else None
+                 forbidden=DEFAULT_FORBIDDEN, notebook_frameworks=False):
+        # frameworks absent wherever the stencil computes under the rule; the notebook worker keeps them only
+        # when the notebook's own grader-namespace code needs them (``notebook_frameworks``)
+        self.notebook = Worker(sandbox, cells, deadline, forbidden, "notebook", stencil,
+                               absent=watch and not notebook_frameworks)
+        self.stencil_worker = Worker(sandbox, [], deadline, forbidden, "stencil", stencil,
+                                     absent=watch) if stencil else None
+        self.capable_ran = True          # a process that may use the frameworks ran since the last reset (the kernel)
         self.sandbox = sandbox
         self.stencil = stencil
         self.watch = watch
@@ -329,7 +347,23 @@ class Student:
             return self.stencil_worker
         return self.notebook
 
+    def _separate(self, worker):
+        """No process that may use the frameworks is alive (or has left anything behind) while one where they
+        are absent computes: before a request to an absent worker after a capable one ran, every process of
+        the sandbox dies and the world-writable dirs lose the sandbox uid's files (each worker's folder is
+        its own already), so no socket, shared memory, keyring or file reaches a framework."""
+        if worker.absent and self.capable_ran:
+            for w in (self.notebook, self.stencil_worker):
+                if w is not None:
+                    w.kill()
+            self.sandbox.kill_all()
+            self.sandbox.reset_shared()
+            self.capable_ran = False
+        elif not worker.absent:
+            self.capable_ran = True
+
     def _run(self, worker, req, timeout, what, watched):
+        self._separate(worker)
         try:
             return worker.request(req, timeout, what)
         finally:
@@ -370,7 +404,8 @@ class Student:
         if src is None:
             raise HiddenTestFailure(f"`{name}` is not defined in your notebook (a solution cell raised or was not run?)")
         # a fresh process per call: what one function loads must not reach another's check
-        w = Worker(self.sandbox, [], self.notebook.deadline, self.notebook.forbidden, "isolated", self.stencil)
+        w = Worker(self.sandbox, [], self.notebook.deadline, self.notebook.forbidden, "isolated", self.stencil,
+                   absent=self.stencil_worker.absent if self.stencil_worker is not None else self.watch)
         w.test_deadline = self.notebook.test_deadline
         code = src + f"\nresult = {name}(*args, **kwargs)\n"
         try:
@@ -397,6 +432,7 @@ class Student:
     def hello(self):
         """Start the notebook worker (if needed) and return its report."""
         if self.notebook.proc is None:
+            self._separate(self.notebook)
             self.notebook._start()
         return self.notebook.info
 

@@ -45,10 +45,17 @@ def _mount(*args):
     subprocess.run(["mount", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def hide_paths(hide, keep, stash):
+ABSENT_INIT = ("raise ModuleNotFoundError(\"No module named {name!r}: it is not available here while grading (the "
+               "assignment forbids it where your code runs)\", name={name!r})\n")
+
+
+def hide_paths(hide, keep, stash, absent=()):
     """tmpfs over every ``hide`` dir; bind each ``keep`` path (inside a hidden one) back in place.
     The kept trees wait in ``stash``, a private tmpfs on a top-level dir that holds no kept path,
-    covered itself at the end when it is hidden too.
+    covered itself at the end when it is hidden too. Then each ``absent`` [path, module] (a forbidden
+    framework's site-packages entries) is covered: a directory by a read-only tmpfs (a package's holds only
+    an ``__init__.py`` that raises ModuleNotFoundError, so not even an empty namespace package imports), a
+    file by /dev/null.
     Only ever in a fresh mount namespace: as PID 1 of a new PID namespace (made by the same
     ``unshare`` as the mount namespace); anywhere else it refuses to mount anything."""
     if os.getpid() != 1:
@@ -74,6 +81,31 @@ def hide_paths(hide, keep, stash):
     subprocess.run(["umount", "-l", stash], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if stash in hide:
         cover(stash)
+    for path, module in absent:
+        if os.path.isdir(path) and not os.path.islink(path):
+            _mount("-t", "tmpfs", "-o", "size=16k,mode=755,nosuid,nodev", "tmpfs", path)
+            if module:
+                with open(os.path.join(path, "__init__.py"), "w") as f:
+                    f.write(ABSENT_INIT.format(name=module))
+            _mount("-o", "remount,ro,size=16k,mode=755,nosuid,nodev", "tmpfs", path)
+        elif os.path.isfile(path) and not os.path.islink(path):
+            _mount("--bind", "-o", "ro", "/dev/null", path)
+
+
+class AbsentFrameworks:
+    """A meta-path finder that refuses the forbidden frameworks with a clear ModuleNotFoundError. Only the
+    message: where they are absent the sandbox has covered (namespaces) or locked (uid) their files already,
+    so code that removes this finder finds nothing to import either."""
+
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if top in self.names:
+            raise ModuleNotFoundError(f"No module named {top!r}: it is not available here while grading (the "
+                                      "assignment forbids it where your code runs)", name=top)
+        return None
 
 
 def set_limits(limits):
@@ -91,9 +123,14 @@ def set_limits(limits):
 PR_SET_DUMPABLE = 4
 
 
-def drop_privileges(uid, gid):
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def drop_privileges(uid, gid, groups=()):
+    """Become ``uid``/``gid`` with supplementary ``groups`` only (uid mode: FRAMEWORK_GID for a process that
+    may use the frameworks, nothing for one that must not)."""
     if os.getuid() == 0 and uid:
-        os.setgroups([])
+        os.setgroups(list(groups))
         os.setgid(gid)
         os.setuid(uid)
         # the uid change made the process non-dumpable: the grader (as this uid, without CAP_SYS_PTRACE,
@@ -334,12 +371,13 @@ def main():
                                   "--mount-proc", "--", sys.executable, "-I", os.path.abspath(__file__),
                                   sys.argv[1], "inner"])
     payload = cfg.get("payload")            # inline in the one launch config (read before dropping privileges)
+    absent = cfg.get("absent") or []
+    log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)   # before the scratch is hidden
     if cfg.get("namespaces"):
-        hide_paths(cfg["hide"], cfg["keep"], cfg["stash"])
+        hide_paths(cfg["hide"], cfg["keep"], cfg["stash"], absent)
     else:
         supervise(cfg)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
@@ -347,12 +385,16 @@ def main():
         become_reaper()
     os.environ.pop("JPY_PARENT_PID", None)   # the kernel must not poll the grader's pid
     set_limits(cfg["limits"])
-    drop_privileges(cfg.get("uid"), cfg.get("gid"))
+    drop_privileges(cfg.get("uid"), cfg.get("gid"), cfg.get("groups") or ())
+    if absent:    # no set-gid program can hand it the frameworks' group back (uid mode), nor anything else
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if not cfg.get("namespaces"):
         tie_to_parent(cfg["grader_pid"])     # setuid cleared it
     os.chdir(cfg["cwd"])
     os.umask(0o022)
     scrub_imports(cfg["project_paths"])
+    if absent:
+        sys.meta_path.insert(0, AbsentFrameworks(m for _, m in absent if m))
     if not cfg.get("namespaces"):
         guard_sockets()
     if cfg["mode"] == "kernel":

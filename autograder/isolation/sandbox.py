@@ -164,6 +164,8 @@ GUARANTEES = {
     "grader_unwritable": "student code cannot write the grader's code or output",
     "processes_tied": "no student process outlives the grader",
     "resource_limits": "memory, file size, CPU time and core dumps are limited",
+    "frameworks_absent": "the frameworks the assignment forbids cannot be imported where student stencil code "
+                         "runs (hidden-test workers, isolated calls), nor reached through another process",
 }
 
 
@@ -175,10 +177,22 @@ def guarantees(mode=None):
         held, best = every, []
     elif mode == "uid":
         best = ["network_closed"]       # a socket guard in Python: native code can bypass it
+        if not hardlinks_protected():   # a kernel could hard-link a framework's files out of its folder
+            best.append("frameworks_absent")
         held = [g for g in every if g not in best]
-    else:
+    else:   # frameworks_absent: student code runs as the grader's user, who can read them (only the watch stays)
         held, best = ["resource_limits"], ["network_closed", "processes_tied"]
     return {"held": held, "best_effort": best, "not_held": [g for g in every if g not in held + best]}
+
+
+def hardlinks_protected():
+    """fs.protected_hardlinks: no hard link to a file one may not write (uid mode's frameworks_absent
+    rests on it: a process that may read a framework's files must not link them where others can)."""
+    try:
+        with open("/proc/sys/fs/protected_hardlinks") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
 
 
 _batch_hide = []   # grade-all: the whole output dir is hidden from every sandbox (other students' results)
@@ -323,6 +337,85 @@ def protect_paths(hide, keep):
     return changes
 
 
+# "uid" mode: while a sandbox withholds the frameworks, their site-packages entries belong to this group, which
+# only the sandbox processes that may use them get (as a supplementary group); above allocate_uid's range
+FRAMEWORK_GID = 2_100_000_000
+
+
+def _frameworks_state(update):
+    """Run ``update(state)`` on the shared record of withheld frameworks under an exclusive lock:
+    ``state`` = {"holders": {pid: start time}, "saved": {path: [gid, mode]}} (the host's own group and
+    mode of each entry, recorded before the first change). Holders that are gone (a killed grader) are
+    dropped first. Returns what ``update`` returns."""
+    import fcntl
+    path = os.path.join(_uid_dir(), "frameworks.json")
+    with open(os.path.join(_uid_dir(), "frameworks.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            state = {"holders": {}, "saved": {}}
+        state["holders"] = {p: st for p, st in state["holders"].items()
+                            if (_starttime(int(p)) or b"").decode() == st}
+        out = update(state)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+        return out
+
+
+def withhold_frameworks(paths):
+    """"uid" mode's frameworks_absent, with file modes: each of ``paths`` (a framework's site-packages
+    entries, :func:`autograder.policy.framework_paths`) gets group :data:`FRAMEWORK_GID`, the group gets
+    what others had and others nothing; so a process of a sandbox uid reads them only with that
+    supplementary group (the kernel, a notebook worker whose notebook needs them), never without it (a
+    stencil worker). Shared by concurrent graders: the first one changes the entries, the last one to
+    :func:`release_frameworks` restores the host's own group and mode (a killed grader's share is
+    dropped by the next one). Returns [(path, old mode, new mode)] changed now."""
+    me = (str(os.getpid()), _starttime(os.getpid()).decode())
+
+    def update(state):
+        state["holders"][me[0]] = me[1]
+        changed = []
+        for p in paths:
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            old = stat.S_IMODE(st.st_mode)
+            state["saved"].setdefault(p, [st.st_gid, old])
+            gid, mode = state["saved"][p]
+            new = mode & ~0o077 | (mode & 0o007) << 3
+            if st.st_gid != FRAMEWORK_GID or old != new:
+                os.chown(p, -1, FRAMEWORK_GID)
+                os.chmod(p, new)
+                changed.append((p, oct(old), oct(new)))
+        return changed
+    return _frameworks_state(update)
+
+
+def release_frameworks():
+    """This grader's share of :func:`withhold_frameworks` ends; the last one restores the host's modes."""
+    me = str(os.getpid())
+
+    def update(state):
+        state["holders"].pop(me, None)
+        if state["holders"]:
+            return
+        for p, (gid, mode) in state["saved"].items():
+            try:
+                os.chown(p, -1, gid)
+                os.chmod(p, mode)
+            except OSError:
+                pass
+        state["saved"] = {}
+    _frameworks_state(update)
+
+
 def _uid_dir():
     d = os.path.join(tempfile.gettempdir(), "autograder-uids")
     os.makedirs(d, mode=0o700, exist_ok=True)
@@ -415,7 +508,7 @@ def kill_marked(marker):
 class Sandbox:
     """A submission's scratch dir + the command lines that run student code inside the limits."""
 
-    def __init__(self, limits: Limits, hide=(), env=None):
+    def __init__(self, limits: Limits, hide=(), env=None, absent=()):
         self.limits = limits
         self.isolation = isolation_mode()
         self.dir = tempfile.mkdtemp(prefix="sub-", dir=scratch_root())
@@ -438,7 +531,14 @@ class Sandbox:
                             os.path.realpath(sys.base_prefix), self.dir, *data_dirs()})
         self.extra_env = dict(env or {})
         self.protected = []        # uid mode: [(path, old mode, new mode)] changed by protect_paths
+        # frameworks_absent: [(path, module or None)] (autograder.policy.framework_paths) that processes
+        # started with absent=True cannot read (namespaces: covered; uid: group-only; rlimits: watched only)
+        self.absent = _with_aliases(absent)
+        self.withheld = False      # uid mode: this sandbox holds a share of withhold_frameworks
+        self.frameworks_changed = []   # uid mode: [(path, old mode, new mode)] this sandbox's share changed
+        self.pristine = os.path.join(self.boot_dir, "pristine")   # the scratch copy as assembled
         self._n = 0
+        self._private = 0
 
     def prepare(self):
         """Hand the scratch copy to the sandbox uid (after the grader has written it); in uid mode,
@@ -448,18 +548,42 @@ class Sandbox:
         if self.uid:
             _chown_tree(self.work, self.uid, self.gid)
             _chown_tree(self.run_dir, self.uid, self.gid)
+        shutil.copytree(self.work, self.pristine, symlinks=True)   # grader-only: what each worker starts from
         os.chmod(self.work, 0o700)
         os.chmod(self.run_dir, 0o700)
         if self.isolation == "uid":
             self.protected = protect_paths(self.hide, self.keep)
+            if self.absent:
+                self.withheld = True
+                self.frameworks_changed = withhold_frameworks([p for p, _ in self.absent])
 
-    def env(self):
-        home = os.path.join(self.run_dir, "home")
+    def private(self, label):
+        """A fresh folder of one's own for one worker process: ``work/`` (a copy of the submission's scratch
+        copy as it was before any student code ran) and ``home/``; no other sandbox process shares it, so
+        nothing a kernel or another worker wrote reaches it and no two processes meet through a file."""
+        self._private += 1
+        d = os.path.join(self.dir, f"{label}-{self._private}")
+        os.makedirs(os.path.join(d, "home"), mode=0o700)
+        os.chmod(d, 0o700)
+        shutil.copytree(self.pristine, os.path.join(d, "work"), symlinks=True)
+        if self.uid:
+            _chown_tree(d, self.uid, self.gid)
+        return d
+
+    def reset_shared(self):
+        """Between a process that could use the frameworks and one that must not: what the sandbox uid left in
+        the world-writable dirs goes (every process of the uid is dead by then)."""
+        if self.uid:
+            self._remove_uid_files()
+
+    def env(self, private=None):
+        run = private or self.run_dir
+        home = os.path.join(run, "home")
         env = {
             "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
             "HOME": home, "USER": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "TMPDIR": self.run_dir, "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".mpl"),
-            "IPYTHONDIR": os.path.join(home, ".ipython"), "JUPYTER_RUNTIME_DIR": self.run_dir,
+            "TMPDIR": run, "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".mpl"),
+            "IPYTHONDIR": os.path.join(home, ".ipython"), "JUPYTER_RUNTIME_DIR": run,
             "KERAS_HOME": os.path.join(home, ".keras"), "KERAS_BACKEND": "tensorflow",
             "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0",
             "PYTHONWARNINGS": "ignore", "PYTHONDONTWRITEBYTECODE": "1",
@@ -474,24 +598,30 @@ class Sandbox:
         env[key] = value
         return env
 
-    def command(self, mode, payload, args=(), job=None):
+    def command(self, mode, payload, args=(), job=None, private=None, absent=False):
         """The argv running ``mode`` ('kernel' or 'worker') in the sandbox; payload = connection
         file contents (kernel) or the worker's source (worker), ``args`` its argv, ``job`` (worker) a
-        plain JSON structure the worker finds as its global ``JOB``. One launch spec: everything goes
+        plain JSON structure the worker finds as its global ``JOB``. ``private``: a folder of
+        :meth:`private` (its cwd, HOME and TMPDIR; in "namespaces" the only part of the scratch it sees);
+        ``absent``: the frameworks of :attr:`absent` cannot be imported in it. One launch spec: everything goes
         into one config file in the grader-only boot dir, decoded once by _boot.py before it drops
         privileges. The caller (this process, this thread) must start it: the sandbox's first process
         dies with it."""
         self._n += 1
         lim = self.limits
         ns = self.isolation == "namespaces"
+        keep = self.keep if private is None else sorted({*self.keep, private} - {self.dir})
         cfg = {
             "mode": mode, "payload": payload, "args": list(args), "job": job, "namespaces": ns,
             "isolation": self.isolation, "grader_pid": os.getpid(), "marker": self.marker,
-            "hide": self.hide, "keep": self.keep,
-            "stash": _stash_dir(self.keep) if ns else None,
+            "hide": self.hide, "keep": keep,
+            "absent": [list(a) for a in self.absent] if absent else [],
+            "groups": [FRAMEWORK_GID] if self.withheld and not absent else [],
+            "stash": _stash_dir(keep) if ns else None,
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "supervisor_log": os.path.join(self.boot_dir, f"supervisor-{self._n}.log"),
-            "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
+            "cwd": os.path.join(private, "work") if private else self.work, "runtime": private or self.run_dir,
+            "uid": self.uid, "gid": self.gid,
             "project_paths": [PROJECT_ROOT],
             "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc,
                        "fsize": lim.fsize_mb * 2**20, "cpu": int(lim.total_timeout * 2 + 60), "core": 0},
@@ -545,6 +675,9 @@ class Sandbox:
             self.kill_all()
         except Exception:  # noqa: BLE001 - cleanup must go on
             pass
+        if self.withheld:
+            self.withheld = False
+            release_frameworks()
         if self.uid:
             self._remove_uid_files()
             try:
@@ -557,6 +690,15 @@ class Sandbox:
             _scratch_root = None
         except OSError:
             pass
+
+
+def _with_aliases(absent):
+    """``absent`` plus each entry's real path (a symlinked virtualenv is bound back under both names)."""
+    out = {}
+    for path, module in absent:
+        for p in (os.path.abspath(path), os.path.realpath(path)):
+            out.setdefault(p, module)
+    return sorted(out.items())
 
 
 def _stash_dir(keep):

@@ -407,7 +407,7 @@ def step_apply_policies(g: Grading):
     info = g.worker_info or {}
     pkg = g.assignment.stencil or "package"
     if info.get("beras_file") and g.assignment.has_stencil:
-        if not os.path.abspath(info["beras_file"]).startswith(g.sandbox.work):
+        if not g.sandbox.holds(info["beras_file"]):
             g.messages.append(f"warning: the {pkg} used was {info['beras_file']}, not your submission's")
     if info.get("cell_errors"):
         errs = "; ".join(f"cell {e.get('cell')}: {e.get('type')}: {e.get('message', '')[:200]}"

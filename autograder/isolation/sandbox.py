@@ -570,6 +570,14 @@ class Sandbox:
             _chown_tree(d, self.uid, self.gid)
         return d
 
+    def holds(self, path):
+        """Is ``path`` inside the submission's scratch copy, or a worker's own copy of it (:meth:`private`)?"""
+        path = os.path.abspath(path)
+        if _inside(path, self.work):
+            return True
+        rel = os.path.relpath(path, self.dir).split(os.sep)
+        return len(rel) > 2 and rel[0] != ".." and rel[1] == "work" and rel[0].rpartition("-")[2].isdigit()
+
     def reset_shared(self):
         """Between a process that could use the frameworks and one that must not: what the sandbox uid left in
         the world-writable dirs goes (every process of the uid is dead by then)."""

@@ -49,9 +49,9 @@ def error_info(exc):
         msg = "not implemented yet"
     missing = (getattr(exc, "name", None) or "").partition(".")[0] if isinstance(exc, ImportError) else ""
     if missing in FORBIDDEN:
-        pkg = job.get("package") or "your code"
-        msg = (f"{missing} is not available to {pkg} while grading: {pkg} must be NumPy only "
-               f"(the assignment forbids {', '.join(FORBIDDEN)} there)")
+        pkg = job.get("package") or "code"
+        msg = (f"{missing} is not available to your {pkg} while grading: {pkg} must be NumPy only "
+               f"({missing} is a forbidden framework here)")
     return {"type": type(exc).__name__, "message": (msg[:800] + where).strip()}
 
 

@@ -92,6 +92,19 @@ def hide_paths(hide, keep, stash, absent=()):
             _mount("--bind", "-o", "ro", "/dev/null", path)
 
 
+def absent_stubs(absent, runtime):
+    """"uid" / "rlimits": a folder of stub packages that raise ModuleNotFoundError, first on PYTHONPATH, so
+    a child ``python`` says clearly that a framework is absent (uid mode: its files are unreadable, so without
+    the stub ``import tensorflow`` would give an empty namespace package; rlimits: this is all there is)."""
+    stubs = os.path.join(runtime, ".absent")
+    for _, module in absent:
+        if module:
+            os.makedirs(os.path.join(stubs, module), exist_ok=True)
+            with open(os.path.join(stubs, module, "__init__.py"), "w") as f:
+                f.write(ABSENT_INIT.format(name=module))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [stubs, os.environ.get("PYTHONPATH")]))
+
+
 class AbsentFrameworks:
     """A meta-path finder that refuses the forbidden frameworks with a clear ModuleNotFoundError. Only the
     message: where they are absent the sandbox has covered (namespaces) or locked (uid) their files already,
@@ -385,6 +398,8 @@ def main():
         become_reaper()
     os.environ.pop("JPY_PARENT_PID", None)   # the kernel must not poll the grader's pid
     set_limits(cfg["limits"])
+    if absent and not cfg.get("namespaces"):
+        absent_stubs(absent, cfg["runtime"])
     drop_privileges(cfg.get("uid"), cfg.get("gid"), cfg.get("groups") or ())
     if absent:    # no set-gid program can hand it the frameworks' group back (uid mode), nor anything else
         _prctl(PR_SET_NO_NEW_PRIVS, 1)

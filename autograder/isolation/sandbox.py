@@ -180,8 +180,9 @@ def guarantees(mode=None):
         if not hardlinks_protected():   # a kernel could hard-link a framework's files out of its folder
             best.append("frameworks_absent")
         held = [g for g in every if g not in best]
-    else:   # frameworks_absent: student code runs as the grader's user, who can read them (only the watch stays)
-        held, best = ["resource_limits"], ["network_closed", "processes_tied"]
+    else:   # frameworks_absent: student code runs as the grader's user, who can read them: an import hook and
+        # stub packages refuse them (code can undo both), the watch of /proc/PID/maps stays the guarantee
+        held, best = ["resource_limits"], ["network_closed", "processes_tied", "frameworks_absent"]
     return {"held": held, "best_effort": best, "not_held": [g for g in every if g not in held + best]}
 
 

@@ -383,13 +383,9 @@ CASES = {
                               {"rlimits": (4, r"forbidden framework")}),
     "search_disk": Case(search_disk, 0, r"NotImplementedError"),
     # frameworks absent where the stencil runs: the helper cannot import TensorFlow (namespaces: covered;
-    # uid: unreadable); in "rlimits" they are only watched (frameworks_absent not held): the helper, an
-    # orphan of the worker (a child subreaper there), shows in its maps and the part is withheld, the
-    # short-lived child is gone before the grader looks and is not caught (documented)
-    "tf_server_in_helper": Case(tf_server_in_helper, 4, r"tensorflow|TensorFlow",
-                                {"rlimits": (4, r"forbidden framework")}),
-    "tf_child_per_call": Case(tf_child_per_call, 4, r"tensorflow",
-                              {"rlimits": (8, r"passed")}),
+    # uid: unreadable; rlimits: only refused by an import hook and stub packages, which code could undo)
+    "tf_server_in_helper": Case(tf_server_in_helper, 4, r"No module named 'tensorflow'"),
+    "tf_child_per_call": Case(tf_child_per_call, 4, r"No module named 'tensorflow'"),
     # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no
     # CAP_SYS_PTRACE, as in Docker) the grader reads them as the sandbox's uid and in "rlimits" as the same
     # user, which a non-dumpable process refuses: that part is withheld

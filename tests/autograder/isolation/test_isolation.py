@@ -66,7 +66,7 @@ pytestmark = pytest.mark.slow(seconds=280)   # end to end (tests/__init__.py); s
 NAMESPACES = pytest.mark.skipif(_namespaces_missing() is not None, reason=f"{_namespaces_missing()}")
 EMULATED = pytest.mark.skipif(_emulation_missing() is not None, reason=f"{_emulation_missing()}")
 EVERY = ("network_closed", "secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
-         "resource_limits")
+         "resource_limits", "frameworks_absent")
 MODES = {"namespaces": NAMESPACES, "uid": EMULATED, "rlimits": EMULATED}
 
 
@@ -282,13 +282,13 @@ def test_reported_guarantees(batch):
     g = res["extra_data"]["guarantees"]
     if batch["mode"] == "uid":
         assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable",
-                                  "processes_tied", "resource_limits"}
+                                  "processes_tied", "resource_limits", "frameworks_absent"}
         assert g["best_effort"] == ["network_closed"] and g["not_held"] == []
         assert "Sandbox: uid (not guaranteed: network_closed)." in res["output"]
     else:
         assert g["held"] == ["resource_limits"]
         assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable"}
-        assert set(g["best_effort"]) == {"network_closed", "processes_tied"}
+        assert set(g["best_effort"]) == {"network_closed", "processes_tied", "frameworks_absent"}
         assert "secrets_unreadable" in res["output"].split("not guaranteed:")[1]
 
 

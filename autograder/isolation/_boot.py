@@ -4,16 +4,20 @@ Run as ``python -I _boot.py CONFIG`` by :mod:`autograder.isolation.sandbox`, in 
 the process. Standard library only, self-contained (the project is not importable in the sandbox).
 
 1. It arms a parent-death signal (SIGKILL) and checks that the grader is still its parent.
-2. "namespaces" mode: it execs ``unshare --mount --net --pid --fork --kill-child --mount-proc``
+2. "namespaces" mode: it execs ``unshare --mount --net --ipc --pid --fork --kill-child --mount-proc``
    running itself again (stage "inner"), which, as PID 1 of the new namespaces, hides directories
    (tmpfs over the project root, the grader's output, the submissions) and re-exposes only what is
-   needed (the Python environment, the submission's scratch copy), then stays behind as init.
+   needed (the Python environment, the submission's scratch copy or the worker's own folder), covers the
+   forbidden frameworks where they must be absent, then stays behind as init.
    "uid" / "rlimits" mode: it forks the supervisor (see :func:`supervise`) and becomes a child
    subreaper, so the student's orphans stay in its process tree.
 3. It sets resource limits (address space, processes, file size, CPU time, core dumps),
-4. drops to the sandbox's uid (if any) and re-arms the parent-death signal (setuid clears it),
-5. removes the project from the import system (the student's beras is the only beras), adds a
-   socket guard where there is no network namespace,
+4. drops to the sandbox's uid (if any; uid mode: with the frameworks' group only where they may be used;
+   ``no_new_privs`` where they are absent) and re-arms the parent-death signal (setuid clears it),
+5. removes the project from the import system (the student's beras is the only beras), refuses the
+   absent frameworks with a clear ModuleNotFoundError (an import hook; in "uid"/"rlimits" also stub
+   packages first on PYTHONPATH, for child processes), adds a socket guard where there is no network
+   namespace,
 6. runs the target (ipykernel, or the worker) in this process.
 """
 import json
@@ -380,7 +384,7 @@ def main():
     if stage == "first":
         tie_to_parent(cfg["grader_pid"])
         if cfg.get("namespaces"):   # unshare keeps the parent-death signal (not a set-uid binary)
-            os.execvp("unshare", ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child=SIGKILL",
+            os.execvp("unshare", ["unshare", "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child=SIGKILL",
                                   "--mount-proc", "--", sys.executable, "-I", os.path.abspath(__file__),
                                   sys.argv[1], "inner"])
     payload = cfg.get("payload")            # inline in the one launch config (read before dropping privileges)

@@ -5,8 +5,11 @@ One :class:`Sandbox` per submission owns a scratch directory::
     <tmp>/autograder-XXXX/            0711 grader  (others cannot list it: sibling scratches stay unknown)
         sub-XXXX/                     0711 grader
         sub-XXXX/boot/                0700 grader  (sandbox configs, the kernel connection file)
-        sub-XXXX/work/                0700 sandbox uid: the submission's scratch copy, cwd of student code
+        sub-XXXX/boot/pristine/       0700 grader  (the scratch copy as assembled, before any student code)
+        sub-XXXX/work/                0700 sandbox uid: the submission's scratch copy, the kernel's cwd
         sub-XXXX/run/                 0700 sandbox uid: kernel runtime dir, HOME, logs
+        sub-XXXX/<worker>-N/          0700 sandbox uid: one worker process's own work/ (a fresh copy of
+                                      pristine, its cwd) and home/ (Sandbox.private)
 
 Three isolation modes (``isolation_mode()``; results.json records it as ``extra_data.isolation``
 and, as ``extra_data.guarantees``, which guarantees held, see :func:`guarantees`):
@@ -36,6 +39,35 @@ inside the project root, a pyenv Python in root's home) keeps only group/other *
 and each of its entries that is not on the way to a kept path loses its group/other permissions
 (recursively along the way to the kept paths). Shared directories (/tmp, /var/tmp, /dev/shm, /home)
 are never changed: what lies in them keeps its own modes (the scratch root is 0711, its copies 0700).
+
+Frameworks absent (``frameworks_absent``). Where student stencil code runs under the framework rule (the
+stencil worker, ``call_isolated``'s workers, and the notebook worker unless the instructor's own
+``grader-namespace`` cells import a forbidden framework), the manifest's forbidden frameworks cannot be
+imported at all, so no process of the sandbox computes with them for it: the grader trusts what it
+computes itself, the watch of /proc/PID/maps (grading/student.py) is the second line. The sandbox is made
+with ``absent``: every site-packages entry that lets a framework import (its package, its ``*.dist-info``,
+what its distribution installs beside them: :func:`autograder.policy.framework_paths`); a process started
+with ``command(..., absent=True)`` gets them absent:
+
+- "namespaces": a read-only tmpfs over each entry in its mount namespace (a package's holds only an
+  ``__init__.py`` that raises ModuleNotFoundError: not even an empty namespace package imports);
+- "uid": the entries get group :data:`FRAMEWORK_GID`, the group gets what others had, others nothing
+  (:func:`withhold_frameworks`); only the processes that may use them (the kernel, a notebook worker
+  whose notebook needs them) get that group as a supplementary group. An absent process has no such
+  group and ``no_new_privs`` (no set-gid program gives it back); stub packages first on PYTHONPATH make a
+  child ``python`` fail clearly. Shared with concurrent graders through a lock; the last grader out
+  restores the host's group and mode (a killed grader's share is dropped by the next one). It rests on
+  fs.protected_hardlinks (else a capable process could link the files out; reported as best effort);
+- "rlimits": student code runs as the grader's user, who can read them: an import hook and the stub
+  packages refuse them (code can undo both), only the watch is a guarantee (best effort).
+
+No rendezvous with a capable process: the kernel is dead before the first worker starts, each worker
+process gets a folder of its own (:meth:`Sandbox.private`: ``work/``, a fresh copy of the submission as
+assembled before any student code ran, and ``home/``; in "namespaces" the only part of the scratch it
+sees), and before an absent worker computes after a capable one ran, every process of the sandbox is
+killed and the uid's files leave the world-writable dirs (grading/student.py). In "namespaces" each
+process also has its own IPC, network (abstract sockets) and PID namespaces. A kernel cannot carry a
+framework out either: RLIMIT_FSIZE (256 MB) is below TensorFlow's native library (1.1 GB).
 
 Nothing outlives the grader (every mode). In "namespaces" the first process sets a parent-death
 signal (SIGKILL) and execs ``unshare --kill-child``: the grader's death kills unshare, whose death
@@ -115,7 +147,7 @@ def namespaces_available():
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("mount"):
         return False
     try:
-        r = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+        r = subprocess.run(["unshare", "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child",
                             "--mount-proc", "true"], capture_output=True, timeout=20)
         return r.returncode == 0
     except (OSError, subprocess.SubprocessError):

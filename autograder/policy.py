@@ -6,8 +6,9 @@ there (read by the grader from ``/proc/PID/maps``, which student code cannot rew
 native code of its own: it computes through TensorFlow, PyTorch or JAX, whose libraries show.
 
 A manifest's ``[stencil] forbidden`` (autograder.authoring.manifest; default :data:`DEFAULT_FORBIDDEN`,
-every known framework) names module names of this table, and drives all three checks:
+every known framework) names module names of this table, and drives where they are absent and all three checks:
 
+- :func:`framework_paths`: what the sandbox makes unimportable where stencil code runs (isolation/sandbox.py);
 - the static scan of the student's stencil files (imports of a forbidden module; grading/submission.py);
 - the worker's ``sys.modules`` check (the list travels in its job: the worker imports nothing of the kit);
 - the grader's ``/proc/PID/maps`` check, with the patterns of :func:`runtime_patterns` (grading/student.py).

@@ -41,7 +41,8 @@ def error_info(exc):
     tb = traceback.extract_tb(exc.__traceback__)
     where = ""
     for frame in reversed(tb):
-        if "autograder-worker" not in frame.filename:
+        if "autograder-worker" not in frame.filename and not frame.filename.endswith("_boot.py") \
+                and not frame.filename.startswith("<frozen importlib"):   # the sandbox's import hook
             where = f" ({os.path.basename(frame.filename)}, line {frame.lineno})"
             break
     msg = str(exc)

@@ -41,6 +41,7 @@ def _holder():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="not root (uid mode chowns the frameworks' files)")
+@pytest.mark.isolation("frameworks_absent", mode="uid")
 def test_withheld_frameworks_are_shared_and_restored_by_the_last_grader(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     os.makedirs(tempfile.tempdir)
@@ -75,3 +76,53 @@ def test_each_mode_reports_frameworks_absent():
     assert "frameworks_absent" in sandbox.guarantees("rlimits")["best_effort"]
     uid = sandbox.guarantees("uid")
     assert "frameworks_absent" in (uid["held"] if sandbox.hardlinks_protected() else uid["best_effort"])
+
+
+PROBE = r'''
+import importlib, json, os, subprocess, sys
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "AbsentFrameworks"]   # the hook undone
+importlib.invalidate_caches()
+out = {"cwd": os.getcwd(), "lib": os.path.exists(LIB), "listing": sorted(os.listdir(PKG)) if os.path.isdir(PKG) else None}
+if TRY:   # (importing TensorFlow where it is present takes seconds: not tried there)
+    try:
+        import tensorflow
+        out["import"] = "imported: " + repr(getattr(tensorflow, "__file__", None))
+    except BaseException as e:
+        out["import"] = type(e).__name__ + ": " + str(e)
+    child = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True)
+    out["child"] = child.returncode, (child.stderr.strip().splitlines() or [""])[-1]
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.skipif(sandbox.isolation_mode() != "namespaces", reason="needs root with a working unshare")
+@pytest.mark.isolation("frameworks_absent", mode="namespaces")
+def test_namespaces_cover_the_frameworks_of_an_absent_process_only():
+    """A worker started with absent=True, its import hook removed: the package is a read-only tmpfs holding
+    only an __init__ that raises, the native library is gone, a child python cannot import it either; a
+    process started without it (the kernel) still sees TensorFlow. Each runs in its own folder."""
+    import importlib.util
+    import json
+    (pkg,) = importlib.util.find_spec("tensorflow").submodule_search_locations
+    lib = os.path.join(pkg, "libtensorflow_cc.so.2")
+    assert os.path.exists(lib)
+    box = sandbox.Sandbox(sandbox.Limits(), absent=framework_paths(("tensorflow", "keras")))
+    try:
+        box.prepare()
+        reports = {}
+        for absent in (True, False):
+            private = box.private("probe")
+            argv = box.command("worker", f"LIB, PKG, TRY = {lib!r}, {pkg!r}, {absent}\n" + PROBE, private=private,
+                               absent=absent)
+            proc = subprocess.run(argv, timeout=120, capture_output=True, text=True, env=box.env(private))
+            log = box.log_tail("worker")
+            assert proc.returncode == 0, (proc.stderr, log)
+            reports[absent] = json.loads(log.strip().splitlines()[-1])
+            assert reports[absent]["cwd"] == os.path.join(private, "work")
+    finally:
+        box.cleanup()
+    gone = reports[True]
+    assert gone["lib"] is False and gone["listing"] == ["__init__.py"], gone
+    assert gone["import"].startswith("ModuleNotFoundError: No module named 'tensorflow'"), gone
+    assert gone["child"][0] != 0 and "No module named 'tensorflow'" in gone["child"][1], gone
+    assert reports[False]["lib"] is True and "libtensorflow_cc.so.2" in reports[False]["listing"], reports[False]

@@ -286,12 +286,12 @@ def check_double(student):
     (SQUARE_OK, 2),                                                               # NumPy: kept
     ("import tensorflow as tf\n\ndef square(x):\n    return float(tf.square(tf.constant(x)).numpy())", 0),
     ("def square(x):\n    import importlib\n    tf = importlib.import_module('tensor' + 'flow')\n"
-     "    return float(tf.square(x).numpy())", 0),
+     "    return tf.square(x).numpy()", 0),                       # passes in the kernel: only the check withholds it
 ])
 def test_call_isolated_watches_a_notebook_function_on_its_own(tmp_path, square, points):
     """A part computed in the notebook, whose checks import TensorFlow anyway: the grader reads the
-    function from the notebook's text and runs it where nothing else ran; TensorFlow loaded there
-    withholds the part, however it was reached."""
+    function from the notebook's text and runs it where nothing else ran; TensorFlow is absent there
+    (where frameworks_absent holds), and loaded there it withholds the part, however it was reached."""
     course = make_course(str(tmp_path / "course"))
     with open(os.path.join(course, "solutions", "toy", "hidden_tests.py"), "w") as f:
         f.write(ISOLATED_HIDDEN)
@@ -303,5 +303,8 @@ def test_call_isolated_watches_a_notebook_function_on_its_own(tmp_path, square, 
     t = _tests(res)
     assert t["notebook: test_square"]["score"] == points, t["notebook: test_square"]["output"]
     assert t["notebook: test_cube"]["score"] == 2 and t["notebook: test_double"]["score"] == 1
-    if not points:
+    if not points and "frameworks_absent" in res["extra_data"]["guarantees"]["held"]:   # it cannot even import it
+        said = res["output"] + t["notebook: test_square"]["output"]
+        assert "tensorflow is not available to your beras while grading" in said, said
+    elif not points:                                                                     # it is watched
         assert "tensorflow" in res["output"].lower() and "part square" in res["output"], res["output"]

@@ -65,8 +65,9 @@ def runtime_patterns(forbidden):
 def framework_paths(forbidden, search=None):
     """[(path, module or None)]: every file-system entry that lets a process import a framework of
     ``forbidden`` (module names of :data:`FRAMEWORKS`), found without importing it: the package (or
-    module) of that name in each ``search`` entry (default ``sys.path``: the sandbox's Python has the same
-    site dirs), and every top-level entry its installed distributions own beside it (``*.dist-info``,
+    module) of that name in each ``search`` entry (default: ``sys.path``, as the sandbox's Python has the same
+    site dirs, plus the site dirs of the base Python and the system's, which a student's code could run
+    directly), and every top-level entry its installed distributions own beside it (``*.dist-info``,
     bundled native libraries). ``module`` names the framework a package dir is (None for the other
     entries). The sandbox makes exactly these absent where student stencil code runs (isolation/sandbox.py)."""
     import glob
@@ -76,7 +77,11 @@ def framework_paths(forbidden, search=None):
     if bad:
         raise ValueError(f"unknown framework(s) {', '.join(bad)}; known: {', '.join(FRAMEWORKS)}")
     out = {}
-    dirs = [os.path.abspath(p) for p in (sys.path if search is None else search) if p and os.path.isdir(p)]
+    if search is None:
+        import site
+        search = [*sys.path, *site.getsitepackages([sys.base_prefix]),
+                  *glob.glob("/usr/lib/python3*/*-packages"), *glob.glob("/usr/local/lib/python3*/*-packages")]
+    dirs = sorted({os.path.abspath(p) for p in search if p and os.path.isdir(p)})
     owners = _distributions()
     for name in forbidden:
         for d in dirs:

@@ -307,6 +307,54 @@ def _kill_uid(uid, gid):
     os.waitpid(pid, 0)
 
 
+# -- uid mode's withheld frameworks (sandbox.withhold_frameworks): the shared record -----------------
+# while a sandbox withholds the frameworks, their site-packages entries belong to this group, which only
+# the sandbox processes that may use them get (as a supplementary group); above allocate_uid's range
+FRAMEWORK_GID = 2_100_000_000
+
+
+def frameworks_state(state_dir, update):
+    """Run ``update(state)`` on the shared record of withheld frameworks in ``state_dir`` under an
+    exclusive lock: ``state`` = {"holders": {grader pid: start time}, "saved": {path: [gid, mode]}} (the
+    host's own group and mode of each entry, recorded before the first change). Holders that are gone
+    (a killed grader) are dropped first. Returns what ``update`` returns."""
+    import fcntl
+    path = os.path.join(state_dir, "frameworks.json")
+    with open(os.path.join(state_dir, "frameworks.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            state = {"holders": {}, "saved": {}}
+        state["holders"] = {p: st for p, st in state["holders"].items()
+                            if ((_stat(int(p)) or (0, b"", b"X"))[1] or b"").decode() == st
+                            and (_stat(int(p)) or (0, b"", b"X"))[2] not in (b"Z", b"X")}
+        out = update(state)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+        return out
+
+
+def release_frameworks_of(state_dir, pid):
+    """Grader ``pid``'s share ends (it released, or it died and a supervisor saw it); when no grader holds
+    one any more, every entry gets back the host's own group and mode."""
+    def update(state):
+        state["holders"].pop(str(pid), None)
+        if state["holders"]:
+            return
+        for p, (gid, mode) in state["saved"].items():
+            try:
+                os.chown(p, -1, gid)
+                os.chmod(p, mode)
+            except OSError:
+                pass
+        state["saved"] = {}
+    frameworks_state(state_dir, update)
+
+
 def supervise(cfg):
     """Fork the supervisor; return in the student's process once it is watching.
 
@@ -372,6 +420,11 @@ def supervise(cfg):
     _kill_tracked(tracked, student, exclude, cfg["marker"])
     if state["why"] != "student" and cfg.get("uid") and os.getuid() == 0:
         _kill_uid(cfg["uid"], cfg["gid"])
+    if state["why"] == "grader" and cfg.get("frameworks_state") and os.getuid() == 0:
+        try:   # the grader died holding the frameworks withheld: its share ends here (the last restores them)
+            release_frameworks_of(cfg["frameworks_state"], grader)
+        except OSError as e:
+            print(f"supervisor: could not release the frameworks: {e}", flush=True)
     print(f"supervisor: {state['why']} gone; {len(tracked)} process(es) tracked", flush=True)
     os._exit(0)
 

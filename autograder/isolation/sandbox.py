@@ -103,7 +103,7 @@ import tempfile
 import time
 
 from ..paths import PROJECT_ROOT
-from ._boot import _kill_uid
+from ._boot import FRAMEWORK_GID, _kill_uid, frameworks_state, release_frameworks_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/home")   # world-shared dirs: hidden by mounts, never chmod'ed
@@ -370,43 +370,15 @@ def protect_paths(hide, keep):
     return changes
 
 
-# "uid" mode: while a sandbox withholds the frameworks, their site-packages entries belong to this group, which
-# only the sandbox processes that may use them get (as a supplementary group); above allocate_uid's range
-FRAMEWORK_GID = 2_100_000_000
-
-
-def _frameworks_state(update):
-    """Run ``update(state)`` on the shared record of withheld frameworks under an exclusive lock:
-    ``state`` = {"holders": {pid: start time}, "saved": {path: [gid, mode]}} (the host's own group and
-    mode of each entry, recorded before the first change). Holders that are gone (a killed grader) are
-    dropped first. Returns what ``update`` returns."""
-    import fcntl
-    path = os.path.join(_uid_dir(), "frameworks.json")
-    with open(os.path.join(_uid_dir(), "frameworks.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            with open(path) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            state = {"holders": {}, "saved": {}}
-        state["holders"] = {p: st for p, st in state["holders"].items()
-                            if (_starttime(int(p)) or b"").decode() == st}
-        out = update(state)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, path)
-        return out
-
-
 def withhold_frameworks(paths):
     """"uid" mode's frameworks_absent, with file modes: each of ``paths`` (a framework's site-packages
     entries, :func:`autograder.policy.framework_paths`) gets group :data:`FRAMEWORK_GID`, the group gets
     what others had and others nothing; so a process of a sandbox uid reads them only with that
     supplementary group (the kernel, a notebook worker whose notebook needs them), never without it (a
-    stencil worker). Shared by concurrent graders: the first one changes the entries, the last one to
-    :func:`release_frameworks` restores the host's own group and mode (a killed grader's share is
-    dropped by the next one). Returns [(path, old mode, new mode)] changed now."""
+    stencil worker). Shared by concurrent graders through one record (:func:`frameworks_state_dir`; the
+    host's own group and mode of each entry, and who holds a share): the first one changes the entries,
+    the last one to release (:func:`release_frameworks`, or the sandbox's supervisor once its grader died:
+    _boot.release_frameworks_of) restores them. Returns [(path, old mode, new mode)] changed now."""
     me = (str(os.getpid()), _starttime(os.getpid()).decode())
 
     def update(state):
@@ -428,25 +400,24 @@ def withhold_frameworks(paths):
                 os.chmod(p, new)
                 changed.append((p, oct(old), oct(new)))
         return changed
-    return _frameworks_state(update)
+    return frameworks_state(frameworks_state_dir(), update)
 
 
 def release_frameworks():
     """This grader's share of :func:`withhold_frameworks` ends; the last one restores the host's modes."""
-    me = str(os.getpid())
+    release_frameworks_of(frameworks_state_dir(), os.getpid())
 
-    def update(state):
-        state["holders"].pop(me, None)
-        if state["holders"]:
-            return
-        for p, (gid, mode) in state["saved"].items():
-            try:
-                os.chown(p, -1, gid)
-                os.chmod(p, mode)
-            except OSError:
-                pass
-        state["saved"] = {}
-    _frameworks_state(update)
+
+def frameworks_state_dir():
+    """Where the shared record of withheld frameworks lives: a host directory that outlives /tmp (a reboot
+    after a killed grader must still find what to restore), else the uid reservations' dir."""
+    for d in ("/var/lib/autograder", _uid_dir()):
+        try:
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            return d
+        except OSError:
+            continue
+    return _uid_dir()
 
 
 def _uid_dir():
@@ -658,6 +629,7 @@ class Sandbox:
             "hide": self.hide, "keep": keep,
             "absent": [list(a) for a in self.absent] if absent else [],
             "groups": [FRAMEWORK_GID] if self.withheld and not absent else [],
+            "frameworks_state": frameworks_state_dir() if self.withheld else None,   # the supervisor releases
             "stash": _stash_dir(keep) if ns else None,
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "supervisor_log": os.path.join(self.boot_dir, f"supervisor-{self._n}.log"),

@@ -7,7 +7,6 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -43,8 +42,9 @@ def _holder():
 @pytest.mark.skipif(os.geteuid() != 0, reason="not root (uid mode chowns the frameworks' files)")
 @pytest.mark.isolation("frameworks_absent", mode="uid")
 def test_withheld_frameworks_are_shared_and_restored_by_the_last_grader(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    os.makedirs(tempfile.tempdir)
+    state_dir = tmp_path / "state"            # not the host's shared record
+    state_dir.mkdir()
+    monkeypatch.setattr(sandbox, "frameworks_state_dir", lambda: str(state_dir))
     pkg = tmp_path / "site" / "tensorflow"
     pkg.mkdir(parents=True)
     os.chmod(pkg, 0o755)
@@ -55,7 +55,7 @@ def test_withheld_frameworks_are_shared_and_restored_by_the_last_grader(tmp_path
     assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (sandbox.FRAMEWORK_GID, 0o750)   # others' access -> the group
     other = _holder()
     try:   # a concurrent grader holds a share: this one's release leaves the files withheld
-        state = os.path.join(tempfile.tempdir, "autograder-uids", "frameworks.json")
+        state = os.path.join(state_dir, "frameworks.json")
         text = open(state).read()
         start = sandbox._starttime(other.pid).decode()
         with open(state, "w") as f:

@@ -426,10 +426,26 @@ def _spinner(base, course, name, token):
     return sub
 
 
+def _framework_modes():
+    """{path: (gid, mode)} of the forbidden frameworks' site-packages entries (uid mode changes them)."""
+    from autograder.policy import DEFAULT_FORBIDDEN, framework_paths
+    return {p: (os.stat(p).st_gid, os.stat(p).st_mode) for p, _ in framework_paths(DEFAULT_FORBIDDEN)}
+
+
+def _framework_modes_restored(before, wait=10.0):
+    """A killed uid-mode grader's share of the withheld frameworks ends with it (its sandbox's supervisor
+    releases it): the host's own group and mode are back within ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while _framework_modes() != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _framework_modes() == before
+
+
 @pytest.mark.isolation("processes_tied")
 @pytest.mark.parametrize("mode", modes("namespaces", "uid", "rlimits"))
 def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     base, course = kill_course
+    frameworks = _framework_modes()
     proj, python = _grader(mode, uid_project)
     token = f"agkill-{mode}-{os.getpid()}-{time.time_ns()}"
     sub = _spinner(base, course, mode, token)
@@ -449,6 +465,7 @@ def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     print(f"{mode}: no student process left {took:.1f} s after SIGKILL of the grader")
     assert not alive, alive
     assert took < 5
+    _framework_modes_restored(frameworks)
 
 
 @pytest.mark.isolation("processes_tied")

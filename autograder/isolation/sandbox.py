@@ -55,9 +55,11 @@ with ``command(..., absent=True)`` gets them absent:
   (:func:`withhold_frameworks`); only the processes that may use them (the kernel, a notebook worker
   whose notebook needs them) get that group as a supplementary group. An absent process has no such
   group and ``no_new_privs`` (no set-gid program gives it back); stub packages first on PYTHONPATH make a
-  child ``python`` fail clearly. Shared with concurrent graders through a lock; the last grader out
-  restores the host's group and mode (a killed grader's share is dropped by the next one). It rests on
-  fs.protected_hardlinks (else a capable process could link the files out; reported as best effort);
+  child ``python`` fail clearly. Shared with concurrent graders through one locked record (in
+  /var/lib/autograder, which outlives /tmp); the last grader out restores the host's group and mode (a
+  killed grader's share is ended by its sandbox's supervisor, which outlives it, or else by the next
+  grader). The one change of uid mode that is restored. It rests on fs.protected_hardlinks (else a
+  capable process could link the files out; reported as best effort);
 - "rlimits": student code runs as the grader's user, who can read them: an import hook and the stub
   packages refuse them (code can undo both), only the watch is a guarantee (best effort).
 

@@ -29,8 +29,9 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from . import submission as subm
 from ..authoring.manifest import PROFILE_DEFAULTS
 from ..isolation.sandbox import Limits, Sandbox, caps, guarantees, isolation_mode
+from ..policy import framework_paths
 from .calibration import Calibration
-from .student import UNINSPECTABLE, Student, safe_type
+from .student import UNINSPECTABLE, Student, absent_note, safe_type
 
 PROFILE_LIMITS = {name: Limits(**limits) for name, limits in PROFILE_DEFAULTS.items()}   # without a manifest
 
@@ -95,6 +96,7 @@ class Grading:
     calibration: object = None
     test_seconds: dict = dataclasses.field(default_factory=dict)
     worker_info: dict = None
+    worker_absent: tuple = ()           # the frameworks the notebook worker could not import
     fatal: bool = False
     deadline: float = 0.0
     hidden_module: object = None
@@ -138,8 +140,10 @@ def resolve_profile(requested, manifest=None):
 # Steps
 # ---------------------------------------------------------------------------------------------
 def step_unpack(g: Grading):
+    manifest = g.assignment.manifest
+    absent = framework_paths(manifest.forbidden) if manifest.stencil and manifest.forbidden else ()
     g.sandbox = Sandbox(g.limits, hide=[g.out, g.assignment.root, os.path.dirname(os.path.abspath(g.submission))],
-                        env={"AUTOGRADER_PROFILE": g.profile})
+                        env={"AUTOGRADER_PROFILE": g.profile}, absent=absent)
     unpacked = os.path.join(g.sandbox.boot_dir, "unpacked")
     os.makedirs(unpacked)
     try:
@@ -277,7 +281,8 @@ def step_run_hidden_tests(g: Grading):
     tests = visible_first(_trusted_tests(g))
     manifest = g.assignment.manifest
     student = Student(g.sandbox, namespace_cells(g.nb), deadline=g.deadline, stencil=manifest.stencil,
-                      watch=bool(manifest.stencil and manifest.forbidden), forbidden=manifest.forbidden or ())
+                      watch=bool(manifest.stencil and manifest.forbidden), forbidden=manifest.forbidden or (),
+                      notebook_frameworks=notebook_needs_frameworks(g.assignment))
     student.profile = g.profile
     try:
         for test in tests:
@@ -299,6 +304,7 @@ def step_run_hidden_tests(g: Grading):
                 frac, msg = 0.0, f"{type(e).__name__}: {e}"
             if student.info is not None and g.worker_info is None:
                 g.worker_info = student.info
+                g.worker_absent = student.notebook.forbidden if student.notebook.absent else ()
             seconds = time.monotonic() - t0
             g.student_seconds += seconds
             g.test_seconds[test.grade_id] = seconds
@@ -316,6 +322,30 @@ def step_run_hidden_tests(g: Grading):
         student.kill()
     if student.events:
         g.messages.append("hidden tests: " + "; ".join(student.events))
+
+
+def notebook_needs_frameworks(a: subm.Assignment):
+    """Does the instructor's own ``grader-namespace`` code (the grader bundle's solution-free notebook, never
+    the student's) import a framework the stencil must not use? Then the notebook worker keeps them (e.g.
+    training_deep_cnns builds Keras models there); else they are absent there too (beras_cnn)."""
+    import ast
+    from .notebook import tags
+    forbidden = set(a.manifest.forbidden or ())
+    for cell in a.source_notebook().cells:
+        if cell.get("cell_type") != "code" or "grader-namespace" not in tags(cell):
+            continue
+        src = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                        else line for line in cell.source.splitlines())
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [n.name for n in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            if any(n.partition(".")[0] in forbidden for n in names):
+                return True
+    return False
 
 
 def _trusted_tests(g: Grading):
@@ -394,11 +424,12 @@ def step_apply_policies(g: Grading):
     # the worker's hello is the student's process talking: a path or a message from it is never echoed
     # (it could carry anything the process saw); only what the grader words itself
     if info.get("beras_file") and g.assignment.has_stencil:
-        if not str(info["beras_file"]).startswith(g.sandbox.work):
+        if not g.sandbox.holds(info["beras_file"]):
             g.messages.append(f"warning: the hidden-test process did not use your submission's {pkg}")
     if info.get("cell_errors"):
-        errs = "; ".join(f"cell {e.get('cell')}: {safe_type(e.get('type'))}" for e in info["cell_errors"]
-                         if str(e.get("cell")) in cell_ids)
+        errs = "; ".join(f"cell {e.get('cell')}: {safe_type(e.get('type'))}"
+                         f"{absent_note(safe_type(e.get('type')), g.worker_absent, g.assignment.stencil)}"
+                         for e in info["cell_errors"] if str(e.get("cell")) in cell_ids)
         g.messages.append(f"while defining your functions for the hidden tests, these cells raised (their "
                           f"messages are in your notebook's own run): {errs}")
     if g.forbidden_hits:

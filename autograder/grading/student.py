@@ -53,6 +53,17 @@ def safe_type(name):
     return name if ok else "an exception"
 
 
+def absent_note(kind, absent, package=None):
+    """The grader's own words for an import error (``kind``, from :func:`safe_type`) in a process where the
+    frameworks ``absent`` cannot be imported ("" otherwise): the student's message is never shown in a row
+    shown before the due date, so this says what it most likely means."""
+    if kind not in ("ImportError", "ModuleNotFoundError") or not absent:
+        return ""
+    pkg = package or "code"
+    return (f"; a forbidden framework ({', '.join(absent)}) is not available to your {pkg} while grading: {pkg} "
+            "must be NumPy only")
+
+
 class WorkerCrashed(HiddenTestFailure):
     pass
 
@@ -156,8 +167,11 @@ class Worker:
 
     MAX_REPLY_MB = 8                     # a reply (one JSON line) larger than this kills the worker
 
-    def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=(), label="notebook", package=None):
+    def __init__(self, sandbox: Sandbox, cells, deadline=None, forbidden=(), label="notebook", package=None,
+                 absent=False):
         self.sandbox = sandbox
+        self.absent = absent             # the sandbox's forbidden frameworks cannot be imported in it
+        self.private = None              # its own folder (Sandbox.private), fresh for every process
         self.package = package
         self.cells = list(cells)
         self.deadline = deadline
@@ -181,9 +195,12 @@ class Worker:
         job = {"cells": self.cells, "forbidden": self.forbidden, "skip": sorted(self.skip),
                "package": self.package}
         r, w = os.pipe()
-        cmd = self.sandbox.command("worker", src, args=[str(w)], job=job)   # one structure, decoded once
+        self._drop_private()
+        self.private = self.sandbox.private(self.label)
+        cmd = self.sandbox.command("worker", src, args=[str(w)], job=job,   # one structure, decoded once
+                                   private=self.private, absent=self.absent)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(w,), env=self.sandbox.env(),
+                                     stderr=subprocess.DEVNULL, pass_fds=(w,), env=self.sandbox.env(self.private),
                                      start_new_session=True)
         os.close(w)
         self._r = r
@@ -238,6 +255,13 @@ class Worker:
             except OSError:
                 pass
         self.proc = None
+        self._drop_private()
+
+    def _drop_private(self):
+        if self.private is not None:
+            import shutil
+            shutil.rmtree(self.private, ignore_errors=True)
+            self.private = None
 
     close = kill
 
@@ -335,9 +359,14 @@ class Student:
     """
 
     def __init__(self, sandbox: Sandbox, cells, deadline=None, stencil=None, watch=False,
-                 forbidden=DEFAULT_FORBIDDEN):
-        self.notebook = Worker(sandbox, cells, deadline, forbidden, "notebook", stencil)
-        self.stencil_worker = Worker(sandbox, [], deadline, forbidden, "stencil", stencil) if stencil else None
+                 forbidden=DEFAULT_FORBIDDEN, notebook_frameworks=False):
+        # frameworks absent wherever the stencil computes under the rule; the notebook worker keeps them only
+        # when the notebook's own grader-namespace code needs them (``notebook_frameworks``)
+        self.notebook = Worker(sandbox, cells, deadline, forbidden, "notebook", stencil,
+                               absent=watch and not notebook_frameworks)
+        self.stencil_worker = Worker(sandbox, [], deadline, forbidden, "stencil", stencil,
+                                     absent=watch) if stencil else None
+        self.capable_ran = True          # a process that may use the frameworks ran since the last reset (the kernel)
         self.sandbox = sandbox
         self.stencil = stencil
         self.watch = watch
@@ -359,13 +388,31 @@ class Student:
             return self.stencil_worker
         return self.notebook
 
+    def _separate(self, worker):
+        """No process that may use the frameworks is alive (or has left anything behind) while one where they
+        are absent computes: before a request to an absent worker after a capable one ran, every process of
+        the sandbox dies and the world-writable dirs lose the sandbox uid's files (each worker's folder is
+        its own already), so no socket, shared memory, keyring or file reaches a framework."""
+        if worker.absent and self.capable_ran:
+            for w in (self.notebook, self.stencil_worker):
+                if w is not None:
+                    w.kill()
+            self.sandbox.kill_all()
+            self.sandbox.reset_shared()
+            self.capable_ran = False
+        elif not worker.absent:
+            self.capable_ran = True
+
     def _run(self, worker, req, timeout, what, watched):
+        self._separate(worker)
         try:
             return worker.request(req, timeout, what)
         except StudentCodeError as e:
             if not self.quiet:
                 raise
-            raise StudentCodeError(f"{e.what} raised {safe_type(e.type_name)} (its message is not shown here: "
+            kind = safe_type(e.type_name)
+            absent = absent_note(kind, worker.forbidden if worker.absent else (), self.stencil)
+            raise StudentCodeError(f"{e.what} raised {kind}{absent} (its message is not shown here: "
                                    "this row shows before the due date and the grader's checks may use inputs "
                                    "it keeps to itself; your notebook's own run of the test shows it)") from None
         finally:
@@ -406,7 +453,8 @@ class Student:
         if src is None:
             raise HiddenTestFailure(f"`{name}` is not defined in your notebook (a solution cell raised or was not run?)")
         # a fresh process per call: what one function loads must not reach another's check
-        w = Worker(self.sandbox, [], self.notebook.deadline, self.notebook.forbidden, "isolated", self.stencil)
+        w = Worker(self.sandbox, [], self.notebook.deadline, self.notebook.forbidden, "isolated", self.stencil,
+                   absent=self.stencil_worker.absent if self.stencil_worker is not None else self.watch)
         w.test_deadline = self.notebook.test_deadline
         code = src + f"\nresult = {name}(*args, **kwargs)\n"
         try:
@@ -433,6 +481,7 @@ class Student:
     def hello(self):
         """Start the notebook worker (if needed) and return its report."""
         if self.notebook.proc is None:
+            self._separate(self.notebook)
             self.notebook._start()
         return self.notebook.info
 

@@ -4,18 +4,22 @@ Run as ``python -I _boot.py CONFIG`` by :mod:`autograder.isolation.sandbox`, in 
 the process. Standard library only, self-contained (the project is not importable in the sandbox).
 
 1. It arms a parent-death signal (SIGKILL) and checks that the grader is still its parent.
-2. "namespaces" mode: it execs ``unshare --mount --net --pid --fork --kill-child --mount-proc``
+2. "namespaces" mode: it execs ``unshare --mount --net --ipc --pid --fork --kill-child --mount-proc``
    running itself again (stage "inner"), which, as PID 1 of the new namespaces, hides directories
    (tmpfs over the project root, the grader's output, the submissions) and re-exposes only what is
-   needed (the Python environment, the submission's scratch copy), then stays behind as init.
+   needed (the Python environment, the submission's scratch copy or the worker's own folder), covers the
+   forbidden frameworks where they must be absent, then stays behind as init.
    "uid" / "rlimits" mode: it forks the supervisor (see :func:`supervise`) and becomes a child
    subreaper, so the student's orphans stay in its process tree.
 3. It joins the sandbox's cgroup (caps on its total memory and processes, where the grader could make
    one: before ``unshare`` in "namespaces" mode, after forking the supervisor otherwise) and sets
    resource limits (address space, processes, file size, CPU time, core dumps),
-4. drops to the sandbox's uid (if any) and re-arms the parent-death signal (setuid clears it),
-5. removes the project from the import system (the student's beras is the only beras), adds a
-   socket guard where there is no network namespace,
+4. drops to the sandbox's uid (if any; uid mode: with the frameworks' group only where they may be used;
+   ``no_new_privs`` where they are absent) and re-arms the parent-death signal (setuid clears it),
+5. removes the project from the import system (the student's beras is the only beras), refuses the
+   absent frameworks with a clear ModuleNotFoundError (an import hook; in "uid"/"rlimits" also stub
+   packages first on PYTHONPATH, for child processes), adds a socket guard where there is no network
+   namespace,
 6. runs the target (ipykernel, or the worker) in this process.
 """
 import json
@@ -47,10 +51,17 @@ def _mount(*args):
     subprocess.run(["mount", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def hide_paths(hide, keep, stash):
+ABSENT_INIT = ("raise ModuleNotFoundError(\"No module named {name!r}: it is not available here while grading (the "
+               "assignment forbids it where your code runs)\", name={name!r})\n")
+
+
+def hide_paths(hide, keep, stash, absent=()):
     """tmpfs over every ``hide`` dir; bind each ``keep`` path (inside a hidden one) back in place.
     The kept trees wait in ``stash``, a private tmpfs on a top-level dir that holds no kept path,
-    covered itself at the end when it is hidden too.
+    covered itself at the end when it is hidden too. Then each ``absent`` [path, module] (a forbidden
+    framework's site-packages entries) is covered: a directory by a read-only tmpfs (a package's holds only
+    an ``__init__.py`` that raises ModuleNotFoundError, so not even an empty namespace package imports), a
+    file by /dev/null.
     Only ever in a fresh mount namespace: as PID 1 of a new PID namespace (made by the same
     ``unshare`` as the mount namespace); anywhere else it refuses to mount anything."""
     if os.getpid() != 1:
@@ -76,6 +87,44 @@ def hide_paths(hide, keep, stash):
     subprocess.run(["umount", "-l", stash], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if stash in hide:
         cover(stash)
+    for path, module in absent:
+        if os.path.isdir(path) and not os.path.islink(path):
+            _mount("-t", "tmpfs", "-o", "size=16k,mode=755,nosuid,nodev", "tmpfs", path)
+            if module:
+                with open(os.path.join(path, "__init__.py"), "w") as f:
+                    f.write(ABSENT_INIT.format(name=module))
+            _mount("-o", "remount,ro,size=16k,mode=755,nosuid,nodev", "tmpfs", path)
+        elif os.path.isfile(path) and not os.path.islink(path):
+            _mount("--bind", "-o", "ro", "/dev/null", path)
+
+
+def absent_stubs(absent, runtime):
+    """"uid" / "rlimits": a folder of stub packages that raise ModuleNotFoundError, first on PYTHONPATH, so
+    a child ``python`` says clearly that a framework is absent (uid mode: its files are unreadable, so without
+    the stub ``import tensorflow`` would give an empty namespace package; rlimits: this is all there is)."""
+    stubs = os.path.join(runtime, ".absent")
+    for _, module in absent:
+        if module:
+            os.makedirs(os.path.join(stubs, module), exist_ok=True)
+            with open(os.path.join(stubs, module, "__init__.py"), "w") as f:
+                f.write(ABSENT_INIT.format(name=module))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [stubs, os.environ.get("PYTHONPATH")]))
+
+
+class AbsentFrameworks:
+    """A meta-path finder that refuses the forbidden frameworks with a clear ModuleNotFoundError. Only the
+    message: where they are absent the sandbox has covered (namespaces) or locked (uid) their files already,
+    so code that removes this finder finds nothing to import either."""
+
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if top in self.names:
+            raise ModuleNotFoundError(f"No module named {top!r}: it is not available here while grading (the "
+                                      "assignment forbids it where your code runs)", name=top)
+        return None
 
 
 def join_cgroup(procs_files):
@@ -105,9 +154,14 @@ def set_limits(limits):
 PR_SET_DUMPABLE = 4
 
 
-def drop_privileges(uid, gid):
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def drop_privileges(uid, gid, groups=()):
+    """Become ``uid``/``gid`` with supplementary ``groups`` only (uid mode: FRAMEWORK_GID for a process that
+    may use the frameworks, nothing for one that must not)."""
     if os.getuid() == 0 and uid:
-        os.setgroups([])
+        os.setgroups(list(groups))
         os.setgid(gid)
         os.setuid(uid)
         # the uid change made the process non-dumpable: the grader (as this uid, without CAP_SYS_PTRACE,
@@ -267,6 +321,54 @@ def _kill_uid(uid, gid):
     os.waitpid(pid, 0)
 
 
+# -- uid mode's withheld frameworks (sandbox.withhold_frameworks): the shared record -----------------
+# while a sandbox withholds the frameworks, their site-packages entries belong to this group, which only
+# the sandbox processes that may use them get (as a supplementary group); above allocate_uid's range
+FRAMEWORK_GID = 2_100_000_000
+
+
+def frameworks_state(state_dir, update):
+    """Run ``update(state)`` on the shared record of withheld frameworks in ``state_dir`` under an
+    exclusive lock: ``state`` = {"holders": {grader pid: start time}, "saved": {path: [gid, mode]}} (the
+    host's own group and mode of each entry, recorded before the first change). Holders that are gone
+    (a killed grader) are dropped first. Returns what ``update`` returns."""
+    import fcntl
+    path = os.path.join(state_dir, "frameworks.json")
+    with open(os.path.join(state_dir, "frameworks.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            state = {"holders": {}, "saved": {}}
+        state["holders"] = {p: st for p, st in state["holders"].items()
+                            if ((_stat(int(p)) or (0, b"", b"X"))[1] or b"").decode() == st
+                            and (_stat(int(p)) or (0, b"", b"X"))[2] not in (b"Z", b"X")}
+        out = update(state)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+        return out
+
+
+def release_frameworks_of(state_dir, pid):
+    """Grader ``pid``'s share ends (it released, or it died and a supervisor saw it); when no grader holds
+    one any more, every entry gets back the host's own group and mode."""
+    def update(state):
+        state["holders"].pop(str(pid), None)
+        if state["holders"]:
+            return
+        for p, (gid, mode) in state["saved"].items():
+            try:
+                os.chown(p, -1, gid)
+                os.chmod(p, mode)
+            except OSError:
+                pass
+        state["saved"] = {}
+    frameworks_state(state_dir, update)
+
+
 def supervise(cfg):
     """Fork the supervisor; return in the student's process once it is watching.
 
@@ -332,6 +434,11 @@ def supervise(cfg):
     _kill_tracked(tracked, student, exclude, cfg["marker"])
     if state["why"] != "student" and cfg.get("uid") and os.getuid() == 0:
         _kill_uid(cfg["uid"], cfg["gid"])
+    if state["why"] == "grader" and cfg.get("frameworks_state") and os.getuid() == 0:
+        try:   # the grader died holding the frameworks withheld: its share ends here (the last restores them)
+            release_frameworks_of(cfg["frameworks_state"], grader)
+        except OSError as e:
+            print(f"supervisor: could not release the frameworks: {e}", flush=True)
     print(f"supervisor: {state['why']} gone; {len(tracked)} process(es) tracked", flush=True)
     os._exit(0)
 
@@ -345,17 +452,18 @@ def main():
         tie_to_parent(cfg["grader_pid"])
         if cfg.get("namespaces"):   # unshare keeps the parent-death signal (not a set-uid binary)
             join_cgroup(cfg.get("cgroup"))      # unshare, the namespace's init and everything below
-            os.execvp("unshare", ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child=SIGKILL",
+            os.execvp("unshare", ["unshare", "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child=SIGKILL",
                                   "--mount-proc", "--", sys.executable, "-I", os.path.abspath(__file__),
                                   sys.argv[1], "inner"])
     payload = cfg.get("payload")            # inline in the one launch config (read before dropping privileges)
+    absent = cfg.get("absent") or []
+    log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)   # before the scratch is hidden
     if cfg.get("namespaces"):
-        hide_paths(cfg["hide"], cfg["keep"], cfg["stash"])
+        hide_paths(cfg["hide"], cfg["keep"], cfg["stash"], absent)
     else:
         supervise(cfg)
         join_cgroup(cfg.get("cgroup"))   # after the fork: the supervisor stays out of the caps' reach
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
@@ -363,12 +471,18 @@ def main():
         become_reaper()
     os.environ.pop("JPY_PARENT_PID", None)   # the kernel must not poll the grader's pid
     set_limits(cfg["limits"])
-    drop_privileges(cfg.get("uid"), cfg.get("gid"))
+    if absent and not cfg.get("namespaces"):
+        absent_stubs(absent, cfg["runtime"])
+    drop_privileges(cfg.get("uid"), cfg.get("gid"), cfg.get("groups") or ())
+    if absent:    # no set-gid program can hand it the frameworks' group back (uid mode), nor anything else
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if not cfg.get("namespaces"):
         tie_to_parent(cfg["grader_pid"])     # setuid cleared it
     os.chdir(cfg["cwd"])
     os.umask(0o022)
     scrub_imports(cfg["project_paths"])
+    if absent:
+        sys.meta_path.insert(0, AbsentFrameworks(m for _, m in absent if m))
     if not cfg.get("namespaces"):
         guard_sockets()
     if cfg["mode"] == "kernel":

@@ -6,8 +6,11 @@ One :class:`Sandbox` per submission owns a scratch directory::
                                       PID-START: the grader process that owns it, :func:`owner_token`)
         sub-XXXX/                     0711 grader
         sub-XXXX/boot/                0700 grader  (sandbox configs, the kernel connection file)
-        sub-XXXX/work/                0700 sandbox uid: the submission's scratch copy, cwd of student code
+        sub-XXXX/boot/pristine/       0700 grader  (the scratch copy as assembled, before any student code)
+        sub-XXXX/work/                0700 sandbox uid: the submission's scratch copy, the kernel's cwd
         sub-XXXX/run/                 0700 sandbox uid: kernel runtime dir, HOME, logs
+        sub-XXXX/<worker>-N/          0700 sandbox uid: one worker process's own work/ (a fresh copy of
+                                      pristine, its cwd) and home/ (Sandbox.private)
 
 Three isolation modes (``isolation_mode()``; results.json records it as ``extra_data.isolation``
 and, as ``extra_data.guarantees``, which guarantees held, see :func:`guarantees`):
@@ -48,6 +51,37 @@ Leftovers (every mode): the scratch root, each uid reservation (``<tmp>/autograd
 cgroup is named after, or holds, its owner's pid and start time; every grader process removes those of
 dead owners before it makes its scratch root, and grade-all at its start (:func:`remove_leftovers`), so a
 batch SIGKILLed midway leaves nothing behind after the next run, and a live grader's are never touched.
+
+Frameworks absent (``frameworks_absent``). Where student stencil code runs under the framework rule (the
+stencil worker, ``call_isolated``'s workers, and the notebook worker unless the instructor's own
+``grader-namespace`` cells import a forbidden framework), the manifest's forbidden frameworks cannot be
+imported at all, so no process of the sandbox computes with them for it: the grader trusts what it
+computes itself, the watch of /proc/PID/maps (grading/student.py) is the second line. The sandbox is made
+with ``absent``: every site-packages entry that lets a framework import (its package, its ``*.dist-info``,
+what its distribution installs beside them: :func:`autograder.policy.framework_paths`); a process started
+with ``command(..., absent=True)`` gets them absent:
+
+- "namespaces": a read-only tmpfs over each entry in its mount namespace (a package's holds only an
+  ``__init__.py`` that raises ModuleNotFoundError: not even an empty namespace package imports);
+- "uid": the entries get group :data:`FRAMEWORK_GID`, the group gets what others had, others nothing
+  (:func:`withhold_frameworks`); only the processes that may use them (the kernel, a notebook worker
+  whose notebook needs them) get that group as a supplementary group. An absent process has no such
+  group and ``no_new_privs`` (no set-gid program gives it back); stub packages first on PYTHONPATH make a
+  child ``python`` fail clearly. Shared with concurrent graders through one locked record (in
+  /var/lib/autograder, which outlives /tmp); the last grader out restores the host's group and mode (a
+  killed grader's share is ended by its sandbox's supervisor, which outlives it, or else by the next
+  grader). The one change of uid mode that is restored. It rests on fs.protected_hardlinks (else a
+  capable process could link the files out; reported as best effort);
+- "rlimits": student code runs as the grader's user, who can read them: an import hook and the stub
+  packages refuse them (code can undo both), only the watch is a guarantee (best effort).
+
+No rendezvous with a capable process: the kernel is dead before the first worker starts, each worker
+process gets a folder of its own (:meth:`Sandbox.private`: ``work/``, a fresh copy of the submission as
+assembled before any student code ran, and ``home/``; in "namespaces" the only part of the scratch it
+sees), and before an absent worker computes after a capable one ran, every process of the sandbox is
+killed and the uid's files leave the world-writable dirs (grading/student.py). In "namespaces" each
+process also has its own IPC, network (abstract sockets) and PID namespaces. A kernel cannot carry a
+framework out either: RLIMIT_FSIZE (256 MB) is below TensorFlow's native library (1.1 GB).
 
 Nothing outlives the grader (every mode). In "namespaces" the first process sets a parent-death
 signal (SIGKILL) and execs ``unshare --kill-child``: the grader's death kills unshare, whose death
@@ -96,7 +130,7 @@ import time
 from ..errors import GraderError
 from ..paths import PROJECT_ROOT
 from . import cgroups
-from ._boot import _kill_uid
+from ._boot import FRAMEWORK_GID, _kill_uid, frameworks_state, release_frameworks_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/home")   # world-shared dirs: hidden by mounts, never chmod'ed
@@ -142,7 +176,7 @@ def namespaces_available():
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("mount"):
         return False
     try:
-        r = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+        r = subprocess.run(["unshare", "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child",
                             "--mount-proc", "true"], capture_output=True, timeout=20)
         return r.returncode == 0
     except (OSError, subprocess.SubprocessError):
@@ -196,6 +230,8 @@ GUARANTEES = {
                        "RLIMIT_NPROC)",
     "disk_quota": "what the sandbox writes is held to a disk cap (the grader watches it and stops the sandbox "
                   "over it)",
+    "frameworks_absent": "the frameworks the assignment forbids cannot be imported where student stencil code "
+                         "runs (hidden-test workers, isolated calls), nor reached through another process",
 }
 
 
@@ -210,9 +246,12 @@ def guarantees(mode=None):
         held = [g for g in every if g not in ("disk_quota", "total_memory")]
     elif mode == "uid":
         best.append("network_closed")    # a socket guard in Python: native code can bypass it
-        held = [g for g in every if g not in ("disk_quota", "total_memory", "network_closed")]
-    else:
-        held, best = ["resource_limits"], best + ["network_closed", "processes_tied"]
+        if not hardlinks_protected():    # a kernel could hard-link a framework's files out of its folder
+            best.append("frameworks_absent")
+        held = [g for g in every if g not in ("total_memory", *best)]
+    else:   # frameworks_absent: student code runs as the grader's user, who can read them: an import hook and
+        # stub packages refuse them (code can undo both), the watch of /proc/PID/maps stays the guarantee
+        held, best = ["resource_limits"], best + ["network_closed", "processes_tied", "frameworks_absent"]
     if "memory" in cg:
         held.append("total_memory")
     return {"held": held, "best_effort": best, "not_held": [g for g in every if g not in held + best]}
@@ -227,6 +266,16 @@ def caps(mode=None):
             "processes": "cgroup + RLIMIT_NPROC of its uid" if "pids" in cg and uid else
                          "RLIMIT_NPROC of its uid" if uid else "RLIMIT_NPROC of the grader's user (shared)",
             "disk": "grader-side watch of what it writes + RLIMIT_FSIZE per file"}
+
+
+def hardlinks_protected():
+    """fs.protected_hardlinks: no hard link to a file one may not write (uid mode's frameworks_absent
+    rests on it: a process that may read a framework's files must not link them where others can)."""
+    try:
+        with open("/proc/sys/fs/protected_hardlinks") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
 
 
 _batch_hide = []   # grade-all: the whole output dir is hidden from every sandbox (other students' results)
@@ -465,6 +514,56 @@ def protect_paths(hide, keep):
     return changes
 
 
+def withhold_frameworks(paths):
+    """"uid" mode's frameworks_absent, with file modes: each of ``paths`` (a framework's site-packages
+    entries, :func:`autograder.policy.framework_paths`) gets group :data:`FRAMEWORK_GID`, the group gets
+    what others had and others nothing; so a process of a sandbox uid reads them only with that
+    supplementary group (the kernel, a notebook worker whose notebook needs them), never without it (a
+    stencil worker). Shared by concurrent graders through one record (:func:`frameworks_state_dir`; the
+    host's own group and mode of each entry, and who holds a share): the first one changes the entries,
+    the last one to release (:func:`release_frameworks`, or the sandbox's supervisor once its grader died:
+    _boot.release_frameworks_of) restores them. Returns [(path, old mode, new mode)] changed now."""
+    me = (str(os.getpid()), _starttime(os.getpid()).decode())
+
+    def update(state):
+        state["holders"][me[0]] = me[1]
+        changed = []
+        for p in paths:
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            old = stat.S_IMODE(st.st_mode)
+            state["saved"].setdefault(p, [st.st_gid, old])
+            gid, mode = state["saved"][p]
+            new = mode & ~0o077 | (mode & 0o007) << 3
+            if st.st_gid != FRAMEWORK_GID or old != new:
+                os.chown(p, -1, FRAMEWORK_GID)
+                os.chmod(p, new)
+                changed.append((p, oct(old), oct(new)))
+        return changed
+    return frameworks_state(frameworks_state_dir(), update)
+
+
+def release_frameworks():
+    """This grader's share of :func:`withhold_frameworks` ends; the last one restores the host's modes."""
+    release_frameworks_of(frameworks_state_dir(), os.getpid())
+
+
+def frameworks_state_dir():
+    """Where the shared record of withheld frameworks lives: a host directory that outlives /tmp (a reboot
+    after a killed grader must still find what to restore), else the uid reservations' dir."""
+    for d in ("/var/lib/autograder", _uid_dir()):
+        try:
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            return d
+        except OSError:
+            continue
+    return _uid_dir()
+
+
 def _uid_dir():
     d = os.path.join(tempfile.gettempdir(), "autograder-uids")
     os.makedirs(d, mode=0o700, exist_ok=True)
@@ -658,7 +757,7 @@ def kill_marked(marker):
 class Sandbox:
     """A submission's scratch dir + the command lines that run student code inside the limits."""
 
-    def __init__(self, limits: Limits, hide=(), env=None):
+    def __init__(self, limits: Limits, hide=(), env=None, absent=()):
         self.limits = limits
         self.isolation = isolation_mode()
         self.dir = tempfile.mkdtemp(prefix="sub-", dir=scratch_root())
@@ -689,7 +788,14 @@ class Sandbox:
         self._disk_stop = None
         self.protected = None      # uid mode: [(path, old mode, new mode)] this sandbox's protect() changed
         self.holder = f"{owner_token()}:{os.path.basename(self.dir)}"   # its name among the protections' holders
+        # frameworks_absent: [(path, module or None)] (autograder.policy.framework_paths) that processes
+        # started with absent=True cannot read (namespaces: covered; uid: group-only; rlimits: watched only)
+        self.absent = _with_aliases(absent)
+        self.withheld = False      # uid mode: this sandbox holds a share of withhold_frameworks
+        self.frameworks_changed = []   # uid mode: [(path, old mode, new mode)] this sandbox's share changed
+        self.pristine = os.path.join(self.boot_dir, "pristine")   # the scratch copy as assembled
         self._n = 0
+        self._private = 0
 
     def prepare(self):
         """Hand the scratch copy to the sandbox uid (after the grader has written it); in uid mode,
@@ -699,17 +805,24 @@ class Sandbox:
         if self.uid:
             _chown_tree(self.work, self.uid, self.gid)
             _chown_tree(self.run_dir, self.uid, self.gid)
+        shutil.copytree(self.work, self.pristine, symlinks=True)   # grader-only: what each worker starts from
         os.chmod(self.work, 0o700)
         os.chmod(self.run_dir, 0o700)
         if self.isolation == "uid":
             self.protected = protect(self.hide, self.keep, self.holder)
+            if self.absent:
+                self.withheld = True
+                self.frameworks_changed = withhold_frameworks([p for p, _ in self.absent])
         self._watch_disk()
 
     # -- the disk cap: a grader-side watch (every mode) ------------------------------------------
     def _written(self):
-        """{path: bytes on disk} of what the sandbox may have written: its scratch (work, run) and, with a
-        uid of its own, that uid's entries in the world-writable dirs."""
-        tops = [self.work, self.run_dir]
+        """{path: bytes on disk} of what the sandbox may have written: its scratch (work, run, each worker's
+        own folder: :meth:`private`) and, with a uid of its own, that uid's entries in the world-writable dirs."""
+        try:
+            tops = [os.path.join(self.dir, n) for n in os.listdir(self.dir) if n != "boot"]
+        except OSError:
+            tops = []
         if self.uid:
             for d in SHARED[:3]:
                 try:
@@ -790,13 +903,41 @@ class Sandbox:
                          f"{self.cgroup.pids_refused()} fork(s) refused.")
         return notes
 
-    def env(self):
-        home = os.path.join(self.run_dir, "home")
+    def private(self, label):
+        """A fresh folder of one's own for one worker process: ``work/`` (a copy of the submission's scratch
+        copy as it was before any student code ran) and ``home/``; no other sandbox process shares it, so
+        nothing a kernel or another worker wrote reaches it and no two processes meet through a file."""
+        self._private += 1
+        d = os.path.join(self.dir, f"{label}-{self._private}")
+        os.makedirs(os.path.join(d, "home"), mode=0o700)
+        os.chmod(d, 0o700)
+        shutil.copytree(self.pristine, os.path.join(d, "work"), symlinks=True)
+        if self.uid:
+            _chown_tree(d, self.uid, self.gid)
+        return d
+
+    def holds(self, path):
+        """Is ``path`` inside the submission's scratch copy, or a worker's own copy of it (:meth:`private`)?"""
+        path = os.path.abspath(path)
+        if _inside(path, self.work):
+            return True
+        rel = os.path.relpath(path, self.dir).split(os.sep)
+        return len(rel) > 2 and rel[0] != ".." and rel[1] == "work" and rel[0].rpartition("-")[2].isdigit()
+
+    def reset_shared(self):
+        """Between a process that could use the frameworks and one that must not: what the sandbox uid left in
+        the world-writable dirs goes (every process of the uid is dead by then)."""
+        if self.uid:
+            remove_uid_files(self.uid)
+
+    def env(self, private=None):
+        run = private or self.run_dir
+        home = os.path.join(run, "home")
         env = {
             "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
             "HOME": home, "USER": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "TMPDIR": self.run_dir, "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".mpl"),
-            "IPYTHONDIR": os.path.join(home, ".ipython"), "JUPYTER_RUNTIME_DIR": self.run_dir,
+            "TMPDIR": run, "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".mpl"),
+            "IPYTHONDIR": os.path.join(home, ".ipython"), "JUPYTER_RUNTIME_DIR": run,
             "KERAS_HOME": os.path.join(home, ".keras"), "KERAS_BACKEND": "tensorflow",
             "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0",
             "PYTHONWARNINGS": "ignore", "PYTHONDONTWRITEBYTECODE": "1",
@@ -812,24 +953,31 @@ class Sandbox:
         env[key] = value
         return env
 
-    def command(self, mode, payload, args=(), job=None):
+    def command(self, mode, payload, args=(), job=None, private=None, absent=False):
         """The argv running ``mode`` ('kernel' or 'worker') in the sandbox; payload = connection
         file contents (kernel) or the worker's source (worker), ``args`` its argv, ``job`` (worker) a
-        plain JSON structure the worker finds as its global ``JOB``. One launch spec: everything goes
+        plain JSON structure the worker finds as its global ``JOB``. ``private``: a folder of
+        :meth:`private` (its cwd, HOME and TMPDIR; in "namespaces" the only part of the scratch it sees);
+        ``absent``: the frameworks of :attr:`absent` cannot be imported in it. One launch spec: everything goes
         into one config file in the grader-only boot dir, decoded once by _boot.py before it drops
         privileges. The caller (this process, this thread) must start it: the sandbox's first process
         dies with it."""
         self._n += 1
         lim = self.limits
         ns = self.isolation == "namespaces"
+        keep = self.keep if private is None else sorted({*self.keep, private} - {self.dir})
         cfg = {
             "mode": mode, "payload": payload, "args": list(args), "job": job, "namespaces": ns,
             "isolation": self.isolation, "grader_pid": os.getpid(), "marker": self.marker,
-            "hide": self.hide, "keep": self.keep,
-            "stash": _stash_dir(self.keep) if ns else None,
+            "hide": self.hide, "keep": keep,
+            "absent": [list(a) for a in self.absent] if absent else [],
+            "groups": [FRAMEWORK_GID] if self.withheld and not absent else [],
+            "frameworks_state": frameworks_state_dir() if self.withheld else None,   # the supervisor releases
+            "stash": _stash_dir(keep) if ns else None,
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),
             "supervisor_log": os.path.join(self.boot_dir, f"supervisor-{self._n}.log"),
-            "cwd": self.work, "runtime": self.run_dir, "uid": self.uid, "gid": self.gid,
+            "cwd": os.path.join(private, "work") if private else self.work, "runtime": private or self.run_dir,
+            "uid": self.uid, "gid": self.gid,
             "project_paths": [PROJECT_ROOT],
             "limits": {"as": lim.memory_mb * 2**20 if lim.memory_mb else None, "nproc": lim.nproc,
                        "fsize": lim.fsize_mb * 2**20, "cpu": int(lim.total_timeout * 2 + 60), "core": 0},
@@ -875,6 +1023,9 @@ class Sandbox:
                 unprotect(self.holder)
             except OSError:
                 pass
+        if self.withheld:
+            self.withheld = False
+            release_frameworks()
         if self.uid:
             remove_uid_files(self.uid)
             try:
@@ -887,6 +1038,15 @@ class Sandbox:
             _scratch_root = None
         except OSError:
             pass
+
+
+def _with_aliases(absent):
+    """``absent`` plus each entry's real path (a symlinked virtualenv is bound back under both names)."""
+    out = {}
+    for path, module in absent:
+        for p in (os.path.abspath(path), os.path.realpath(path)):
+            out.setdefault(p, module)
+    return sorted(out.items())
 
 
 def _stash_dir(keep):

@@ -41,12 +41,18 @@ def error_info(exc):
     tb = traceback.extract_tb(exc.__traceback__)
     where = ""
     for frame in reversed(tb):
-        if "autograder-worker" not in frame.filename:
+        if "autograder-worker" not in frame.filename and not frame.filename.endswith("_boot.py") \
+                and not frame.filename.startswith("<frozen importlib"):   # the sandbox's import hook
             where = f" ({os.path.basename(frame.filename)}, line {frame.lineno})"
             break
     msg = str(exc)
     if isinstance(exc, NotImplementedError) and not msg:
         msg = "not implemented yet"
+    missing = (getattr(exc, "name", None) or "").partition(".")[0] if isinstance(exc, ImportError) else ""
+    if missing in FORBIDDEN:
+        pkg = job.get("package") or "code"
+        msg = (f"{missing} is not available to your {pkg} while grading: {pkg} must be NumPy only "
+               f"({missing} is a forbidden framework here)")
     return {"type": type(exc).__name__, "message": (msg[:800] + where).strip()}
 
 

@@ -70,7 +70,7 @@ def test_the_worker_job_is_decoded_once():
     nothing but its requests: its job is the ``JOB`` global _boot.py gives it from the launch config."""
     with open(os.path.join(HERE, "grading", "student.py")) as f:
         student = f.read()
-    assert 'command("worker", src, args=[str(w)], job=job)' in student
+    assert 'command("worker", src, args=[str(w)], job=job,' in student
     assert "json.dumps(job)" not in student
     with open(os.path.join(HERE, "isolation", "worker.py")) as f:
         tree = ast.parse(f.read())

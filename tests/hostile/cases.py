@@ -344,6 +344,79 @@ def hijack_worker(release, dest):
     return _edit(release, dest, {"square": HIJACK + "def square(x):\n    raise NotImplementedError()"})
 
 
+# The student's beras, when it runs in a hidden-test worker (no IPython there), hands beras.double to
+# TensorFlow in another process; in the kernel (the visible test cell) it computes honestly.
+_IN_WORKER = "import os, sys, json, socket, subprocess, time\n\n\ndef _in_worker():\n    return 'IPython' not in sys.modules\n"
+
+TF_SERVER = r"""
+import json, os, socket, sys
+path = sys.argv[1]
+try:
+    import numpy as np
+    import tensorflow as tf
+except BaseException as e:
+    open(path + '.err', 'w').write(type(e).__name__ + ': ' + str(e))
+    raise
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    data = b''
+    while not data.endswith(b'\n'):
+        chunk = c.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    x = tf.constant(np.asarray(json.loads(data), dtype=float), tf.float64)
+    c.sendall((json.dumps(tf.multiply(x, 2.0).numpy().tolist()) + '\n').encode())
+    c.close()
+"""
+
+
+def tf_server_in_helper(release, dest):
+    # the first hidden-test worker that imports beras (the notebook's, whose calls the framework rule does not
+    # watch) starts a helper that imports TensorFlow and serves double over a unix socket in the working
+    # folder; beras.double in the stencil worker asks it (its own process tree never maps TensorFlow)
+    ops = BERAS_OPS.replace("import numpy as np\n", "import numpy as np\n" + _IN_WORKER + (
+        "\nSOCK = os.path.join(os.getcwd(), '.tf.sock')\nSERVER = %r\n\n\n"
+        "def _start():\n"
+        "    try:   # the first worker to import beras (the notebook's) starts it; the others use it\n"
+        "        os.close(os.open(SOCK + '.starting', os.O_CREAT | os.O_EXCL))\n"
+        "    except OSError:\n        return\n"
+        "    if os.fork():\n        return\n"
+        "    subprocess.Popen([sys.executable, '-c', SERVER, SOCK], start_new_session=True,\n"
+        "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "    os._exit(0)\n\n\n"
+        "if _in_worker():\n    _start()\n") % TF_SERVER).replace(
+        "    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
+        "    if not _in_worker():\n        return np.asarray(x, dtype=float) * 2\n"
+        "    for _ in range(600):\n"
+        "        if os.path.exists(SOCK + '.err'):\n            raise RuntimeError(open(SOCK + '.err').read())\n"
+        "        try:\n            c = socket.socket(socket.AF_UNIX)\n            c.connect(SOCK)\n            break\n"
+        "        except OSError:\n            time.sleep(0.05)\n"
+        "    c.sendall((json.dumps(np.asarray(x, dtype=float).tolist()) + '\\n').encode())\n"
+        "    data = b''\n    while not data.endswith(b'\\n'):\n        data += c.recv(1 << 16)\n"
+        "    return np.asarray(json.loads(data))")
+    return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
+
+
+def tf_child_per_call(release, dest):
+    # each beras.double call in a worker runs a short-lived `python -c "import tensorflow ..."`, gone before
+    # the grader reads the process tree's maps
+    child = ("import json, sys; import numpy as np; import tensorflow as tf; "
+             "x = tf.constant(np.asarray(json.loads(sys.stdin.read()), dtype=float), tf.float64); "
+             "print(json.dumps(tf.multiply(x, 2.0).numpy().tolist()))")
+    ops = BERAS_OPS.replace("import numpy as np\n", "import numpy as np\n" + _IN_WORKER).replace(
+        "    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
+        "    if not _in_worker():\n        return np.asarray(x, dtype=float) * 2\n"
+        f"    r = subprocess.run([sys.executable, '-c', {child!r}], capture_output=True, text=True,\n"
+        "                       input=json.dumps(np.asarray(x, dtype=float).tolist()))\n"
+        "    if r.returncode:\n        raise RuntimeError(r.stderr.strip().splitlines()[-1])\n"
+        "    return np.asarray(json.loads(r.stdout))")
+    return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
+
+
 def stub_ops():
     return BERAS_OPS.replace("    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
                              "    raise NotImplementedError()")
@@ -366,7 +439,7 @@ CASES = {
     "fake_results": Case(fake_results, 0, r"NotImplementedError"),
     "read_secrets": Case(read_secrets, 0, r"NotImplementedError"),
     "network": Case(network, 0, r"NotImplementedError"),
-    "tensorflow_in_beras": Case(tensorflow_in_beras, 4, r"TensorFlow"),
+    "tensorflow_in_beras": Case(tensorflow_in_beras, 4, r"not available to your beras while grading"),
     "invalid_json": Case(invalid_json, 4, r"could not be read", every_mode=False),
     "empty_zip": Case(empty_zip, 0, r"empty", every_mode=False),
     "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt", every_mode=False),
@@ -377,13 +450,17 @@ CASES = {
     "custom_exception_handler": Case(custom_exception_handler, 4, r"NotImplementedError|grader's own check", every_mode=False),
     "event_hooks": Case(event_hooks, 4, r"NotImplementedError|grader's own check", every_mode=False),
     "stencil_patches_helpers": Case(stencil_patches_helpers, 0, r"NotImplementedError|grader's own check", every_mode=False),
-    "tf_without_import": Case(tf_without_import, 4, r"forbidden framework"),
+    "tf_without_import": Case(tf_without_import, 4, r"not available to your beras while grading"),
     "search_disk": Case(search_disk, 0, r"NotImplementedError"),
+    # frameworks absent where the stencil runs: the helper cannot import TensorFlow (namespaces: covered;
+    # uid: unreadable; rlimits: only refused by an import hook and stub packages, which code could undo)
+    "tf_server_in_helper": Case(tf_server_in_helper, 4, r"No module named 'tensorflow'"),
+    "tf_child_per_call": Case(tf_child_per_call, 4, r"No module named 'tensorflow'"),
     # root with CAP_SYS_PTRACE reads any process's maps: the honest double counts; in "uid" mode (no
     # CAP_SYS_PTRACE, as in Docker) the grader reads them as the sandbox's uid and in "rlimits" as the same
     # user, which a non-dumpable process refuses: that part is withheld
-    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 6, r"passed"),
-    "hijack_worker": Case(hijack_worker, 0, r"NotImplementedError"),
+    "exfiltrate_hidden_inputs": Case(exfiltrate_hidden_inputs, 6, r"passed", every_mode=False),
+    "hijack_worker": Case(hijack_worker, 0, r"NotImplementedError", every_mode=False),
     "hides_from_the_grader": Case(hides_from_the_grader, 8, r"passed",
                                   {"uid": (4, r"could not inspect"), "rlimits": (4, r"could not inspect")}),
 }

@@ -98,7 +98,11 @@ def test_beras_computed_with_tensorflow_loses_that_part_only(real):
         if "manual" not in t["tags"]:
             by_part.setdefault(t["extra_data"].get("part", ""), []).append(t)
     said = res["extra_data"]["output_text"]
-    assert "forbidden framework in part dropout" in said and "in part batchnorm" not in said
+    if "frameworks_absent" in res["extra_data"]["guarantees"]["held"]:   # TensorFlow cannot even be imported there
+        assert any("not available to your beras while grading" in t["output"] for t in by_part["dropout"])
+    else:                                                                  # it is watched
+        assert "forbidden framework in part dropout" in said
+    assert "in part batchnorm" not in said
     assert all(t["score"] == 0 for t in by_part["dropout"])
     batchnorm = by_part["batchnorm"]
     assert sum(t["score"] for t in batchnorm) == sum(t["max_score"] for t in batchnorm) > 0

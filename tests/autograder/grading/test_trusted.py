@@ -206,10 +206,13 @@ def test_tensorflow_in_beras_loses_the_whole_part(framework_cases, name):
     assert t["notebook: test_square"]["score"] == 2 and t["square on a matrix"]["score"] == 2
     assert t["notebook: test_double"]["score"] == 0 and t["beras.double on a vector"]["score"] == 0
     assert res["score"] == 4
-    if name == "computed_name":   # correct values, computed by TensorFlow: withheld by the rule itself
-        assert "forbidden framework" in t["beras.double on a vector"]["output"]
+    if name == "computed_name":   # TensorFlow reached by a computed name: absent where the stencil runs,
+        assert "forbidden framework" in t["beras.double on a vector"]["output"]       # else watched
         assert "forbidden framework" in t["notebook: test_double"]["output"]
-        assert "TensorFlow was loaded" in res["output"]
+        if "frameworks_absent" in res["extra_data"]["guarantees"]["held"]:
+            assert "not available to your beras while grading" in t["beras.double on a vector"]["output"]
+        else:
+            assert "TensorFlow was loaded" in res["output"]
     else:                          # the stencil alone (no notebook code) is what the checks run
         assert "grader's own check" in t["notebook: test_double"]["output"]
 
@@ -283,12 +286,12 @@ def check_double(student):
     (SQUARE_OK, 2),                                                               # NumPy: kept
     ("import tensorflow as tf\n\ndef square(x):\n    return float(tf.square(tf.constant(x)).numpy())", 0),
     ("def square(x):\n    import importlib\n    tf = importlib.import_module('tensor' + 'flow')\n"
-     "    return float(tf.square(x).numpy())", 0),
+     "    return tf.square(x).numpy()", 0),                       # passes in the kernel: only the check withholds it
 ])
 def test_call_isolated_watches_a_notebook_function_on_its_own(tmp_path, square, points):
     """A part computed in the notebook, whose checks import TensorFlow anyway: the grader reads the
-    function from the notebook's text and runs it where nothing else ran; TensorFlow loaded there
-    withholds the part, however it was reached."""
+    function from the notebook's text and runs it where nothing else ran; TensorFlow is absent there
+    (where frameworks_absent holds), and loaded there it withholds the part, however it was reached."""
     course = make_course(str(tmp_path / "course"))
     with open(os.path.join(course, "solutions", "toy", "hidden_tests.py"), "w") as f:
         f.write(ISOLATED_HIDDEN)
@@ -300,5 +303,8 @@ def test_call_isolated_watches_a_notebook_function_on_its_own(tmp_path, square, 
     t = _tests(res)
     assert t["notebook: test_square"]["score"] == points, t["notebook: test_square"]["output"]
     assert t["notebook: test_cube"]["score"] == 2 and t["notebook: test_double"]["score"] == 1
-    if not points:
+    if not points and "frameworks_absent" in res["extra_data"]["guarantees"]["held"]:   # it cannot even import it
+        said = res["output"] + t["notebook: test_square"]["output"]
+        assert "not available to your beras while grading" in said, said
+    elif not points:                                                                     # it is watched
         assert "tensorflow" in res["output"].lower() and "part square" in res["output"], res["output"]

@@ -71,7 +71,7 @@ pytestmark = pytest.mark.slow(seconds=280)   # end to end (tests/__init__.py); s
 NAMESPACES = pytest.mark.skipif(_namespaces_missing() is not None, reason=f"{_namespaces_missing()}")
 EMULATED = pytest.mark.skipif(_emulation_missing() is not None, reason=f"{_emulation_missing()}")
 EVERY = ("network_closed", "secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
-         "resource_limits", "total_memory", "total_processes", "disk_quota")
+         "resource_limits", "total_memory", "total_processes", "disk_quota", "frameworks_absent")
 MODES = {"namespaces": NAMESPACES, "uid": EMULATED, "rlimits": EMULATED}
 
 
@@ -304,7 +304,8 @@ def test_reported_guarantees(batch):
         # a cgroup of its own where this (root) grader can make one: then its total memory is capped too
         cgroup = "memory" in cgroups.available()
         assert set(g["held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable", "processes_tied",
-                                  "resource_limits", "total_processes"} | ({"total_memory"} if cgroup else set())
+                                  "resource_limits", "total_processes", "frameworks_absent"} | \
+            ({"total_memory"} if cgroup else set())
         assert g["best_effort"] == ["disk_quota", "network_closed"]
         assert g["not_held"] == ([] if cgroup else ["total_memory"])
         assert caps["memory"] == ("cgroup" if cgroup else "RLIMIT_AS per process only")
@@ -314,7 +315,7 @@ def test_reported_guarantees(batch):
         assert g["held"] == ["resource_limits"]
         assert set(g["not_held"]) == {"secrets_unreadable", "separate_uid", "grader_unwritable", "total_memory",
                                       "total_processes"}
-        assert set(g["best_effort"]) == {"network_closed", "processes_tied", "disk_quota"}
+        assert set(g["best_effort"]) == {"network_closed", "processes_tied", "disk_quota", "frameworks_absent"}
         assert caps == {"memory": "RLIMIT_AS per process only",
                         "processes": "RLIMIT_NPROC of the grader's user (shared)",
                         "disk": "grader-side watch of what it writes + RLIMIT_FSIZE per file"}
@@ -460,10 +461,26 @@ def _spinner(base, course, name, token):
     return sub
 
 
+def _framework_modes():
+    """{path: (gid, mode)} of the forbidden frameworks' site-packages entries (uid mode changes them)."""
+    from autograder.policy import DEFAULT_FORBIDDEN, framework_paths
+    return {p: (os.stat(p).st_gid, os.stat(p).st_mode) for p, _ in framework_paths(DEFAULT_FORBIDDEN)}
+
+
+def _framework_modes_restored(before, wait=10.0):
+    """A killed uid-mode grader's share of the withheld frameworks ends with it (its sandbox's supervisor
+    releases it): the host's own group and mode are back within ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while _framework_modes() != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _framework_modes() == before
+
+
 @pytest.mark.isolation("processes_tied")
 @pytest.mark.parametrize("mode", modes("namespaces", "uid", "rlimits"))
 def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     base, course = kill_course
+    frameworks = _framework_modes()
     proj, python = _grader(mode, uid_project)
     token = f"agkill-{mode}-{os.getpid()}-{time.time_ns()}"
     sub = _spinner(base, course, mode, token)
@@ -483,6 +500,7 @@ def test_killed_grader_leaves_no_process(kill_course, uid_project, mode):
     print(f"{mode}: no student process left {took:.1f} s after SIGKILL of the grader")
     assert not alive, alive
     assert took < 5
+    _framework_modes_restored(frameworks)
 
 
 @pytest.mark.isolation("processes_tied")

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 import zipfile
 
 import nbformat
@@ -276,6 +277,18 @@ def hides_from_the_grader(release, dest):
     return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
 
 
+def zip_in_folder(release, dest):
+    # the submission zip uploaded as a file (what the README says to hand in): a folder holding only it
+    work = _edit(release, tempfile.mkdtemp(prefix="zip-in-folder-"), {"square": SQUARE_OK})
+    os.makedirs(dest)
+    with zipfile.ZipFile(os.path.join(dest, "toy-submission.zip"), "w") as z:
+        for base, _dirs, files in os.walk(work):
+            for f in files:
+                z.write(os.path.join(base, f), os.path.relpath(os.path.join(base, f), work))
+    shutil.rmtree(work)
+    return dest
+
+
 def stub_ops():
     return BERAS_OPS.replace("    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
                              "    raise NotImplementedError()")
@@ -299,6 +312,7 @@ CASES = {
     "empty_zip": Case(empty_zip, 0, r"empty"),
     "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt"),
     "zip_slip": Case(zip_slip, 0, r"unsafe path"),
+    "zip_in_folder": Case(zip_in_folder, 4, r"held no notebook but toy-submission\.zip: graded what that zip holds"),
     "huge_output": Case(huge_output, 4, r"passed"),
     "input_transformer": Case(input_transformer, 4, r"grader's own check"),
     "ast_transformer": Case(ast_transformer, 4, r"grader's own check"),

@@ -34,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from . import student_kit
+from .manifest import check_published
 from .manifest import load as load_manifest
 from .regions import CODE_STUB, _clearer, clear_solutions
 
@@ -88,6 +89,8 @@ def release_one(name, root):
         source = course / "source" / name
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
         student_kit.inject_file(source / f"{name}.ipynb", name)    # the setup and submit cells
+        manifest = load_manifest(src, name)
+        check_published(manifest, [p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file()])
         from .regions import ownership
         package, keep, _ = ownership(root, name)
         if package:
@@ -97,7 +100,8 @@ def release_one(name, root):
         normalize_notebooks(built)
         if not (built / "README.md").exists():
             from .regions import marked_files
-            (built / "README.md").write_text(student_readme(name, built, package, marked_files(root, name)[1]))
+            (built / "README.md").write_text(student_readme(name, built, package, marked_files(root, name)[1],
+                                                            manifest.published))
         (built / "requirements.txt").write_text(requirements(root, name))
         write_submit_script(root, name, built, package)
         if dest.exists():
@@ -305,7 +309,7 @@ def uses_beras(folder):
 README = """# {title}
 
 Assignment `{name}`. Everything you need is in this folder.
-{what}
+{published}{what}
 ## Where to work
 
 The notebook's first cell ("where you work") prints where it runs and which requirements are missing;
@@ -368,8 +372,24 @@ everything else in this folder, so don't rename files.
 """
 
 
-def student_readme(name, folder, package=None, marked=()):
-    """The release's README; ``marked``: the stencil files students write (autograder.authoring.regions.marked_files)."""
+PUBLISHED_TEXT = """
+> **Instructor: publish this release only after the due date of {names}.** What it gives (locked cells,
+> helper files, the solved stencil) holds answers to graded parts of {those}, which this assignment builds
+> on (declared in its `assignment.toml`: `publishes`, `[stencil] solved`).
+"""
+
+
+def published_note(published):
+    """The release README's warning to the instructor (empty when the release hands out no other answers)."""
+    if not published:
+        return ""
+    return PUBLISHED_TEXT.format(names=", ".join(f"`{n}`" for n in published),
+                                 those="that assignment" if len(published) == 1 else "those assignments")
+
+
+def student_readme(name, folder, package=None, marked=(), published=()):
+    """The release's README; ``marked``: the stencil files students write (autograder.authoring.regions.marked_files);
+    ``published``: the assignments whose answers the release hands out (the manifest's ``published``)."""
     folder = Path(folder)
     if package:
         stubbed = {p.relative_to(folder / package).as_posix() for p in (folder / package).rglob("*.py")
@@ -385,7 +405,8 @@ def student_readme(name, folder, package=None, marked=()):
         if uses_beras(folder):
             what += BERAS_NOTE
         submit_what = "the notebook (with its outputs)"
-    return README.format(title=_title(folder, name), name=name, what=what, submit_what=submit_what)
+    return README.format(title=_title(folder, name), name=name, what=what, submit_what=submit_what,
+                         published=published_note(published))
 
 
 def main(argv=None):

@@ -15,6 +15,8 @@ demo read it and no code names an assignment::
                                           # of autograder.policy.FRAMEWORKS; [] for none)
     solved = ["first_one"]            # regions these assignments own ship solved here (release after
                                       # their due dates); the rest, this one's own included, are stubbed
+    exclude = ["examples"]            # paths inside the package never shipped (instructor demos: working
+                                      # code that could answer a graded part)
 
     [hidden]
     visibility = "after_due_date"     # Gradescope visibility of hidden-test results (per test: visibility=)
@@ -69,6 +71,7 @@ class Manifest:
     forbidden: tuple = DEFAULT_FORBIDDEN   # frameworks the stencil must not compute with (autograder.policy)
     solved: tuple = ()               # assignments whose stencil regions ship solved (autograder.authoring.bundle)
     publishes: tuple = ()            # assignments whose answers the release's given code holds (declared)
+    stencil_exclude: tuple = ()      # paths inside the stencil package the release leaves out
     visibility: str = "after_due_date"
     exclude_requirements: tuple = ()
     demo: bool = True
@@ -107,7 +110,10 @@ def parse(name, text, where=FILE) -> Manifest:
         raise ManifestError(f"{where}: `publishes` lists {name!r} itself; list the earlier assignments whose "
                             f"answers this release hands out")
     stencil = raw.get("stencil", {})
-    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden", "solved"))
+    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden", "solved", "exclude"))
+    exclude = stencil.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(n, str) and n and not n.startswith(("/", "..")) for n in exclude):
+        raise ManifestError(f"{where} [stencil]: `exclude` must be a list of paths inside the package, got {exclude!r}")
     solved = stencil.get("solved", [])
     if not isinstance(solved, list) or not all(isinstance(n, str) and n for n in solved):
         raise ManifestError(f"{where} [stencil]: `solved` must be a list of assignment names, got {solved!r}")
@@ -138,6 +144,7 @@ def parse(name, text, where=FILE) -> Manifest:
         profiles[pname] = Profile(pname, limits, tuple([data] if isinstance(data, str) else data), gpu)
     return Manifest(name=name, title=raw.get("title", name), stencil=stencil.get("package") or None,
                     forbidden=tuple(forbidden), solved=tuple(solved), publishes=tuple(publishes),
+                    stencil_exclude=tuple(exclude),
                     visibility=visibility,
                     exclude_requirements=tuple(reqs.get("exclude", ())), demo=bool(raw.get("demo", True)),
                     demo_cost=float(raw.get("demo_cost", 1.0)), profiles=profiles)

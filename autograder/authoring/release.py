@@ -94,7 +94,7 @@ def release_one(name, root):
         from .regions import ownership
         package, keep, _ = ownership(root, name)
         if package:
-            make_stencil(root / package, source / package, keep)
+            make_stencil(root / package, source / package, keep, manifest.stencil_exclude)
         generate_assignment(course, name)
         built = course / "release" / name
         normalize_notebooks(built)
@@ -173,16 +173,18 @@ def normalize_notebooks(folder):
 # ---------------------------------------------------------------------------------------------
 # The stencil: marked regions -> nbgrader's stub (regions.clear_solutions)
 # ---------------------------------------------------------------------------------------------
-def make_stencil(package_dir, dest, keep=()):
+def make_stencil(package_dir, dest, keep=(), exclude=()):
     """Copy ``package_dir`` to ``dest`` with every solution region of its .py files stubbed out, except
     the regions owned by ``keep`` (earlier assignments listed in the manifest's ``[stencil] solved``,
-    see autograder.authoring.regions.ownership): those ship solved."""
+    see autograder.authoring.regions.ownership): those ship solved. ``exclude``: paths inside the package
+    left out (the manifest's ``[stencil] exclude``, e.g. instructor demos)."""
     from .regions import unmark
     package_dir, dest = Path(package_dir), Path(dest)
     clearer = _clearer()
     for path in sorted(package_dir.rglob("*")):
         rel = path.relative_to(package_dir)
-        if any(part in STENCIL_EXCLUDE for part in rel.parts) or path.suffix == ".pyc":
+        if any(part in STENCIL_EXCLUDE for part in rel.parts) or path.suffix == ".pyc" or \
+                any(rel.as_posix() == e.strip("/") or rel.as_posix().startswith(e.strip("/") + "/") for e in exclude):
             continue
         target = dest / rel
         if path.is_dir():

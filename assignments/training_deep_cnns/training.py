@@ -246,30 +246,28 @@ def normalize(images, dataset):
     return images
 
 
-def augment(image, seed, crop_padding, flip):
-    """Random crop of the image zero-padded by ``crop_padding`` pixels, random horizontal flip.
-    ``image``: (H, W, C); ``seed``: int64 (2,) (stateless ops, so every run sees the same crops)."""
-    if crop_padding:
-        shape = tf.shape(image)
-        padded = tf.pad(image, [[crop_padding, crop_padding], [crop_padding, crop_padding], [0, 0]])
-        image = tf.image.stateless_random_crop(padded, shape, seed=seed)
-    if flip:
-        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
-    return image
-
-
 def make_dataset(x, y, profile, training, seed=0, batch_size=None):
     """A tf.data pipeline of (images, labels) batches: normalize, (training:) shuffle + augment,
-    batch, prefetch. Shuffle and augmentation change every epoch and are seeded."""
+    batch, prefetch. Shuffle and augmentation change every epoch and are seeded. Augmentation: a random
+    crop of each image zero-padded by ``profile.crop_padding`` pixels, then (``profile.flip``) a random
+    horizontal flip, by TF's stateless ops on a per-image seed pair (so every run sees the same crops)."""
     batch_size = batch_size or profile.batch_size
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if training:
+        pad = profile.crop_padding
+
+        def augment(image, label, seed):
+            image = normalize(image, profile.dataset)
+            if pad:
+                padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+                image = tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
+            if profile.flip:
+                image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+            return image, label
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda xy, s: (augment(normalize(xy[0], profile.dataset), s, profile.crop_padding, profile.flip),
-                           xy[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda xy, s: augment(xy[0], xy[1], s),
+                                                  num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(lambda a, b: (normalize(a, profile.dataset), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -6,6 +6,8 @@ demo read it and no code names an assignment::
     title = "CNN architectures in Keras"
     demo = true                       # `make demo` grades its reference and its untouched release
     demo_cost = 3                     # relative grading cost (the demo starts the dearest first)
+    publishes = ["first_one"]         # earlier assignments whose answers this release hands out (its given
+                                      # code builds on them): publish it only after their due dates
 
     [stencil]                         # optional: a package of the course root students complete
     package = "beras"                 # copied next to the notebook, solution regions stubbed
@@ -13,6 +15,8 @@ demo read it and no code names an assignment::
                                           # of autograder.policy.FRAMEWORKS; [] for none)
     solved = ["first_one"]            # regions these assignments own ship solved here (release after
                                       # their due dates); the rest, this one's own included, are stubbed
+    exclude = ["examples"]            # paths inside the package never shipped (instructor demos: working
+                                      # code that could answer a graded part)
 
     [hidden]
     visibility = "after_due_date"     # Gradescope visibility of hidden-test results (per test: visibility=)
@@ -66,11 +70,19 @@ class Manifest:
     stencil: str | None = None       # package copied next to the notebook as a stencil
     forbidden: tuple = DEFAULT_FORBIDDEN   # frameworks the stencil must not compute with (autograder.policy)
     solved: tuple = ()               # assignments whose stencil regions ship solved (autograder.authoring.bundle)
+    publishes: tuple = ()            # assignments whose answers the release's given code holds (declared)
+    stencil_exclude: tuple = ()      # paths inside the stencil package the release leaves out
     visibility: str = "after_due_date"
     exclude_requirements: tuple = ()
     demo: bool = True
     demo_cost: float = 1.0
     profiles: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def published(self) -> tuple:
+        """Every assignment whose answers this release hands out: ``publishes`` and the stencil's
+        ``solved`` (its regions ship solved). Release it only after their due dates."""
+        return tuple(dict.fromkeys(self.publishes + self.solved))
 
     def profile(self, name) -> Profile:
         if name not in self.profiles:
@@ -89,9 +101,19 @@ def parse(name, text, where=FILE) -> Manifest:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ManifestError(f"{where}: not valid TOML ({e})") from None
-    _check_keys(where, raw, ("title", "demo", "demo_cost", "stencil", "hidden", "requirements", "profiles"))
+    _check_keys(where, raw, ("title", "demo", "demo_cost", "publishes", "stencil", "hidden", "requirements",
+                             "profiles"))
+    publishes = raw.get("publishes", [])
+    if not isinstance(publishes, list) or not all(isinstance(n, str) and n for n in publishes):
+        raise ManifestError(f"{where}: `publishes` must be a list of assignment names, got {publishes!r}")
+    if name in publishes:
+        raise ManifestError(f"{where}: `publishes` lists {name!r} itself; list the earlier assignments whose "
+                            f"answers this release hands out")
     stencil = raw.get("stencil", {})
-    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden", "solved"))
+    _check_keys(f"{where} [stencil]", stencil, ("package", "forbidden", "solved", "exclude"))
+    exclude = stencil.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(n, str) and n and not n.startswith(("/", "..")) for n in exclude):
+        raise ManifestError(f"{where} [stencil]: `exclude` must be a list of paths inside the package, got {exclude!r}")
     solved = stencil.get("solved", [])
     if not isinstance(solved, list) or not all(isinstance(n, str) and n for n in solved):
         raise ManifestError(f"{where} [stencil]: `solved` must be a list of assignment names, got {solved!r}")
@@ -121,7 +143,8 @@ def parse(name, text, where=FILE) -> Manifest:
         limits.update(table)
         profiles[pname] = Profile(pname, limits, tuple([data] if isinstance(data, str) else data), gpu)
     return Manifest(name=name, title=raw.get("title", name), stencil=stencil.get("package") or None,
-                    forbidden=tuple(forbidden), solved=tuple(solved),
+                    forbidden=tuple(forbidden), solved=tuple(solved), publishes=tuple(publishes),
+                    stencil_exclude=tuple(exclude),
                     visibility=visibility,
                     exclude_requirements=tuple(reqs.get("exclude", ())), demo=bool(raw.get("demo", True)),
                     demo_cost=float(raw.get("demo_cost", 1.0)), profiles=profiles)
@@ -135,3 +158,15 @@ def load(folder, name) -> Manifest:
         return parse(name, "", path)
     with open(path, encoding="utf-8") as f:
         return parse(name, f.read(), path)
+
+
+def check_published(manifest: Manifest, valid_names) -> None:
+    """``manifest``'s ``publishes`` and ``[stencil] solved`` name assignments of the course (``valid_names``:
+    the assignments under solutions/); else a ManifestError listing the valid names."""
+    valid = sorted(valid_names)
+    for key, names in (("publishes", manifest.publishes), ("[stencil] solved", manifest.solved)):
+        wrong = [n for n in names if n not in valid or n == manifest.name]
+        if wrong:
+            raise ManifestError(f"{manifest.name}/{FILE}: {key} names {', '.join(map(repr, wrong))}, which is not "
+                                f"another assignment of this course; valid assignment names: "
+                                f"{', '.join(n for n in valid if n != manifest.name) or '(none)'}")

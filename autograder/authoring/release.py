@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from . import rules, student_kit
+from .manifest import check_published
 from .manifest import load as load_manifest
 from .regions import CODE_STUB, _clearer, clear_solutions
 
@@ -90,16 +91,19 @@ def release_one(name, root):
         copy_tree(src, source, NOTEBOOK_ASSETS_EXCLUDE)
         student_kit.inject_file(source / f"{name}.ipynb", name)    # the setup and submit cells
         rules.fill_file(source / f"{name}.ipynb", src)               # {{rule:KEY}} from hidden_tests.py's RULES
+        manifest = load_manifest(src, name)
+        check_published(manifest, [p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file()])
         from .regions import ownership
         package, keep, _ = ownership(root, name)
         if package:
-            make_stencil(root / package, source / package, keep)
+            make_stencil(root / package, source / package, keep, manifest.stencil_exclude)
         generate_assignment(course, name)
         built = course / "release" / name
         normalize_notebooks(built)
         if not (built / "README.md").exists():
             from .regions import marked_files
-            (built / "README.md").write_text(student_readme(name, built, package, marked_files(root, name)[1]))
+            (built / "README.md").write_text(student_readme(name, built, package, marked_files(root, name)[1],
+                                                            manifest.published))
         (built / "requirements.txt").write_text(requirements(root, name))
         write_submit_script(root, name, built, package)
         if dest.exists():
@@ -171,16 +175,18 @@ def normalize_notebooks(folder):
 # ---------------------------------------------------------------------------------------------
 # The stencil: marked regions -> nbgrader's stub (regions.clear_solutions)
 # ---------------------------------------------------------------------------------------------
-def make_stencil(package_dir, dest, keep=()):
+def make_stencil(package_dir, dest, keep=(), exclude=()):
     """Copy ``package_dir`` to ``dest`` with every solution region of its .py files stubbed out, except
     the regions owned by ``keep`` (earlier assignments listed in the manifest's ``[stencil] solved``,
-    see autograder.authoring.regions.ownership): those ship solved."""
+    see autograder.authoring.regions.ownership): those ship solved. ``exclude``: paths inside the package
+    left out (the manifest's ``[stencil] exclude``, e.g. instructor demos)."""
     from .regions import unmark
     package_dir, dest = Path(package_dir), Path(dest)
     clearer = _clearer()
     for path in sorted(package_dir.rglob("*")):
         rel = path.relative_to(package_dir)
-        if any(part in STENCIL_EXCLUDE for part in rel.parts) or path.suffix == ".pyc":
+        if any(part in STENCIL_EXCLUDE for part in rel.parts) or path.suffix == ".pyc" or \
+                any(rel.as_posix() == e.strip("/") or rel.as_posix().startswith(e.strip("/") + "/") for e in exclude):
             continue
         target = dest / rel
         if path.is_dir():
@@ -307,7 +313,7 @@ def uses_beras(folder):
 README = """# {title}
 
 Assignment `{name}`. Everything you need is in this folder.
-{what}
+{published}{what}
 ## Where to work
 
 The notebook's first cell ("where you work") prints where it runs and which requirements are missing;
@@ -370,8 +376,24 @@ everything else in this folder, so don't rename files.
 """
 
 
-def student_readme(name, folder, package=None, marked=()):
-    """The release's README; ``marked``: the stencil files students write (autograder.authoring.regions.marked_files)."""
+PUBLISHED_TEXT = """
+> **Instructor: publish this release only after the due date of {names}.** What it gives (locked cells,
+> helper files, the solved stencil) holds answers to graded parts of {those}, which this assignment builds
+> on (declared in its `assignment.toml`: `publishes`, `[stencil] solved`).
+"""
+
+
+def published_note(published):
+    """The release README's warning to the instructor (empty when the release hands out no other answers)."""
+    if not published:
+        return ""
+    return PUBLISHED_TEXT.format(names=", ".join(f"`{n}`" for n in published),
+                                 those="that assignment" if len(published) == 1 else "those assignments")
+
+
+def student_readme(name, folder, package=None, marked=(), published=()):
+    """The release's README; ``marked``: the stencil files students write (autograder.authoring.regions.marked_files);
+    ``published``: the assignments whose answers the release hands out (the manifest's ``published``)."""
     folder = Path(folder)
     if package:
         stubbed = {p.relative_to(folder / package).as_posix() for p in (folder / package).rglob("*.py")
@@ -387,7 +409,8 @@ def student_readme(name, folder, package=None, marked=()):
         if uses_beras(folder):
             what += BERAS_NOTE
         submit_what = "the notebook (with its outputs)"
-    return README.format(title=_title(folder, name), name=name, what=what, submit_what=submit_what)
+    return README.format(title=_title(folder, name), name=name, what=what, submit_what=submit_what,
+                         published=published_note(published))
 
 
 def main(argv=None):

@@ -112,7 +112,40 @@ def _extract_zip(path, dest):
 
 
 def locate_notebook(unpacked, assignment: Assignment):
-    """The folder holding ``<name>.ipynb`` (or the only notebook) inside the unpacked submission."""
+    """The folder holding ``<name>.ipynb`` (or the only notebook) inside the unpacked submission, with a
+    note for the student. A submission with no notebook but a zip (the submission zip uploaded as a file:
+    ``<name>-submission.zip`` first, else the first zip by name) is graded from that zip, unpacked once
+    (never a zip inside it) with the same safety checks, and the note says so."""
+    root, nb_path, note = _locate(unpacked, assignment)
+    if nb_path is not None:
+        return root, nb_path, note
+    inner = _inner_zip(unpacked, assignment)
+    if inner is None:
+        return root, nb_path, note
+    shown = os.path.relpath(inner, unpacked)
+    dest = os.path.join(unpacked, ".unzipped-" + os.path.basename(inner))
+    try:
+        os.makedirs(dest)
+        _extract_zip(inner, dest)
+    except (SubmissionError, OSError) as e:
+        return root, nb_path, f"{note}; {shown} in your submission could not be unpacked: {e}"
+    root, nb_path, inner_note = _locate(dest, assignment)
+    if nb_path is None:
+        return root, nb_path, f"{note}; nor in {shown}"
+    return root, nb_path, (f"your submission held no notebook but {shown}: graded what that zip holds"
+                           + (f" ({inner_note})" if inner_note else ""))
+
+
+def _inner_zip(unpacked, assignment):
+    zips = []
+    for base, dirs, files in os.walk(unpacked):
+        dirs[:] = sorted(d for d in dirs if d != "__MACOSX")
+        zips += [os.path.join(base, f) for f in sorted(files) if f.lower().endswith(".zip") and not f.startswith(".")]
+    preferred = [z for z in zips if os.path.basename(z) == f"{assignment.name}-submission.zip"]
+    return (preferred or zips or [None])[0]
+
+
+def _locate(unpacked, assignment):
     best = None
     for root, dirs, files in os.walk(unpacked):
         dirs.sort()

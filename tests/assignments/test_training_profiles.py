@@ -1,6 +1,7 @@
 """solutions/cnn_architectures/training.py: the smoke/full switch (with pretend GPUs and data), the
 full profile's configuration (mixed precision, XLA, MirroredStrategy) exercised on the CPU, the
 tf.data augmentation pipeline, and CIFAR-10 loading through tfds.testing.mock_data."""
+import dataclasses
 import importlib.util
 import os
 import subprocess
@@ -203,7 +204,6 @@ def test_learning_rate_schedules():
     cos = training.learning_rate_schedule(full, steps_per_epoch=10, epochs=10)
     assert float(cos(0)) == pytest.approx(0.1) and float(cos(50)) == pytest.approx(0.05, abs=1e-6)
     assert float(cos(100)) == pytest.approx(0.0, abs=1e-7)
-    import dataclasses
     step = training.learning_rate_schedule(dataclasses.replace(full, schedule="step"), 10, 10)
     assert [round(float(step(s)), 6) for s in (0, 49, 51, 76)] == [0.1, 0.1, 0.01, 0.001]
     with pytest.raises(ValueError, match="cosine, step"):
@@ -213,23 +213,28 @@ def test_learning_rate_schedules():
 # ---------------------------------------------------------------------------------------------
 # Data: augmentation pipeline, digits, CIFAR-10 through mocked TFDS
 # ---------------------------------------------------------------------------------------------
-def test_augment_is_a_seeded_shift_and_flip():
-    image = tf.reshape(tf.range(8 * 8 * 3, dtype=tf.float32), (8, 8, 3)) + 1.0
-    padded = np.pad(image.numpy(), ((2, 2), (2, 2), (0, 0)))
+def test_training_batches_are_seeded_shifts_and_flips():
+    """make_dataset's augmentation (inside it: no standalone augment function is given, it would answer
+    training_deep_cnns's augmentation part): each training image is a crop of it zero-padded by
+    crop_padding, mirrored about half the time with flip; the same seed gives the same batch."""
+    image = np.reshape(np.arange(8 * 8 * 3, dtype=np.float32), (8, 8, 3)) + 1.0
+    padded = np.pad(image, ((2, 2), (2, 2), (0, 0)))
     windows = [padded[i:i + 8, j:j + 8] for i in range(5) for j in range(5)]
-    flipped = 0
-    for k in range(20):
-        seed = tf.constant([0, k], tf.int64)
-        out = training.augment(image, seed, crop_padding=2, flip=True).numpy()
-        assert out.shape == (8, 8, 3)
-        np.testing.assert_array_equal(out, training.augment(image, seed, 2, True).numpy())  # seeded
-        is_window = any(np.array_equal(out, w) for w in windows)
-        is_flipped = any(np.array_equal(out[:, ::-1], w) for w in windows)
-        assert is_window or is_flipped
-        flipped += is_flipped and not is_window
-    assert 3 <= flipped <= 17
-    same = training.augment(image, tf.constant([1, 2], tf.int64), crop_padding=0, flip=False)
-    np.testing.assert_array_equal(same.numpy(), image.numpy())
+    smoke = training.select_profile("smoke")
+    x, y = np.repeat(image[None], 40, axis=0), np.zeros(40, np.int64)
+    recipe = dataclasses.replace(smoke, crop_padding=2, flip=True)
+    batch = next(iter(training.make_dataset(x, y, recipe, training=True, seed=3, batch_size=40)))[0].numpy()
+    again = next(iter(training.make_dataset(x, y, recipe, training=True, seed=3, batch_size=40)))[0].numpy()
+    np.testing.assert_array_equal(batch, again)                                        # seeded
+    assert batch.shape == (40, 8, 8, 3)
+    is_window = [any(np.array_equal(out, w) for w in windows) for out in batch]
+    is_flipped = [any(np.array_equal(out[:, ::-1], w) for w in windows) for out in batch]
+    assert all(a or b for a, b in zip(is_window, is_flipped))
+    assert 6 <= sum(b and not a for a, b in zip(is_window, is_flipped)) <= 34
+    assert len({out.tobytes() for out in batch}) > 5                                  # crops differ
+    plain = dataclasses.replace(smoke, crop_padding=0, flip=False)
+    same = next(iter(training.make_dataset(x, y, plain, training=True, seed=3, batch_size=40)))[0].numpy()
+    np.testing.assert_array_equal(same, x)
 
 
 def test_make_dataset_smoke_digits_batches_are_seeded_and_change_every_epoch():

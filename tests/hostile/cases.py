@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 import zipfile
 
 import nbformat
@@ -417,6 +418,18 @@ def tf_child_per_call(release, dest):
     return _edit(release, dest, {"square": SQUARE_OK}, beras_ops=ops)
 
 
+def zip_in_folder(release, dest):
+    # the submission zip uploaded as a file (what the README says to hand in): a folder holding only it
+    work = _edit(release, tempfile.mkdtemp(prefix="zip-in-folder-"), {"square": SQUARE_OK})
+    os.makedirs(dest)
+    with zipfile.ZipFile(os.path.join(dest, "toy-submission.zip"), "w") as z:
+        for base, _dirs, files in os.walk(work):
+            for f in files:
+                z.write(os.path.join(base, f), os.path.relpath(os.path.join(base, f), work))
+    shutil.rmtree(work)
+    return dest
+
+
 def stub_ops():
     return BERAS_OPS.replace("    ### BEGIN SOLUTION\n    return np.asarray(x, dtype=float) * 2\n    ### END SOLUTION",
                              "    raise NotImplementedError()")
@@ -444,6 +457,8 @@ CASES = {
     "empty_zip": Case(empty_zip, 0, r"empty", every_mode=False),
     "corrupt_zip": Case(corrupt_zip, 0, r"not a valid zip|corrupt", every_mode=False),
     "zip_slip": Case(zip_slip, 0, r"unsafe path", every_mode=False),
+    "zip_in_folder": Case(zip_in_folder, 4, r"held no notebook but toy-submission\.zip: graded what that zip holds",
+                          every_mode=False),
     "huge_output": Case(huge_output, 4, r"passed", every_mode=False),
     "input_transformer": Case(input_transformer, 4, r"grader's own check", every_mode=False),
     "ast_transformer": Case(ast_transformer, 4, r"grader's own check", every_mode=False),

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from autograder.grading.grade import grade, profile_limits, resolve_profile
-from autograder.authoring.manifest import ManifestError, parse
+from autograder.authoring.manifest import ManifestError, check_published, parse
 from autograder.isolation.sandbox import Limits
 from autograder.authoring.spec import find_assignment
 from autograder.errors import GraderError
@@ -48,7 +48,10 @@ def test_real_manifests():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("titel = 'x'", "unknown key(s) titel; valid keys: demo, demo_cost, hidden, profiles, requirements, stencil, title"),
+    ("titel = 'x'", "unknown key(s) titel; valid keys: demo, demo_cost, hidden, profiles, publishes, requirements, "
+                    "stencil, title"),
+    ("publishes = 'a1'", "`publishes` must be a list of assignment names, got 'a1'"),
+    ("publishes = ['x']", "`publishes` lists 'x' itself"),
     ("[hidden]\nvisibility = 'later'", "unknown visibility 'later'; valid: hidden, after_due_date"),
     ("[stencil]\nforbidden = ['torch']", "`package` (the folder of the course root students complete) is missing"),
     ("[profiles.smoke]\ncell_timout = 3", "unknown key(s) cell_timout; valid keys: call_timeout, cell_timeout"),
@@ -60,6 +63,23 @@ def test_real_manifests():
 def test_bad_manifest_says_what_is_valid(text, message):
     with pytest.raises(ManifestError, match=re.escape(message)):
         parse("x", text)
+
+
+def test_published_assignments_are_checked_and_announced():
+    """`publishes` (and `[stencil] solved`) must name other assignments of the course (the error lists them);
+    a release whose given code holds another assignment's answers tells the instructor, in its README, to
+    publish it only after that due date."""
+    m = parse("later", "publishes = ['first', 'frist']")
+    assert m.published == ("first", "frist")
+    with pytest.raises(ManifestError, match=re.escape("publishes names 'frist', which is not another assignment "
+                                                      "of this course; valid assignment names: first, other")):
+        check_published(m, ["first", "later", "other"])
+    check_published(parse("later", "publishes = ['first']"), ["first", "later"])
+    td = find_assignment("training_deep_cnns").manifest
+    assert td.published == ("cnn_architectures", "beras_cnn")
+    readme = (ROOT / "assignments" / "training_deep_cnns" / "README.md").read_text()
+    assert "publish this release only after the due date of `cnn_architectures`, `beras_cnn`" in readme
+    assert "publish this release" not in (ROOT / "assignments" / "cnn_architectures" / "README.md").read_text()
 
 
 def test_profiles_come_from_the_manifest(monkeypatch):

@@ -29,6 +29,12 @@ ASSIGNMENTS = ROOT / "assignments"
 NAMES = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 KERNEL_FILES = ["nn/conv.py", "nn/pooling.py", "nn/normalization.py"]
+
+
+def _excluded(name, rel):
+    """Is ``rel`` (a path inside the stencil package) left out of ``name``'s release ([stencil] exclude)?"""
+    from autograder.authoring.manifest import load
+    return any(rel == e or rel.startswith(e.rstrip("/") + "/") for e in load(SOLUTIONS / name, name).stencil_exclude)
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -178,7 +184,9 @@ def test_stencil_is_made_by_nbgraders_clear_solutions():
     # every other module reaches beras_cnn's students unchanged, but for the regions of later assignments
     for path in sorted((ROOT / "beras").rglob("*.py")):
         rel = path.relative_to(ROOT / "beras").as_posix()
-        if rel not in KERNEL_FILES:
+        if _excluded("beras_cnn", rel):
+            assert not (ASSIGNMENTS / "beras_cnn" / "beras" / rel).exists(), f"beras/{rel} is excluded, yet released"
+        elif rel not in KERNEL_FILES:
             source = path.read_text()
             assert all(owner not in (None, "beras_cnn") for owner, _, _ in _regions(source)), \
                 f"beras/{rel} has beras_cnn solution markers: list it in KERNEL_FILES"
@@ -201,6 +209,9 @@ def test_each_release_ships_only_the_answers_its_manifest_declares_solved():
     for name, package, keep, _ in _stencil_releases():
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT / package).as_posix()
+            if _excluded(name, rel):
+                assert not (ASSIGNMENTS / name / package / rel).exists(), f"{name}: {package}/{rel} is excluded"
+                continue
             source = path.read_text()
             released = (ASSIGNMENTS / name / package / rel).read_text()
             assert released == clear_solutions(unmark(source, keep))[0], f"{name}: {package}/{rel}"

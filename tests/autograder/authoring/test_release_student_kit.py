@@ -259,6 +259,28 @@ def test_submit_lists_what_is_unimplemented_and_zips_what_the_grader_reads(tmp_p
     assert "you can hand this in, but" in out
 
 
+def test_a_zip_made_after_the_due_date_reads_as_late(tmp_path, toy):
+    """submit.py dates the zip's entries for real (the notebook: the packaging time; other files: their
+    mtime; DOS time and the UTC extended-timestamp field), so the grader's timestamp (the newest entry,
+    without --timestamps) is when the zip was made: one made after the due date is late."""
+    from datetime import datetime, timedelta, timezone
+
+    from autograder.grading.timestamps import submission_timestamp
+    folder = tmp_path / "toy"
+    shutil.copytree(toy / "assignments" / "toy", folder)
+    old = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc).timestamp()
+    os.utime(folder / "beras" / "ops.py", (old, old))
+    due = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
+    submit(folder, "--no-run")
+    made = datetime.now(timezone.utc)
+    stamp = submission_timestamp(str(folder / "toy-submission.zip"))
+    assert stamp is not None and due < stamp <= made, f"due {due}, zip read as made at {stamp}, made by {made}"
+    assert (stamp - due).total_seconds() > 0, "a zip made after the due date must read as late"
+    with zipfile.ZipFile(folder / "toy-submission.zip") as zf:
+        ops = zf.getinfo("beras/ops.py")
+        assert ops.date_time == (2026, 3, 1, 12, 0, 0) and ops.extra[:2] == (0x5455).to_bytes(2, "little")
+
+
 def test_submit_py_needs_only_the_standard_library_to_start(real_root):
     """Module-level imports of every release's submit.py are the standard library's (nbformat and
     nbclient, in requirements.txt, are imported only to run the notebook)."""
@@ -332,6 +354,7 @@ def test_submit_cell_runs_submit_py(tmp_path, toy):
     folder = toy_reference(toy, tmp_path / "ref")
     out, _ = run_cell(tmp_path, student_kit.submit_cell("toy").source, folder)
     assert "ran top to bottom: no" in out and "running a copy" not in out and "python submit.py" in out
+    assert "checking the notebook FILE toy.ipynb as saved on disk" in out and "no notebook kernel" in out, out
     assert (folder / "toy-submission.zip").is_file()
     _fake_run(folder / "toy.ipynb")
     out, _ = run_cell(tmp_path, student_kit.submit_cell("toy").source, folder)
@@ -339,7 +362,27 @@ def test_submit_cell_runs_submit_py(tmp_path, toy):
     assert (folder / "toy-submission.zip").is_file()
     (folder / "toy-submission.zip").unlink()
     out, _ = run_cell(tmp_path, student_kit.submit_cell("toy").source, folder, COURSE_SUBMIT_RUN="1")
-    assert out == "" and not (folder / "toy-submission.zip").exists()   # inside submit.py's own run
+    assert "submit.py's own run" in out and not (folder / "toy-submission.zip").exists()   # inside submit.py's run
+    out, _ = run_cell(tmp_path, student_kit.submit_cell("toy").source, folder, NBGRADER_EXECUTION="autograde")
+    assert out == "" and not (folder / "toy-submission.zip").exists()   # under the grader: nothing
+
+
+@pytest.mark.slow
+def test_submit_cell_under_a_non_interactive_run_says_the_saved_file_is_not_this_run(tmp_path, toy):
+    """nbclient (what nbconvert --execute and papermill use) runs a notebook in memory: the submit cell
+    cannot save it, the file on disk (never run) shows no cell run. The cell says what it checked and
+    that the file is not this run, instead of a bare 'ran top to bottom: no' that reads as a failure."""
+    from nbclient import NotebookClient
+    folder = toy_reference(toy, tmp_path / "ref")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("y = x + 1"),
+                                         student_kit.submit_cell("toy")])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(
+        env=ENV)
+    out = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "checking the notebook FILE toy.ipynb as saved on disk" in out, out
+    assert "the saved file is NOT this run" in out and "the file's last run cell at none" in out, out
+    assert "non-interactive run" in out and "ran top to bottom: no" in out, out
+    assert (folder / "toy-submission.zip").is_file()
 
 
 # ---------------------------------------------------------------------------------------------

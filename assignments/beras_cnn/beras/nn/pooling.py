@@ -69,13 +69,14 @@ def avg_pool_backward(dout, x_shape, ksize, strides, pads):
 
 
 def window_counts(x_shape, ksize, strides, pads, out_hw, dtype=np.float64):
-    """Number of real (unpadded) cells in each pooling window, shaped (1, Ho, Wo, 1) to broadcast."""
-    ones = pad_hw(np.ones((1, x_shape[1], x_shape[2], 1), dtype), pads)
-    counts = np.zeros((1, *out_hw, 1), dtype)
-    for a in range(ksize[0]):
-        for b in range(ksize[1]):
-            counts += tap(ones, a, b, out_hw, strides)
-    return counts
+    """Number of real (unpadded) cells in each pooling window, shaped (1, Ho, Wo, 1) to broadcast: per axis,
+    the overlap of each window [i * stride - pad_before, ... + k) with the input [0, size), as a product."""
+    def real_cells(size, k, stride, before, n):
+        start = np.arange(n) * stride - before
+        return np.clip(np.minimum(start + k, size) - np.maximum(start, 0), 0, None)
+    rows = real_cells(x_shape[1], ksize[0], strides[0], pads[0][0], out_hw[0])
+    cols = real_cells(x_shape[2], ksize[1], strides[1], pads[1][0], out_hw[1])
+    return np.multiply.outer(rows, cols).astype(dtype)[None, :, :, None]
 
 
 # ----------------------------------------------------------------------------------------------

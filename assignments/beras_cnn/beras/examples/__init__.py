@@ -1,1 +1,0 @@
-"""Model builders shared by the demo, the tests and the benchmarks (beras and Keras twins)."""

@@ -126,6 +126,12 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
 
 @primitive
 def _batch_normalization(x, mean, variance, offset, scale, variance_epsilon):
+    # The kernel may return each parameter gradient in the parameters' common broadcast shape: a parameter of
+    # another shape comes as a (read-only, copy-free) view of that shape, so it covers each of them even where
+    # one spans axes the others do not (a LayerNormalization's per-feature beta with a per-sample mean).
+    shape = np.broadcast_shapes(*(np.shape(p) for p in (mean, variance, offset, scale)))
+    mean, variance, offset, scale = (p if np.shape(p) == shape else np.broadcast_to(p, shape)
+                                     for p in (mean, variance, offset, scale))
     out, cache = batch_norm_forward(x, mean, variance, offset, scale, variance_epsilon)
     return out, lambda g: batch_norm_backward(g, cache)
 

@@ -163,3 +163,18 @@ def test_functional_weights_in_keras_order_so_twins_share_set_weights():
     bmodel.set_weights(kmodel.get_weights())
     x, _ = digits_batch()
     assert rel_error(bmodel(x).numpy(), kmodel(x).numpy()) < 1e-5
+
+
+def test_layer_and_group_normalization_models():
+    """LayerNormalization (over H, W, C) and GroupNormalization convert with their axes, groups and weights."""
+    L = keras.layers
+    kmodel = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(6, 3), L.GroupNormalization(3, epsilon=1e-2),
+                               L.ReLU(), L.Conv2D(4, 3), L.LayerNormalization(axis=[1, 2, 3], center=False),
+                               L.Flatten(), L.Dense(10)])
+    randomize(kmodel, seed=3)
+    bmodel = beras.models.from_keras(kmodel)
+    gn, ln = bmodel.layers[1], bmodel.layers[4]
+    assert (type(gn).__name__, gn.groups, gn.epsilon) == ("GroupNormalization", 3, 1e-2)
+    assert (type(ln).__name__, ln.axis, ln.center) == ("LayerNormalization", [1, 2, 3], False)
+    x, y = digits_batch()
+    check_same(kmodel, bmodel, x, y, training=True, tol=1e-5)

@@ -16,7 +16,7 @@ ARGS = {
     "ReLU": {}, "LeakyReLU": {}, "Softmax": {}, "Flatten": {}, "Dropout": dict(rate=0.5),
     "Conv2D": dict(filters=2, kernel_size=3), "DepthwiseConv2D": dict(kernel_size=3),
     "MaxPooling2D": {}, "AveragePooling2D": dict(pool_size=2), "GlobalAveragePooling2D": {}, "GlobalMaxPooling2D": {},
-    "BatchNormalization": {}, "ZeroPadding2D": {}, "Add": {}, "Concatenate": {},
+    "BatchNormalization": {}, "LayerNormalization": {}, "GroupNormalization": dict(groups=2), "ZeroPadding2D": {}, "Add": {}, "Concatenate": {},
 }
 LAYER_CLASSES = sorted(n for n, c in vars(L).items() if isinstance(c, type) and issubclass(c, beras.layers.Layer)
                        and n != "Layer")
@@ -70,6 +70,8 @@ CONFIG_CASES = {
     "DepthwiseConv2D": dict(kernel_size=3, depthwise_initializer="he_uniform"),
     "Dense": dict(units=3, kernel_initializer="random_normal"),
     "BatchNormalization": dict(gamma_initializer="zeros", moving_variance_initializer="zeros"),
+    "LayerNormalization": dict(axis=[1, 2], epsilon=0.01, beta_initializer="ones"),
+    "GroupNormalization": dict(groups=4, axis=1, center=False, gamma_initializer="he_normal"),
     "MaxPooling2D": dict(pool_size=3), "AveragePooling2D": dict(pool_size=2, strides=1),
     "GlobalAveragePooling2D": dict(keepdims=True), "GlobalMaxPooling2D": {},
     "ZeroPadding2D": dict(padding=2),
@@ -77,7 +79,7 @@ CONFIG_CASES = {
     "Dropout": dict(rate=0.3, seed=1), "Activation": dict(activation="tanh"), "Concatenate": dict(axis=1),
 }
 # Keras keys beras has no use for (regularizers, constraints, renorm, quantization, ...)
-UNSUPPORTED = re.compile(r"regularizer|constraint|renorm|synchronized|quantization|lora")
+UNSUPPORTED = re.compile(r"regularizer|constraint|renorm|synchronized|quantization|lora|rms_scaling")
 
 
 @pytest.mark.parametrize("cls", sorted(CONFIG_CASES))
@@ -92,7 +94,8 @@ def test_get_config_has_keras_keys_and_round_trips(cls):
             assert ours[key]["class_name"] == value["class_name"], key
             assert set(ours[key]["config"]) <= set(value["config"]), key
         elif key in ("data_format", "padding", "pool_size", "strides", "kernel_size", "axis", "keepdims",
-                     "rate", "seed", "negative_slope", "max_value", "momentum", "epsilon", "units", "filters"):
+                     "rate", "seed", "negative_slope", "max_value", "momentum", "epsilon", "units", "filters",
+                     "groups", "center", "scale"):
             assert ours[key] == value, (key, ours[key], value)
     rebuilt = getattr(L, cls).from_config(ours)
     assert rebuilt.get_config() == ours

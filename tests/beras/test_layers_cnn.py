@@ -1,12 +1,15 @@
 """The CNN layers vs their Keras twins, weights copied: outputs and gradients (input and every weight).
 
 float32 to ~1e-5 and float64 to ~1e-9 (CS231n relative error, normalised by the largest magnitude),
-odd and non-square sizes, strides, 'same'/'valid', dilation; BatchNormalization over k training steps.
+odd and non-square sizes, strides, 'same'/'valid', dilation; BatchNormalization over k training steps;
+LayerNormalization and GroupNormalization on hypothesis-drawn shapes and axes.
 """
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
 
 import beras
 import beras.layers  # noqa: F401
@@ -304,6 +307,97 @@ def test_batchnorm_moving_stats_untouched_in_inference():
     np.testing.assert_array_equal(b.moving_mean.numpy(), np.zeros(3))
     b(x, training=True)
     np.testing.assert_allclose(b.moving_mean.numpy(), 0.01 * x.mean(axis=(0, 1, 2)), rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ Layer/GroupNormalization
+# The same kernel as BatchNormalization's over other axes, so no moving statistics: training=True and False
+# must both equal Keras (check_twins runs the layers in inference, then run_* in the mode given).
+LN_CASES = {
+    "nhwc-last": ((3, 4, 5, 3), {}),
+    "nhwc-hwc": ((2, 3, 5, 4), dict(axis=[1, 2, 3])),
+    "negative-axis-tuple": ((3, 4, 2, 5), dict(axis=(-3,))),
+    "dense-no-center": ((5, 7), dict(center=False, epsilon=1e-2)),
+    "no-scale-axis-hw": ((2, 3, 4, 2), dict(axis=[2, 1], scale=False)),
+}
+GN_CASES = {
+    "nhwc-3-groups": ((2, 4, 3, 6), dict(groups=3)),
+    "one-group-is-layer-norm": ((2, 3, 3, 4), dict(groups=1)),
+    "instance-norm": ((3, 2, 5, 3), dict(groups=-1)),
+    "channels-first": ((2, 6, 3, 4), dict(groups=2, axis=1)),
+    "axis-2-no-center": ((2, 3, 4, 5), dict(groups=2, axis=-2, center=False)),
+    "dense-no-scale": ((4, 6), dict(groups=3, scale=False, epsilon=1e-2)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cls,case", [("LayerNormalization", c) for c in LN_CASES]
+                         + [("GroupNormalization", c) for c in GN_CASES])
+def test_layer_and_group_norm_match_keras(cls, case, dtype):
+    shape, kwargs = (LN_CASES if cls == "LayerNormalization" else GN_CASES)[case]
+    x = inputs(shape, dtype) * 3 + 1
+    k, b = twins(lambda lib, dt: getattr(lib, cls)(**kwargs, dtype=dt), x, dtype)
+    assert [w.name.split("/")[-1] for w in b.weights] == [w.name for w in k.weights]
+    assert [w.shape for w in b.weights] == [tuple(w.shape) for w in k.weights]
+    check_twins(k, b, x, dtype, training=False)
+    check_twins(k, b, x, dtype, training=True)
+
+
+@st.composite
+def norm_layer_cases(draw):
+    """A random rank-2..4 shape with sides 1..5, and a LayerNormalization over random axes or a
+    GroupNormalization whose groups divide the channels of a random non-batch axis."""
+    rank = draw(st.integers(2, 4))
+    shape = list(draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank)))
+    flags = dict(center=draw(st.booleans()), scale=draw(st.booleans()), epsilon=draw(st.sampled_from([1e-3, 0.1])))
+    if draw(st.booleans()):
+        axes = draw(st.lists(st.integers(1, rank - 1), min_size=1, max_size=rank - 1, unique=True))
+        axis = axes[0] - rank if len(axes) == 1 and draw(st.booleans()) else axes
+        return tuple(shape), "LayerNormalization", dict(axis=axis, **flags)
+    axis = draw(st.integers(1, rank - 1))
+    groups = draw(st.integers(1, 3))
+    shape[axis] = groups * draw(st.integers(1, 3))
+    return tuple(shape), "GroupNormalization", dict(groups=groups, axis=axis - rank, **flags)
+
+
+@given(norm_layer_cases(), st.integers(0, 2**31 - 1))
+def test_layer_and_group_norm_match_keras_on_random_shapes(case, seed):
+    shape, cls, kwargs = case
+    x = np.random.default_rng(seed).normal(size=shape) * 2 + 0.5       # float64: the tight tolerance
+    k, b = twins(lambda lib, dt: getattr(lib, cls)(**kwargs, dtype=dt), x, "float64")
+    check_twins(k, b, x, "float64", training=True)
+
+
+def test_layer_and_group_norm_share_batch_norms_kernel(monkeypatch):
+    """All three layers compute through nn.moments + nn.batch_normalization (the lesson: only the axes differ)."""
+    calls = []
+    for name in ("moments", "batch_normalization"):
+        real = getattr(beras.nn, name)
+        monkeypatch.setattr(beras.nn, name, lambda *a, _real=real, _name=name, **kw: calls.append(_name) or _real(*a, **kw))
+    x = inputs((2, 3, 3, 4), "float32")
+    for layer in (beras.layers.BatchNormalization(), beras.layers.LayerNormalization(),
+                  beras.layers.GroupNormalization(2)):
+        calls.clear()
+        layer(x, training=True)
+        assert calls == ["moments", "batch_normalization"], (type(layer).__name__, calls)
+
+
+def test_group_and_layer_norm_errors_name_the_shapes_and_valid_choices():
+    with pytest.raises(ValueError, match=r"6 channels.*\(2, 3, 6\).*groups=4.*valid groups: \[1, 2, 3, 6\]"):
+        beras.layers.GroupNormalization(4)(np.zeros((2, 3, 6), "float32"))
+    with pytest.raises(ValueError):                                  # Keras refuses it too
+        keras.layers.GroupNormalization(4)(np.zeros((2, 3, 6), "float32"))
+    with pytest.raises(ValueError, match="groups=8.*valid groups: \\[1, 2, 3, 6\\]"):
+        beras.layers.GroupNormalization(8)(np.zeros((2, 3, 6), "float32"))   # more groups than channels
+    with pytest.raises(ValueError, match="positive int"):
+        beras.layers.GroupNormalization(0)
+    with pytest.raises(ValueError, match="batch axis"):
+        beras.layers.GroupNormalization(1, axis=0)(np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match=r"axis=3 is out of range for input shape \(2, 3, 4\)"):
+        beras.layers.LayerNormalization(axis=3)(np.zeros((2, 3, 4), "float32"))
+    with pytest.raises(ValueError, match=r"distinct axes of input shape \(2, 3, 4\)"):
+        beras.layers.LayerNormalization(axis=[1, -2])(np.zeros((2, 3, 4), "float32"))
+    with pytest.raises(TypeError, match="axis"):
+        beras.layers.LayerNormalization(axis="last")
 
 
 # ------------------------------------------------------------------------------------------ errors

@@ -21,10 +21,13 @@ def batches(name):
         "BinaryAccuracy": list(zip(BINARY, PROBS)),
         "CategoricalAccuracy": [(np.eye(C, dtype="float32")[i], s) for i, s in zip(IDS, SCORES)],
         "SparseCategoricalAccuracy": list(zip(IDS, SCORES)),
+        "TopKCategoricalAccuracy": [(np.eye(C, dtype="float32")[i], s) for i, s in zip(IDS, SCORES)],
+        "SparseTopKCategoricalAccuracy": list(zip(IDS, SCORES)),
     }[name]
 
 
-@pytest.mark.parametrize("name", ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy"])
+@pytest.mark.parametrize("name", ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+                                  "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy"])
 def test_accuracy_metrics_match_keras_over_batches(name):
     b, k = getattr(beras.metrics, name)(), getattr(keras.metrics, name)()
     assert b.name == k.name
@@ -37,6 +40,61 @@ def test_accuracy_metrics_match_keras_over_batches(name):
     assert float(b.result()) == 0.0
     y, p = batches(name)[0]
     assert float(b(y, p)) == pytest.approx(float(getattr(keras.metrics, name)()(y, p)), abs=1e-7)  # __call__
+
+
+@pytest.mark.parametrize("name", ["TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy"])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_metrics_with_k_match_keras_over_batches(name, k):
+    """k below the 4 classes (k=5, the default, counts every label of 4 classes as a hit)."""
+    b, kk = getattr(beras.metrics, name)(k=k), getattr(keras.metrics, name)(k=k)
+    assert (b.name, b.k) == (kk.name, kk.k)
+    for y, p in batches(name):
+        b.update_state(y, p)
+        kk.update_state(y, p)
+        assert float(b.result()) == pytest.approx(float(kk.result()), abs=1e-7)
+    assert 0 < float(b.result()) < 1
+
+
+# tf.math.in_top_k's edge cases: ties across the k-th place, NaN/inf anywhere in a row, labels out of range
+EDGE_SCORES = np.array([[0.1, 0.3, 0.3, 0.3], [0.5, 0.2, 0.2, 0.1], [np.nan, 0.2, 0.3, 0.1],
+                        [0.1, np.inf, 0.3, 0.1], [0.4, 0.3, 0.2, -np.inf], [0.4, 0.3, 0.2, 0.1]], "float32")
+
+
+@pytest.mark.parametrize("k", [-1, 0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize("labels", [[2, 1, 0, 1, 3, 3], [1, 2, 2, 0, 0, 4], [0, 3, 1, 3, 1, -1]])
+def test_in_top_k_matches_tf_on_ties_and_non_finite_scores(k, labels):
+    import tensorflow as tf
+    expected = tf.math.in_top_k(tf.constant(labels, "int32"), EDGE_SCORES, k).numpy()
+    np.testing.assert_array_equal(beras.metrics.in_top_k(labels, EDGE_SCORES, k), expected)
+    np.testing.assert_array_equal(beras.metrics.sparse_top_k_categorical_accuracy(labels, EDGE_SCORES, k=k),
+                                  keras.metrics.sparse_top_k_categorical_accuracy(labels, EDGE_SCORES, k=k))
+
+
+def test_in_top_k_counts_every_tie_of_the_kth_place():
+    assert beras.metrics.in_top_k([0, 1, 2, 3], np.array([[3.0, 2, 2, 1]] * 4), 2).tolist() == [True, True, True, False]
+
+
+def test_top_k_accuracy_of_higher_rank_and_sorted_ids_match_keras():
+    scores = rng.standard_normal((3, 2, 5)).astype("float32")
+    labels = rng.integers(0, 5, (3, 2))
+    np.testing.assert_array_equal(beras.metrics.sparse_top_k_categorical_accuracy(labels, scores, k=2),
+                                  keras.metrics.sparse_top_k_categorical_accuracy(labels, scores, k=2))
+    np.testing.assert_array_equal(beras.metrics.top_k_categorical_accuracy(np.eye(5)[labels], scores, k=3),
+                                  keras.metrics.top_k_categorical_accuracy(np.eye(5)[labels], scores, k=3))
+    ids = np.argsort(-scores[:, 0], axis=1).astype("float32")     # class ids, best first
+    for k in (1, 3, 7):
+        b = beras.metrics.SparseTopKCategoricalAccuracy(k=k, from_sorted_ids=True)
+        kk = keras.metrics.SparseTopKCategoricalAccuracy(k=k, from_sorted_ids=True)
+        assert float(b(labels[:, 0], ids)) == pytest.approx(float(kk(labels[:, 0], ids)), abs=1e-7)
+
+
+def test_top_k_accuracy_shape_errors_name_both_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2, 4\)"):
+        beras.metrics.sparse_top_k_categorical_accuracy([0, 1, 2], np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"\(2,\).*\(2,\)"):
+        beras.metrics.sparse_top_k_categorical_accuracy([0, 1], np.zeros(2, "float32"))
+    with pytest.raises(ValueError, match=r"predictions \(2, 4\) and targets \(3,\)"):
+        beras.metrics.in_top_k([0, 1, 2], np.zeros((2, 4)), 1)
 
 
 def test_binary_accuracy_threshold():
@@ -81,7 +139,8 @@ def test_get_like_keras():
 
 
 @pytest.mark.parametrize("identifier", ["accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy",
-                                        "binary_accuracy"])
+                                        "binary_accuracy", "top_k_categorical_accuracy",
+                                        "sparse_top_k_categorical_accuracy"])
 @pytest.mark.parametrize("y_true,y_pred", [
     (np.zeros((4,)), np.zeros((4, 3))),        # sparse labels
     (np.zeros((4, 1)), np.zeros((4, 3))),      # sparse labels as a column

@@ -3,6 +3,7 @@
 The functions return one value per sample (1.0 for a hit, 0.0 for a miss, float32 like Keras)::
 
     beras.metrics.categorical_accuracy(y_true, y_pred)   # (N, C) one-hot vs (N, C) scores -> (N,)
+    beras.metrics.sparse_top_k_categorical_accuracy(labels, scores, k=5)   # label among the 5 best? -> (N,)
 
 The classes accumulate a running mean over batches::
 
@@ -19,8 +20,9 @@ from .core.tensor import Tensor, as_dtype
 
 __all__ = [
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "in_top_k",
     "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
-    "SparseCategoricalAccuracy", "get", "get_metric",
+    "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "get", "get_metric",
 ]
 
 FLOATX = np.float32  # keras.backend.floatx()
@@ -91,6 +93,62 @@ def sparse_categorical_accuracy(y_true, y_pred):
     if matches.ndim > 1 and matches.shape[-1] == 1:
         matches = matches.squeeze(-1)
     return Tensor(matches)
+
+
+def in_top_k(targets, predictions, k):
+    """Like ``tf.math.in_top_k``: True where ``predictions[i, targets[i]]`` is among the ``k`` largest of row i.
+
+    Ties, as the installed TF (2.21) computes it: a target is in the top k when *fewer than k* classes score
+    strictly higher than it, so every class tied with the k-th best counts as in the top k (with scores
+    [0.5, 0.2, 0.2, 0.1], classes 1 and 2 are both in the top 2; with [0.3, 0.3, 0.3], every class is "top 1").
+    A row is False for every target if any of its scores is NaN or infinite, and so is a target outside
+    [0, C); k <= 0 gives False. Unlike TF (float32 only), any float dtype is accepted.
+    ``targets`` (N,) integers, ``predictions`` (N, C) -> (N,) bool.
+    """
+    targets, predictions = np.asarray(targets), np.asarray(predictions)
+    if predictions.ndim != 2 or targets.shape != predictions.shape[:1]:
+        raise ValueError(f"in_top_k: expected predictions of shape (N, C) and targets of shape (N,); got "
+                         f"predictions {predictions.shape} and targets {targets.shape}")
+    n, c = predictions.shape
+    valid = (targets >= 0) & (targets < c)
+    target_scores = predictions[np.arange(n), np.where(valid, targets, 0)]
+    with np.errstate(invalid="ignore"):
+        higher = np.count_nonzero(predictions > target_scores[:, None], axis=1)
+    return valid & np.isfinite(predictions).all(axis=1) & (higher < k)
+
+
+def _top_k_matches(labels, y_pred, k, from_sorted_ids=False):
+    """Keras's shared body of the top-k accuracies: ``y_pred`` flattened to (-1, C), ``labels`` to (-1,);
+    the 0/1 result takes the labels' shape."""
+    shape = labels.shape
+    if y_pred.ndim > 2:
+        y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+    if y_pred.ndim != 2 or labels.size != y_pred.shape[0]:
+        raise ValueError(f"top-k accuracy: y_pred must have one row of scores per label; got labels of shape "
+                         f"{shape} and y_pred of shape {y_pred.shape}")
+    labels = labels.reshape(-1)
+    if from_sorted_ids:    # y_pred holds class ids, best first: is the label among the first k?
+        matches = np.any(labels[:, None] == y_pred[:, :max(k, 0)], axis=1)
+    else:
+        matches = in_top_k(labels, y_pred, k)
+    return Tensor(matches.astype(FLOATX).reshape(shape))
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the class of one-hot ``y_true`` (its argmax) is among the ``k`` best scores of ``y_pred``:
+    (N, C) vs (N, C) -> (N,). Ties and non-finite scores: :func:`in_top_k` (a class tied with the k-th best
+    counts as a hit)."""
+    y_pred = _array(y_pred)
+    return _top_k_matches(np.argmax(_array(y_true, y_pred.dtype), axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1.0 where the integer label ``y_true`` is among the ``k`` best scores of ``y_pred``: labels (N,) or
+    (N, 1) vs scores (N, C) -> the labels' shape. With ``from_sorted_ids=True``, ``y_pred`` holds class ids
+    sorted best first, and a hit is the label among its first ``k``. Ties: :func:`in_top_k`."""
+    y_pred = _array(y_pred)
+    labels = _array(y_true, y_pred.dtype if from_sorted_ids else np.int32)
+    return _top_k_matches(labels, y_pred, k, from_sorted_ids)
 
 
 # ---------------------------------------------------------------- stateful metrics
@@ -202,12 +260,31 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the class of one-hot ``y_true`` is among the ``k`` best scores (top-5 accuracy by default)."""
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label ``y_true`` is among the ``k`` best scores (top-5 accuracy by default)."""
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
+        self.k, self.from_sorted_ids = k, from_sorted_ids
+
+
 # ---------------------------------------------------------------- lookup
 
 _FUNCTIONS = {f.__name__: f for f in (accuracy, binary_accuracy, categorical_accuracy,
-                                      sparse_categorical_accuracy)}
+                                      sparse_categorical_accuracy, top_k_categorical_accuracy,
+                                      sparse_top_k_categorical_accuracy)}
 _CLASSES = {c.__name__: c for c in (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy,
-                                    SparseCategoricalAccuracy)}
+                                    SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+                                    SparseTopKCategoricalAccuracy)}
 VALID_NAMES = sorted(set(_FUNCTIONS) | set(_CLASSES) | {"acc"})
 
 

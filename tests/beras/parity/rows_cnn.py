@@ -144,6 +144,14 @@ ROWS = [
         lambda x, m, v: beras.nn.batch_normalization(x, m, v, None, None, 1e-5),
         lambda x, m, v: tf.nn.batch_normalization(x, m, v, None, None, 1e-5),
         lambda d: _positive_variance(image_inputs(extra=lambda c, f: [(1, 1, 1, c)] * 2)(d), 2)),
+    # an offset spanning axes neither the statistics nor the scale span (LayerNormalization over H, W with
+    # scale=False: a per-sample mean, a per-position beta)
+    Row("batch_normalization/offset-beyond-mean-and-scale",
+        lambda x, m, v, o: beras.nn.batch_normalization(x, m, v, o, None, 1e-3),
+        lambda x, m, v, o: tf.nn.batch_normalization(x, m, v, o, None, 1e-3),
+        lambda d: st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), st.integers(1, 4)).flatmap(
+            lambda t: _positive_variance(seeded(d, st.just(t), st.just((t[0], 1, 1, t[3])),
+                                                st.just((t[0], 1, 1, t[3])), st.just((1, *t[1:3], 1))), 2))),
     Row("batch_normalization/training-moments-nhwc", _bn_train(beras.nn, [0, 1, 2]), _bn_train(tf.nn, [0, 1, 2]),
         image_inputs(batch=(2, 3), extra=lambda c, f: [(c,), (c,)])),
     # A batch of 2 normalizes to about +-1 whatever x is: its x-gradient, ~variance_epsilon / |x1 - x2|^3, is

@@ -210,4 +210,17 @@ ROWS = [
                keras.metrics.sparse_categorical_accuracy, classification("sparse", "edge")),
     metric_row("sparse_categorical_accuracy/column-labels", beras.metrics.sparse_categorical_accuracy,
                keras.metrics.sparse_categorical_accuracy, classification("sparse-column", "logits")),
+    # top-k: 'edge' scores are 0, 0.5 and 1 only, so most rows have ties across the k-th place (tf.math.in_top_k
+    # counts every class tied with the k-th best as in the top k); k from 1 to more than the classes
+    metric_row("top_k_categorical_accuracy", beras.metrics.top_k_categorical_accuracy,
+               keras.metrics.top_k_categorical_accuracy, classification("one-hot", "logits")),
+    *[metric_row(f"top_k_categorical_accuracy/k{k}-ties", beras.metrics.top_k_categorical_accuracy,
+                 keras.metrics.top_k_categorical_accuracy, classification("one-hot", "edge"), k=k) for k in (1, 2, 3)],
+    metric_row("sparse_top_k_categorical_accuracy", beras.metrics.sparse_top_k_categorical_accuracy,
+               keras.metrics.sparse_top_k_categorical_accuracy, classification("sparse", "logits")),
+    *[metric_row(f"sparse_top_k_categorical_accuracy/k{k}-ties", beras.metrics.sparse_top_k_categorical_accuracy,
+                 keras.metrics.sparse_top_k_categorical_accuracy, classification("sparse", "edge"), k=k)
+      for k in (1, 2, 3)],
+    metric_row("sparse_top_k_categorical_accuracy/column-labels-k2", beras.metrics.sparse_top_k_categorical_accuracy,
+               keras.metrics.sparse_top_k_categorical_accuracy, classification("sparse-column", "edge"), k=2),
 ]

@@ -22,6 +22,8 @@ CONVERTERS = {
     "Conv2D": (L.Conv2D, ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
                           "activation", "use_bias")),
     "BatchNormalization": (L.BatchNormalization, ("axis", "momentum", "epsilon", "center", "scale")),
+    "LayerNormalization": (L.LayerNormalization, ("axis", "epsilon", "center", "scale")),
+    "GroupNormalization": (L.GroupNormalization, ("groups", "axis", "epsilon", "center", "scale")),
     "MaxPooling2D": (L.MaxPooling2D, ("pool_size", "strides", "padding", "data_format")),
     "AveragePooling2D": (L.AveragePooling2D, ("pool_size", "strides", "padding", "data_format")),
     "GlobalAveragePooling2D": (L.GlobalAveragePooling2D, ("data_format", "keepdims")),
@@ -39,7 +41,7 @@ for _name, _keys in {"Dense": ("units", "activation", "use_bias"), "Flatten": ()
 
 # Keras options whose non-default values beras does not implement: (class name, key) -> the default.
 _UNSUPPORTED_OPTIONS = {
-    ("Conv2D", "groups"): 1, ("BatchNormalization", "renorm"): False,
+    ("Conv2D", "groups"): 1, ("BatchNormalization", "renorm"): False, ("LayerNormalization", "rms_scaling"): False,
 }
 
 

@@ -326,8 +326,8 @@ def step_run_hidden_tests(g: Grading):
 
 def notebook_needs_frameworks(a: subm.Assignment):
     """Does the instructor's own ``grader-namespace`` code (the grader bundle's solution-free notebook, never
-    the student's) import a framework the stencil must not use? Then the notebook worker keeps them (e.g.
-    training_deep_cnns builds Keras models there); else they are absent there too (beras_cnn)."""
+    the student's) import a framework the stencil must not use? Then the notebook worker keeps them (an
+    assignment whose notebook builds Keras models there); else they are absent there too."""
     import ast
     from .notebook import tags
     forbidden = set(a.manifest.forbidden or ())

@@ -327,29 +327,38 @@ def _kill_uid(uid, gid):
 FRAMEWORK_GID = 2_100_000_000
 
 
-def frameworks_state(state_dir, update):
-    """Run ``update(state)`` on the shared record of withheld frameworks in ``state_dir`` under an
-    exclusive lock: ``state`` = {"holders": {grader pid: start time}, "saved": {path: [gid, mode]}} (the
-    host's own group and mode of each entry, recorded before the first change). Holders that are gone
-    (a killed grader) are dropped first. Returns what ``update`` returns."""
+def locked_record(path, empty, update):
+    """Run ``update(state)`` on the JSON record at ``path`` (``empty()`` when there is none yet, or it is
+    unreadable) under an exclusive lock (``path`` + ".lock"), and save it atomically after; returns what
+    ``update`` returns. The one way graders share state on the host (the withheld frameworks here, uid
+    mode's protections in sandbox.py)."""
     import fcntl
-    path = os.path.join(state_dir, "frameworks.json")
-    with open(os.path.join(state_dir, "frameworks.lock"), "a") as lock:
+    with open(path + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             with open(path) as f:
                 state = json.load(f)
         except (OSError, ValueError):
-            state = {"holders": {}, "saved": {}}
-        state["holders"] = {p: st for p, st in state["holders"].items()
-                            if ((_stat(int(p)) or (0, b"", b"X"))[1] or b"").decode() == st
-                            and (_stat(int(p)) or (0, b"", b"X"))[2] not in (b"Z", b"X")}
+            state = empty()
         out = update(state)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(state, f)
         os.replace(tmp, path)
         return out
+
+
+def frameworks_state(state_dir, update):
+    """Run ``update(state)`` on the shared record of withheld frameworks in ``state_dir`` (:func:`locked_record`):
+    ``state`` = {"holders": {grader pid: start time}, "saved": {path: [gid, mode]}} (the host's own group and
+    mode of each entry, recorded before the first change). Holders that are gone (a killed grader) are
+    dropped first. Returns what ``update`` returns."""
+    def live(state):
+        state["holders"] = {p: st for p, st in state["holders"].items()
+                            if ((_stat(int(p)) or (0, b"", b"X"))[1] or b"").decode() == st
+                            and (_stat(int(p)) or (0, b"", b"X"))[2] not in (b"Z", b"X")}
+        return update(state)
+    return locked_record(os.path.join(state_dir, "frameworks.json"), lambda: {"holders": {}, "saved": {}}, live)
 
 
 def release_frameworks_of(state_dir, pid):

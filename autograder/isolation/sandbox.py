@@ -130,7 +130,7 @@ import time
 from ..errors import GraderError
 from ..paths import PROJECT_ROOT
 from . import cgroups
-from ._boot import FRAMEWORK_GID, _kill_uid, frameworks_state, release_frameworks_of
+from ._boot import FRAMEWORK_GID, _kill_uid, frameworks_state, locked_record, release_frameworks_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/home")   # world-shared dirs: hidden by mounts, never chmod'ed
@@ -598,22 +598,8 @@ PROTECTIONS = "protections.json"   # in the uid dir: {"holders": [...], "changes
 
 
 def _protections(d, update):
-    """``update(state)`` under an exclusive lock of the uid dir ``d``'s :data:`PROTECTIONS`, saved after."""
-    import fcntl
-    path = os.path.join(d, PROTECTIONS)
-    with open(os.path.join(d, "protections.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            with open(path) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            state = {"holders": [], "changes": []}
-        out = update(state)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, path)
-    return out
+    """``update(state)`` on the uid dir ``d``'s :data:`PROTECTIONS` (:func:`locked_record`)."""
+    return locked_record(os.path.join(d, PROTECTIONS), lambda: {"holders": [], "changes": []}, update)
 
 
 def restore_modes(changes):

